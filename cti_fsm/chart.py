@@ -1,0 +1,270 @@
+"""The chart as immutable values: what ``load_chart`` returns and ``Machine`` compiles.
+
+A ``Chart`` is plain data with every state reference already resolved to a full dotted
+path, so nothing downstream (engine, diagrams, reference machine, testing strategies)
+has to know how names were written in the YAML file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ArgSpec",
+    "Chart",
+    "CommandRule",
+    "CommandSpec",
+    "Emit",
+    "NotificationSpec",
+    "Position",
+    "SignalSpec",
+    "StateSpec",
+    "TransitionSpec",
+]
+
+#: How a command behaves when another command is still waiting for its answer.
+PENDING_MODES = ("queue", "reject", "parallel")
+#: The argument types a chart may declare, with the Python types they accept.
+ARG_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType(
+    {
+        "string": (str,),
+        "list": (list, tuple, str),
+        "number": (int, float),
+        "bool": (bool,),
+        "any": (object,),
+    }
+)
+
+
+def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class Position:
+    """Where a node was written: ``file:line:col``, 1-based."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@attrs.frozen
+class StateSpec:
+    """One state of the chart.
+
+    Attributes:
+        path: full dotted path, e.g. ``"checked_in.available.idle"``; unique.
+        name: the last component of the path.
+        parent: the parent's path, or None for a top-level state.
+        children: the children's paths, in declaration order.
+        initial: the path of the child entered by default (None for a leaf).
+        history: True if entering this state resumes the child that was last active.
+    """
+
+    path: str
+    parent: str | None
+    children: tuple[str, ...] = ()
+    initial: str | None = None
+    history: bool = False
+    description: str = ""
+    position: Position | None = attrs.field(default=None, eq=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition(".")[2]
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+
+@attrs.frozen
+class CommandRule:
+    """When a command may be sent and how it is answered.
+
+    Attributes:
+        allowed_from: the states (full paths, any level) the command may be sent from.
+        rights: the rights the sender needs.
+        confirm: the signal that confirms it (None: done as soon as it is sent).
+        fail: the signal that reports its failure, if any.
+        timeout: seconds to wait for ``confirm`` or ``fail``.
+    """
+
+    allowed_from: tuple[str, ...]
+    rights: frozenset[str]
+    confirm: str | None
+    fail: str | None
+    timeout: float
+
+
+@attrs.frozen
+class ArgSpec:
+    """One argument of a command.
+
+    Attributes:
+        type: one of ``string``, ``list``, ``number``, ``bool``, ``any``.
+        required: whether it must be given (not None).
+        secret: never shown in logs, reprs or errors (passwords, tokens).
+        when_given: the rule that replaces the command's own when this argument is given
+            (``pause(agent_id=...)`` acts on another agent, so other states and rights apply).
+    """
+
+    name: str
+    type: str = "string"
+    required: bool = True
+    secret: bool = False
+    when_given: CommandRule | None = None
+    description: str = ""
+
+
+@attrs.frozen
+class CommandSpec:
+    """A command business code can send (a method of the agent).
+
+    Attributes:
+        rule: when it may be sent and how it is answered.
+        args: its arguments, in declaration order.
+        pending: what happens if it is sent while another command awaits its answer:
+            ``queue`` (wait for it), ``reject`` (raise) or ``parallel`` (send at once).
+    """
+
+    name: str
+    rule: CommandRule
+    args: tuple[ArgSpec, ...] = ()
+    pending: str = "queue"
+    description: str = ""
+    position: Position | None = attrs.field(default=None, eq=False)
+
+    def rule_for(self, args: Mapping[str, Any]) -> CommandRule:
+        """The rule that applies to these arguments (an argument's ``when_given`` wins)."""
+        for arg in self.args:
+            if arg.when_given is not None and args.get(arg.name) is not None:
+                return arg.when_given
+        return self.rule
+
+    @property
+    def rules(self) -> tuple[CommandRule, ...]:
+        """The command's own rule followed by every argument's ``when_given`` rule."""
+        return (self.rule,) + tuple(a.when_given for a in self.args if a.when_given)
+
+
+@attrs.frozen
+class Emit:
+    """A notification a transition emits, with constant payload fields (``result: fail``)."""
+
+    notification: str
+    constants: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+
+
+@attrs.frozen
+class TransitionSpec:
+    """What a signal does in one state.
+
+    Attributes:
+        source: the state it is declared on; it applies to every state below it too,
+            unless a state below declares its own transition for the same signal.
+        target: the state entered, or None for an internal transition (state unchanged).
+        emits: the notifications it emits, in order.
+    """
+
+    signal: str
+    source: str
+    target: str | None
+    emits: tuple[Emit, ...] = ()
+    position: Position | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class SignalSpec:
+    """A vendor-neutral input, with the payload fields it carries and its transitions."""
+
+    name: str
+    payload: tuple[str, ...] = ()
+    transitions: tuple[TransitionSpec, ...] = ()
+    description: str = ""
+    position: Position | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class NotificationSpec:
+    """An event business code listens to, by the seed's name, with its payload fields."""
+
+    name: str
+    fields: tuple[str, ...] = ()
+    description: str = ""
+    position: Position | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(eq=False)
+class Chart:
+    """A loaded, validated chart. Immutable; compile it once with ``Machine(chart)``.
+
+    Attributes:
+        name: the chart's name.
+        initial: full path of the top-level state a new machine starts in.
+        states: every state by full path, parents before children.
+        commands, signals, notifications: by name, in declaration order.
+        rights: the rights commands may require.
+        source: the file it was loaded from.
+    """
+
+    name: str
+    initial: str
+    states: Mapping[str, StateSpec] = attrs.field(converter=_frozen_map)
+    commands: Mapping[str, CommandSpec] = attrs.field(converter=_frozen_map)
+    signals: Mapping[str, SignalSpec] = attrs.field(converter=_frozen_map)
+    notifications: Mapping[str, NotificationSpec] = attrs.field(converter=_frozen_map)
+    rights: frozenset[str] = frozenset()
+    version: int = 1
+    description: str = ""
+    source: str = "<chart>"
+
+    def leaves(self) -> tuple[str, ...]:
+        """Full paths of the leaf states, in declaration order."""
+        return tuple(p for p, s in self.states.items() if s.is_leaf)
+
+    def ancestors(self, path: str) -> tuple[str, ...]:
+        """``path`` and every state above it, innermost first."""
+        out = []
+        current: str | None = path
+        while current is not None:
+            out.append(current)
+            current = self.states[current].parent
+        return tuple(out)
+
+    def contains(self, outer: str, inner: str) -> bool:
+        """True if ``inner`` is ``outer`` or lies below it."""
+        return inner == outer or inner.startswith(outer + ".")
+
+    def default_leaf(self, path: str) -> str:
+        """The leaf entered by default when ``path`` is entered (following ``initial``)."""
+        state = self.states[path]
+        while state.initial is not None:
+            state = self.states[state.initial]
+        return state.path
+
+    def transitions(self) -> Iterator[TransitionSpec]:
+        """Every declared transition, signal by signal."""
+        for signal in self.signals.values():
+            yield from signal.transitions
+
+    def resolve(self, ref: str) -> str:
+        """The full path of a state written as a full path or an unambiguous suffix.
+
+        Raises:
+            KeyError: no state, or more than one, matches ``ref``.
+        """
+        if ref in self.states:
+            return ref
+        found = [p for p in self.states if p.endswith("." + ref)]
+        if len(found) != 1:
+            raise KeyError(ref)
+        return found[0]

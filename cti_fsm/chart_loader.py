@@ -1,0 +1,602 @@
+"""Loading a chart from YAML and checking it, with every problem reported as file:line:col.
+
+The format is documented in ``specs/README.md``; ``specs/schema.json`` is its JSON Schema.
+Loading is two passes: the first reads the shapes (keys, types), the second resolves
+state, signal and notification names and checks the chart as a whole (reachability,
+duplicate transitions, commands allowed from nowhere, notifications never emitted).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import yaml
+
+from .chart import (
+    ARG_TYPES,
+    PENDING_MODES,
+    ArgSpec,
+    Chart,
+    CommandRule,
+    CommandSpec,
+    Emit,
+    NotificationSpec,
+    SignalSpec,
+    StateSpec,
+    TransitionSpec,
+)
+from .yaml_nodes import NodeReader, compose_file, compose_text
+
+__all__ = ["default_chart", "default_chart_path", "load_chart", "load_chart_text"]
+
+_TOP_KEYS = (
+    "chart",
+    "version",
+    "description",
+    "initial",
+    "rights",
+    "defaults",
+    "states",
+    "commands",
+    "signals",
+    "notifications",
+)
+_STATE_KEYS = ("description", "initial", "history", "states")
+_COMMAND_KEYS = (
+    "description",
+    "from",
+    "args",
+    "rights",
+    "confirm",
+    "fail",
+    "timeout",
+    "pending",
+)
+_RULE_KEYS = ("from", "rights", "confirm", "fail", "timeout")
+_ARG_KEYS = ("type", "required", "secret", "description", "when_given")
+_SIGNAL_KEYS = ("description", "payload", "transitions")
+_TRANSITION_KEYS = ("from", "to", "emit")
+_NOTIFICATION_KEYS = ("description", "fields")
+_DEFAULT_TIMEOUT = 10.0
+
+
+def load_chart(path: str | os.PathLike[str]) -> Chart:
+    """Load and validate a chart file.
+
+    Raises:
+        SpecError: listing every problem as ``FILE:LINE:COL: message``.
+    """
+    file = os.fspath(path)
+    return _ChartBuilder(file).build(compose_file(file))
+
+
+def load_chart_text(text: str, file: str = "<string>") -> Chart:
+    """Load and validate a chart from YAML text; ``file`` names it in problems.
+
+    Raises:
+        SpecError: listing every problem as ``FILE:LINE:COL: message``.
+    """
+    return _ChartBuilder(file).build(compose_text(text, file))
+
+
+def default_chart_path() -> str:
+    """The path of the default agent chart shipped with the package."""
+    return str(importlib.resources.files("cti_fsm.specs").joinpath("agent.yaml"))
+
+
+@functools.cache
+def default_chart() -> Chart:
+    """The default agent chart (``specs/agent.yaml``), loaded once."""
+    return load_chart(default_chart_path())
+
+
+@attrs.define
+class _RawTransition:
+    signal: str
+    sources: list[tuple[str, yaml.Node]]
+    target: tuple[str, yaml.Node] | None
+    emits: list[tuple[Emit, yaml.Node]]
+    node: yaml.Node
+
+
+@attrs.define
+class _RawRule:
+    sources: list[tuple[str, yaml.Node]]
+    rights: list[tuple[str, yaml.Node]]
+    confirm: tuple[str, yaml.Node] | None
+    fail: tuple[str, yaml.Node] | None
+    timeout: float
+    node: yaml.Node
+    owner: str
+
+
+class _ChartBuilder:
+    def __init__(self, file: str) -> None:
+        self.r = NodeReader(file)
+        self.states: dict[str, StateSpec] = {}
+        self.state_nodes: dict[str, yaml.Node] = {}
+        self.initial_refs: list[tuple[str, str, yaml.Node]] = []  # (owner path, ref, node)
+        self.rules: list[_RawRule] = []
+        self.raw_transitions: list[_RawTransition] = []
+        self.rights: dict[str, yaml.Node] = {}
+        self.rights_refs: list[tuple[str, yaml.Node]] = []
+
+    # --- pass 1: shapes --------------------------------------------------------------------
+    def build(self, root: yaml.Node | None) -> Chart:
+        r = self.r
+        top = r.mapping(root, "chart", allowed=_TOP_KEYS, required=("chart", "states"))
+        name = self._opt_string(top, "chart", "chart name") or "chart"
+        version = 1
+        if "version" in top:
+            v = r.number(top["version"][1], "version")
+            version = int(v) if v is not None else 1
+        description = self._opt_string(top, "description", "description") or ""
+        for right, node in r.strings(top["rights"][1], "rights") if "rights" in top else []:
+            self.rights[right] = node
+
+        defaults = r.mapping(
+            top["defaults"][1] if "defaults" in top else None,
+            "defaults",
+            allowed=("timeout", "pending"),
+        )
+        timeout = _DEFAULT_TIMEOUT
+        if "timeout" in defaults:
+            timeout = r.number(defaults["timeout"][1], "defaults.timeout", positive=True) or (
+                _DEFAULT_TIMEOUT
+            )
+        pending = "queue"
+        if "pending" in defaults:
+            pending = (
+                r.choice(defaults["pending"][1], "defaults.pending", PENDING_MODES) or "queue"
+            )
+
+        if "states" in top:
+            states_node = top["states"][1]
+            self._read_states(states_node, parent=None)
+            if not self.states:
+                r.problem(states_node, "chart declares no states")
+        if "initial" in top:
+            ref = r.string(top["initial"][1], "initial")
+            if ref is not None:
+                self.initial_refs.append(("", ref, top["initial"][1]))
+        elif "states" in top:
+            r.problem(top["states"][0], "chart: missing required key 'initial'")
+
+        commands_raw = self._read_commands(top, timeout, pending)
+        signals_raw = self._read_signals(top)
+        notifications = self._read_notifications(top)
+        return self._resolve(
+            name=name,
+            version=version,
+            description=description,
+            commands_raw=commands_raw,
+            signals_raw=signals_raw,
+            notifications=notifications,
+        )
+
+    def _opt_string(
+        self, mapping: dict[str, tuple[yaml.Node, yaml.Node]], key: str, what: str
+    ) -> str | None:
+        return self.r.string(mapping[key][1], what) if key in mapping else None
+
+    def _read_states(self, node: yaml.Node, parent: str | None) -> list[str]:
+        r = self.r
+        where = f"children of state {parent!r}" if parent else "states"
+        children = []
+        for name, (key_node, value_node) in r.mapping(node, where).items():
+            if "." in name or not name:
+                r.problem(key_node, f"state name {name!r} must be non-empty and have no dot")
+                continue
+            path = f"{parent}.{name}" if parent else name
+            body = r.mapping(value_node, f"state {path!r}", allowed=_STATE_KEYS)
+            self.state_nodes[path] = key_node
+            # register before the children so parents come first in the table
+            self.states[path] = StateSpec(path=path, parent=parent)
+            kids = self._read_states(body["states"][1], path) if "states" in body else []
+            history = False
+            if "history" in body:
+                kind = r.choice(body["history"][1], f"state {path!r} history", ("shallow",))
+                history = kind is not None
+                if history and not kids:
+                    r.problem(body["history"][1], f"state {path!r} has history but no children")
+            if "initial" in body:
+                ref = r.string(body["initial"][1], f"state {path!r} initial")
+                if ref is not None:
+                    if not kids:
+                        r.problem(body["initial"][1], f"state {path!r} has initial but no children")
+                    else:
+                        self.initial_refs.append((path, ref, body["initial"][1]))
+            elif kids:
+                r.problem(key_node, f"state {path!r} has children but no 'initial'")
+            description = self._opt_string(body, "description", f"state {path!r} description")
+            self.states[path] = StateSpec(
+                path=path,
+                parent=parent,
+                children=tuple(kids),
+                history=history,
+                description=description or "",
+                position=r.position(key_node),
+            )
+            children.append(path)
+        return children
+
+    def _read_rule(
+        self,
+        body: dict[str, tuple[yaml.Node, yaml.Node]],
+        owner: str,
+        node: yaml.Node,
+        inherit: _RawRule | None,
+        default_timeout: float,
+    ) -> _RawRule:
+        r = self.r
+        sources = r.strings(body["from"][1], f"{owner} from") if "from" in body else None
+        if sources is None:
+            if inherit is None:
+                r.problem(node, f"{owner}: missing required key 'from'")
+            sources = list(inherit.sources) if inherit else []
+        elif not sources:
+            r.problem(body["from"][1], f"{owner} is allowed from no state")
+        rights = r.strings(body["rights"][1], f"{owner} rights") if "rights" in body else []
+        self.rights_refs.extend(rights)
+
+        def signal_ref(key: str) -> tuple[str, yaml.Node] | None:
+            if key not in body:
+                return getattr(inherit, key) if inherit else None
+            value = r.string(body[key][1], f"{owner} {key}")
+            return (value, body[key][1]) if value is not None else None
+
+        timeout = inherit.timeout if inherit else default_timeout
+        if "timeout" in body:
+            t = r.number(body["timeout"][1], f"{owner} timeout", positive=True)
+            timeout = t if t is not None else timeout
+        rule = _RawRule(
+            sources=sources,
+            rights=rights,
+            confirm=signal_ref("confirm"),
+            fail=signal_ref("fail"),
+            timeout=timeout,
+            node=node,
+            owner=owner,
+        )
+        self.rules.append(rule)
+        return rule
+
+    def _read_commands(
+        self, top: dict[str, tuple[yaml.Node, yaml.Node]], timeout: float, pending: str
+    ) -> list[tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]]:
+        r = self.r
+        out = []
+        node = top["commands"][1] if "commands" in top else None
+        for name, (key_node, value_node) in r.mapping(node, "commands").items():
+            owner = f"command {name!r}"
+            body = r.mapping(value_node, owner, allowed=_COMMAND_KEYS)
+            rule = self._read_rule(body, owner, key_node, None, timeout)
+            mode = pending
+            if "pending" in body:
+                mode = r.choice(body["pending"][1], f"{owner} pending", PENDING_MODES) or mode
+            args = []
+            args_node = body["args"][1] if "args" in body else None
+            for arg, (arg_key, arg_value) in r.mapping(args_node, f"{owner} args").items():
+                arg_owner = f"argument {arg!r} of {owner}"
+                spec = r.mapping(arg_value, arg_owner, allowed=_ARG_KEYS)
+                kind = "string"
+                if "type" in spec:
+                    kind = r.choice(spec["type"][1], f"{arg_owner} type", tuple(ARG_TYPES)) or kind
+                flags = {}
+                for flag, default in (("required", True), ("secret", False)):
+                    flags[flag] = default
+                    if flag in spec:
+                        value = r.boolean(spec[flag][1], f"{arg_owner} {flag}")
+                        flags[flag] = default if value is None else value
+                override = None
+                if "when_given" in spec:
+                    when = r.mapping(
+                        spec["when_given"][1], f"{arg_owner} when_given", allowed=_RULE_KEYS
+                    )
+                    override = self._read_rule(
+                        when, f"{owner} with {arg!r}", spec["when_given"][0], rule, timeout
+                    )
+                described = self._opt_string(spec, "description", f"{arg_owner} description")
+                args.append(
+                    (
+                        ArgSpec(
+                            name=arg,
+                            type=kind,
+                            required=flags["required"],
+                            secret=flags["secret"],
+                            description=described or "",
+                        ),
+                        override,
+                    )
+                )
+            description = self._opt_string(body, "description", f"{owner} description") or ""
+            out.append((name, key_node, rule, args, mode, description))
+        return out
+
+    def _read_signals(
+        self, top: dict[str, tuple[yaml.Node, yaml.Node]]
+    ) -> list[tuple[str, yaml.Node, tuple[str, ...], str]]:
+        r = self.r
+        out = []
+        node = top["signals"][1] if "signals" in top else None
+        for name, (key_node, value_node) in r.mapping(node, "signals").items():
+            owner = f"signal {name!r}"
+            body = r.mapping(value_node, owner, allowed=_SIGNAL_KEYS)
+            payload = tuple(
+                v for v, _ in (r.strings(body["payload"][1], f"{owner} payload") if "payload" in body else [])
+            )
+            items = r.sequence(body["transitions"][1], f"{owner} transitions") if "transitions" in body else []
+            for item in items:
+                t = r.mapping(item, f"transition of {owner}", allowed=_TRANSITION_KEYS, required=("from",))
+                sources = r.strings(t["from"][1], f"transition of {owner} from") if "from" in t else []
+                if "from" in t and not sources:
+                    r.problem(t["from"][1], f"transition of {owner} has an empty 'from'")
+                target = None
+                if "to" in t:
+                    ref = r.string(t["to"][1], f"transition of {owner} to")
+                    target = (ref, t["to"][1]) if ref is not None else None
+                emits = []
+                if "emit" in t:
+                    for emit_node in r.sequence(t["emit"][1], f"transition of {owner} emit"):
+                        emit = self._read_emit(emit_node, owner)
+                        if emit is not None:
+                            emits.append((emit, emit_node))
+                self.raw_transitions.append(_RawTransition(name, sources, target, emits, item))
+            description = self._opt_string(body, "description", f"{owner} description") or ""
+            out.append((name, key_node, payload, description))
+        return out
+
+    def _read_emit(self, node: yaml.Node, owner: str) -> Emit | None:
+        r = self.r
+        if isinstance(node, yaml.ScalarNode):
+            name = r.string(node, f"emit of {owner}")
+            return Emit(name) if name is not None else None
+        entries = r.mapping(node, f"emit of {owner}")
+        if len(entries) != 1:
+            r.problem(node, f"emit of {owner}: write a notification name or {{name: {{field: value}}}}")
+            return None
+        ((name, (_, consts_node)),) = entries.items()
+        constants: dict[str, Any] = {}
+        for field, (_, value_node) in r.mapping(consts_node, f"emit {name!r} of {owner}").items():
+            constants[field] = r.scalar(value_node, f"field {field!r} of emit {name!r}")
+        return Emit(name, constants)
+
+    def _read_notifications(
+        self, top: dict[str, tuple[yaml.Node, yaml.Node]]
+    ) -> dict[str, tuple[NotificationSpec, yaml.Node]]:
+        r = self.r
+        out = {}
+        node = top["notifications"][1] if "notifications" in top else None
+        for name, (key_node, value_node) in r.mapping(node, "notifications").items():
+            owner = f"notification {name!r}"
+            body = r.mapping(value_node, owner, allowed=_NOTIFICATION_KEYS)
+            fields = tuple(
+                v for v, _ in (r.strings(body["fields"][1], f"{owner} fields") if "fields" in body else [])
+            )
+            description = self._opt_string(body, "description", f"{owner} description") or ""
+            out[name] = (
+                NotificationSpec(name, fields, description, r.position(key_node)),
+                key_node,
+            )
+        return out
+
+    # --- pass 2: names and whole-chart checks ----------------------------------------------
+    def _state(self, ref: str, node: yaml.Node) -> str | None:
+        if ref in self.states:
+            return ref
+        found = [p for p in self.states if p.endswith("." + ref)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            self.r.problem(node, f"ambiguous state {ref!r}: could be {', '.join(found)}")
+        else:
+            self.r.unknown_name(node, "state", ref, [*self.states, *(p.rpartition(".")[2] for p in self.states)])
+        return None
+
+    def _resolve(
+        self,
+        *,
+        name: str,
+        version: int,
+        description: str,
+        commands_raw: list[tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]],
+        signals_raw: list[tuple[str, yaml.Node, tuple[str, ...], str]],
+        notifications: dict[str, tuple[NotificationSpec, yaml.Node]],
+    ) -> Chart:
+        r = self.r
+        signal_names = {s[0] for s in signals_raw}
+
+        initial = ""
+        for owner, ref, node in self.initial_refs:
+            path = self._state(ref, node)
+            if path is None:
+                continue
+            if owner == "":
+                if self.states[path].parent is not None:
+                    r.problem(node, f"initial state {ref!r} must be a top-level state")
+                initial = path
+            elif self.states[path].parent != owner:
+                r.problem(node, f"initial state {ref!r} of {owner!r} must be one of its children")
+            else:
+                self.states[owner] = attrs.evolve(self.states[owner], initial=path)
+
+        for right, node in self.rights_refs:
+            if right not in self.rights:
+                r.unknown_name(node, "right", right, self.rights)
+
+        compiled_rules: dict[int, CommandRule] = {}
+        for rule in self.rules:
+            sources = [p for ref, n in rule.sources if (p := self._state(ref, n)) is not None]
+            for key in ("confirm", "fail"):
+                ref_node = getattr(rule, key)
+                if ref_node is not None and ref_node[0] not in signal_names:
+                    r.unknown_name(ref_node[1], f"signal ({rule.owner} {key})", ref_node[0], signal_names)
+            compiled_rules[id(rule)] = CommandRule(
+                allowed_from=tuple(dict.fromkeys(sources)),
+                rights=frozenset(v for v, _ in rule.rights),
+                confirm=rule.confirm[0] if rule.confirm else None,
+                fail=rule.fail[0] if rule.fail else None,
+                timeout=rule.timeout,
+            )
+
+        commands = {}
+        for cname, key_node, rule, args, mode, cdesc in commands_raw:
+            commands[cname] = CommandSpec(
+                name=cname,
+                rule=compiled_rules[id(rule)],
+                args=tuple(
+                    attrs.evolve(a, when_given=compiled_rules[id(o)] if o else None) for a, o in args
+                ),
+                pending=mode,
+                description=cdesc,
+                position=r.position(key_node),
+            )
+
+        transitions: dict[str, list[TransitionSpec]] = {s[0]: [] for s in signals_raw}
+        seen: dict[tuple[str, str], yaml.Node] = {}
+        emitted: set[str] = set()
+        for raw in self.raw_transitions:
+            target = None
+            if raw.target is not None:
+                target = self._state(*raw.target)
+            for emit, emit_node in raw.emits:
+                spec = notifications.get(emit.notification)
+                if spec is None:
+                    r.unknown_name(emit_node, "notification", emit.notification, notifications)
+                    continue
+                emitted.add(emit.notification)
+                for field in emit.constants:
+                    if field not in spec[0].fields:
+                        r.problem(emit_node, f"notification {emit.notification!r} has no field {field!r}")
+            for ref, node in raw.sources:
+                source = self._state(ref, node)
+                if source is None:
+                    continue
+                key = (source, raw.signal)
+                if key in seen:
+                    first = r.position(seen[key])
+                    r.problem(
+                        node,
+                        f"second transition for signal {raw.signal!r} in state {source!r}"
+                        f" (first at line {first.line})",
+                    )
+                    continue
+                seen[key] = node
+                transitions[raw.signal].append(
+                    TransitionSpec(
+                        signal=raw.signal,
+                        source=source,
+                        target=target,
+                        emits=tuple(e for e, _ in raw.emits),
+                        position=r.position(node),
+                    )
+                )
+
+        for nname, (_spec, key_node) in notifications.items():
+            if nname not in emitted:
+                r.problem(key_node, f"notification {nname!r} is never emitted by any transition")
+
+        signals = {
+            sname: SignalSpec(sname, payload, tuple(transitions[sname]), sdesc, r.position(key_node))
+            for sname, key_node, payload, sdesc in signals_raw
+        }
+        chart = Chart(
+            name=name,
+            initial=initial,
+            states=self.states,
+            commands=commands,
+            signals=signals,
+            notifications={n: s for n, (s, _) in notifications.items()},
+            rights=frozenset(self.rights),
+            version=version,
+            description=description,
+            source=r.file,
+        )
+        if not r.problems:
+            self._check_whole(chart, commands_raw)
+        r.raise_if_problems()
+        return chart
+
+    def _check_whole(
+        self,
+        chart: Chart,
+        commands_raw: Iterable[tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]],
+    ) -> None:
+        """Checks that need a fully resolved chart: reachability, answerable commands."""
+        r = self.r
+        handles = _handled_signals(chart)
+        for cname, _key, rule, args, _mode, _desc in commands_raw:
+            for raw, compiled in [(rule, chart.commands[cname].rule)] + [
+                (o, a.when_given) for (_, o), a in zip(args, chart.commands[cname].args, strict=True) if o and a.when_given
+            ]:
+                for key in ("confirm", "fail"):
+                    signal = getattr(compiled, key)
+                    if signal is None:
+                        continue
+                    for source in compiled.allowed_from:
+                        for leaf in _leaves_under(chart, source):
+                            if signal not in handles[leaf]:
+                                r.problem(
+                                    getattr(raw, key)[1],
+                                    f"{raw.owner} is allowed in {leaf!r}, but its {key} signal"
+                                    f" {signal!r} has no transition there",
+                                )
+                                break
+                        else:
+                            continue
+                        break
+
+        reached = _reachable(chart)
+        for path, spec in chart.states.items():
+            if path not in reached:
+                r.problem(spec.position, f"state {path!r} cannot be reached from the initial state")
+
+
+def _leaves_under(chart: Chart, path: str) -> list[str]:
+    return [leaf for leaf in chart.leaves() if chart.contains(path, leaf)]
+
+
+def _handled_signals(chart: Chart) -> dict[str, set[str]]:
+    """For every leaf, the signals some transition (on it or above it) handles."""
+    out: dict[str, set[str]] = {leaf: set() for leaf in chart.leaves()}
+    for t in chart.transitions():
+        for leaf in _leaves_under(chart, t.source):
+            out[leaf].add(t.signal)
+    return out
+
+
+def _reachable(chart: Chart) -> set[str]:
+    """Every state that some sequence of signals can enter, from the initial state."""
+    by_source: dict[str, list[str]] = {}
+    for t in chart.transitions():
+        if t.target is not None:
+            by_source.setdefault(t.source, []).append(t.target)
+    reached: set[str] = set()
+    todo = [chart.initial] if chart.initial else []
+    while todo:
+        entered = todo.pop()
+        # entering a state enters its ancestors, its default descendants, and (history)
+        # whichever child was active before: that child must have been reached already
+        for state in (*chart.ancestors(entered), *_default_chain(chart, entered)):
+            if state in reached:
+                continue
+            reached.add(state)
+            # a state's own transitions apply in every leaf below it, and one of those
+            # leaves is active whenever the state is
+            todo.extend(by_source.get(state, ()))
+    return reached
+
+
+def _default_chain(chart: Chart, path: str) -> list[str]:
+    out = []
+    state = chart.states[path]
+    while state.initial is not None:
+        state = chart.states[state.initial]
+        out.append(state.path)
+    return out
+

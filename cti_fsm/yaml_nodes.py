@@ -1,0 +1,227 @@
+"""Reading YAML with a position for every node, collecting problems instead of stopping.
+
+PyYAML's composer keeps a mark on every node; this module walks composed nodes so that
+each complaint names ``file:line:col``. Every spec loader (charts, vendor maps) reads
+through ``NodeReader`` so all spec errors look alike and all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+
+from .chart import Position
+from .errors import Problem, SpecError
+
+__all__ = ["NodeReader", "compose_file", "compose_text"]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def compose_text(text: str, file: str) -> yaml.Node | None:
+    """Compose YAML text into nodes.
+
+    Raises:
+        SpecError: the text is not well-formed YAML (with the parser's position).
+    """
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecError([Problem(file, line, col, f"invalid YAML: {exc.problem}")]) from None
+
+
+def compose_file(path: str) -> yaml.Node | None:
+    """Read and compose a YAML file.
+
+    Raises:
+        SpecError: the file cannot be read or is not well-formed YAML.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise SpecError([Problem(path, 1, 1, f"cannot read file: {exc.strerror}")]) from None
+    return compose_text(text, path)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class NodeReader:
+    """Typed access to composed YAML nodes that records a ``Problem`` per mistake.
+
+    Each accessor returns a usable value (or None) even after a mistake, so one pass
+    finds every problem; call ``raise_if_problems()`` at the end.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    # --- positions and problems ---------------------------------------------------------
+    def position(self, node: yaml.Node) -> Position:
+        """The node's ``file:line:col``."""
+        mark = node.start_mark
+        return Position(self.file, mark.line + 1, mark.column + 1)
+
+    def problem(self, node: yaml.Node | Position | None, message: str) -> None:
+        """Record a problem at a node (or position; None means the top of the file)."""
+        if node is None:
+            pos = Position(self.file, 1, 1)
+        elif isinstance(node, Position):
+            pos = node
+        else:
+            pos = self.position(node)
+        self.problems.append(Problem(pos.file, pos.line, pos.col, message))
+
+    def raise_if_problems(self) -> None:
+        """Raises:
+        SpecError: if any problem was recorded.
+        """
+        if self.problems:
+            raise SpecError(self.problems)
+
+    # --- shapes -------------------------------------------------------------------------
+    def mapping(
+        self,
+        node: yaml.Node | None,
+        what: str,
+        *,
+        allowed: Sequence[str] | None = None,
+        required: Sequence[str] = (),
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """The entries of a mapping node as ``{key: (key_node, value_node)}``.
+
+        Records duplicate keys, non-string keys, unknown keys (when ``allowed`` is given)
+        and missing required keys. A null node is an empty mapping.
+        """
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
+            for key in required:
+                self.problem(node, f"{what}: missing required key {key!r}")
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what} must be a mapping, not {self._kind(node)}")
+            return {}
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG:
+                self.problem(key_node, f"{what}: keys must be strings")
+                continue
+            key = str(key_node.value)
+            if key in out:
+                first = self.position(out[key][0])
+                self.problem(
+                    key_node, f"{what}: duplicate key {key!r} (first at line {first.line})"
+                )
+                continue
+            if allowed is not None and key not in allowed:
+                self.problem(
+                    key_node,
+                    f"{what}: unknown key {key!r}{_suggest(key, allowed)};"
+                    f" expected one of: {', '.join(allowed)}",
+                )
+                continue
+            out[key] = (key_node, value_node)
+        for key in required:
+            if key not in out:
+                self.problem(node, f"{what}: missing required key {key!r}")
+        return out
+
+    def string(self, node: yaml.Node, what: str) -> str | None:
+        """A plain string scalar (not a number, boolean or null)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG:
+            return str(node.value)
+        self.problem(node, f"{what} must be a string, not {self._kind(node)}")
+        return None
+
+    def strings(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
+        """A string or a list of strings, each with its node."""
+        if isinstance(node, yaml.ScalarNode):
+            value = self.string(node, what)
+            return [] if value is None else [(value, node)]
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, f"{what} must be a string or a list of strings")
+            return []
+        out = []
+        for item in node.value:
+            value = self.string(item, f"each of {what}")
+            if value is not None:
+                out.append((value, item))
+        return out
+
+    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        """The items of a list node."""
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        self.problem(node, f"{what} must be a list, not {self._kind(node)}")
+        return []
+
+    def boolean(self, node: yaml.Node, what: str) -> bool | None:
+        """A true/false scalar."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL_TAG:
+            return bool(_Loader("").construct_object(node))
+        self.problem(node, f"{what} must be true or false, not {self._kind(node)}")
+        return None
+
+    def number(self, node: yaml.Node, what: str, *, positive: bool = False) -> float | None:
+        """An int or float scalar (positive if asked)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag in (_INT_TAG, _FLOAT_TAG):
+            value = float(_Loader("").construct_object(node))
+            if positive and not value > 0:
+                self.problem(node, f"{what} must be greater than 0, not {node.value}")
+                return None
+            return value
+        self.problem(node, f"{what} must be a number, not {self._kind(node)}")
+        return None
+
+    def scalar(self, node: yaml.Node, what: str) -> Any:
+        """Any scalar value (string, number, boolean or null), constructed."""
+        if isinstance(node, yaml.ScalarNode):
+            return _Loader("").construct_object(node)
+        self.problem(node, f"{what} must be a single value, not {self._kind(node)}")
+        return None
+
+    def plain(self, node: yaml.Node) -> Any:
+        """The node as plain Python data (mappings, lists, scalars)."""
+        loader = _Loader("")
+        return loader.construct_document(node)
+
+    def choice(self, node: yaml.Node, what: str, choices: Sequence[str]) -> str | None:
+        """A string that must be one of ``choices``."""
+        value = self.string(node, what)
+        if value is not None and value not in choices:
+            self.problem(
+                node,
+                f"{what} must be one of {', '.join(choices)}, not {value!r}"
+                f"{_suggest(value, choices)}",
+            )
+            return None
+        return value
+
+    def unknown_name(self, node: yaml.Node, kind: str, name: str, known: Iterable[str]) -> None:
+        """Record a reference to an undeclared name, with a suggestion."""
+        self.problem(node, f"unknown {kind} {name!r}{_suggest(name, known)}")
+
+    @staticmethod
+    def _kind(node: yaml.Node) -> str:
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        tag = str(node.tag).rpartition(":")[2]
+        names = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+        if tag == "null":
+            return "nothing (null)"
+        return f"{names.get(tag, tag)} ({node.value!r})"

@@ -1,0 +1,1 @@
+"""Charts shipped with cti-fsm: the default agent chart and the vendor maps."""
