@@ -153,7 +153,7 @@ class CommandSpec:
     @property
     def rules(self) -> tuple[CommandRule, ...]:
         """The command's own rule followed by every argument's ``when_given`` rule."""
-        return (self.rule,) + tuple(a.when_given for a in self.args if a.when_given)
+        return (self.rule, *(a.when_given for a in self.args if a.when_given))
 
 
 @attrs.frozen

@@ -151,9 +151,7 @@ class _ChartBuilder:
             )
         pending = "queue"
         if "pending" in defaults:
-            pending = (
-                r.choice(defaults["pending"][1], "defaults.pending", PENDING_MODES) or "queue"
-            )
+            pending = r.choice(defaults["pending"][1], "defaults.pending", PENDING_MODES) or "queue"
 
         if "states" in top:
             states_node = top["states"][1]
@@ -281,7 +279,7 @@ class _ChartBuilder:
                 mode = r.choice(body["pending"][1], f"{owner} pending", PENDING_MODES) or mode
             args = []
             args_node = body["args"][1] if "args" in body else None
-            for arg, (arg_key, arg_value) in r.mapping(args_node, f"{owner} args").items():
+            for arg, (_arg_key, arg_value) in r.mapping(args_node, f"{owner} args").items():
                 arg_owner = f"argument {arg!r} of {owner}"
                 spec = r.mapping(arg_value, arg_owner, allowed=_ARG_KEYS)
                 kind = "string"
@@ -328,12 +326,23 @@ class _ChartBuilder:
             owner = f"signal {name!r}"
             body = r.mapping(value_node, owner, allowed=_SIGNAL_KEYS)
             payload = tuple(
-                v for v, _ in (r.strings(body["payload"][1], f"{owner} payload") if "payload" in body else [])
+                v
+                for v, _ in (
+                    r.strings(body["payload"][1], f"{owner} payload") if "payload" in body else []
+                )
             )
-            items = r.sequence(body["transitions"][1], f"{owner} transitions") if "transitions" in body else []
+            items = (
+                r.sequence(body["transitions"][1], f"{owner} transitions")
+                if "transitions" in body
+                else []
+            )
             for item in items:
-                t = r.mapping(item, f"transition of {owner}", allowed=_TRANSITION_KEYS, required=("from",))
-                sources = r.strings(t["from"][1], f"transition of {owner} from") if "from" in t else []
+                t = r.mapping(
+                    item, f"transition of {owner}", allowed=_TRANSITION_KEYS, required=("from",)
+                )
+                sources = (
+                    r.strings(t["from"][1], f"transition of {owner} from") if "from" in t else []
+                )
                 if "from" in t and not sources:
                     r.problem(t["from"][1], f"transition of {owner} has an empty 'from'")
                 target = None
@@ -358,7 +367,9 @@ class _ChartBuilder:
             return Emit(name) if name is not None else None
         entries = r.mapping(node, f"emit of {owner}")
         if len(entries) != 1:
-            r.problem(node, f"emit of {owner}: write a notification name or {{name: {{field: value}}}}")
+            r.problem(
+                node, f"emit of {owner}: write a notification name or {{name: {{field: value}}}}"
+            )
             return None
         ((name, (_, consts_node)),) = entries.items()
         constants: dict[str, Any] = {}
@@ -376,7 +387,10 @@ class _ChartBuilder:
             owner = f"notification {name!r}"
             body = r.mapping(value_node, owner, allowed=_NOTIFICATION_KEYS)
             fields = tuple(
-                v for v, _ in (r.strings(body["fields"][1], f"{owner} fields") if "fields" in body else [])
+                v
+                for v, _ in (
+                    r.strings(body["fields"][1], f"{owner} fields") if "fields" in body else []
+                )
             )
             description = self._opt_string(body, "description", f"{owner} description") or ""
             out[name] = (
@@ -395,7 +409,9 @@ class _ChartBuilder:
         if found:
             self.r.problem(node, f"ambiguous state {ref!r}: could be {', '.join(found)}")
         else:
-            self.r.unknown_name(node, "state", ref, [*self.states, *(p.rpartition(".")[2] for p in self.states)])
+            self.r.unknown_name(
+                node, "state", ref, [*self.states, *(p.rpartition(".")[2] for p in self.states)]
+            )
         return None
 
     def _resolve(
@@ -404,7 +420,9 @@ class _ChartBuilder:
         name: str,
         version: int,
         description: str,
-        commands_raw: list[tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]],
+        commands_raw: list[
+            tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]
+        ],
         signals_raw: list[tuple[str, yaml.Node, tuple[str, ...], str]],
         notifications: dict[str, tuple[NotificationSpec, yaml.Node]],
     ) -> Chart:
@@ -435,7 +453,9 @@ class _ChartBuilder:
             for key in ("confirm", "fail"):
                 ref_node = getattr(rule, key)
                 if ref_node is not None and ref_node[0] not in signal_names:
-                    r.unknown_name(ref_node[1], f"signal ({rule.owner} {key})", ref_node[0], signal_names)
+                    r.unknown_name(
+                        ref_node[1], f"signal ({rule.owner} {key})", ref_node[0], signal_names
+                    )
             compiled_rules[id(rule)] = CommandRule(
                 allowed_from=tuple(dict.fromkeys(sources)),
                 rights=frozenset(v for v, _ in rule.rights),
@@ -450,7 +470,8 @@ class _ChartBuilder:
                 name=cname,
                 rule=compiled_rules[id(rule)],
                 args=tuple(
-                    attrs.evolve(a, when_given=compiled_rules[id(o)] if o else None) for a, o in args
+                    attrs.evolve(a, when_given=compiled_rules[id(o)] if o else None)
+                    for a, o in args
                 ),
                 pending=mode,
                 description=cdesc,
@@ -472,21 +493,23 @@ class _ChartBuilder:
                 emitted.add(emit.notification)
                 for field in emit.constants:
                     if field not in spec[0].fields:
-                        r.problem(emit_node, f"notification {emit.notification!r} has no field {field!r}")
+                        r.problem(
+                            emit_node, f"notification {emit.notification!r} has no field {field!r}"
+                        )
             for ref, node in raw.sources:
                 source = self._state(ref, node)
                 if source is None:
                     continue
-                key = (source, raw.signal)
-                if key in seen:
-                    first = r.position(seen[key])
+                cell = (source, raw.signal)
+                if cell in seen:
+                    first = r.position(seen[cell])
                     r.problem(
                         node,
                         f"second transition for signal {raw.signal!r} in state {source!r}"
                         f" (first at line {first.line})",
                     )
                     continue
-                seen[key] = node
+                seen[cell] = node
                 transitions[raw.signal].append(
                     TransitionSpec(
                         signal=raw.signal,
@@ -502,7 +525,9 @@ class _ChartBuilder:
                 r.problem(key_node, f"notification {nname!r} is never emitted by any transition")
 
         signals = {
-            sname: SignalSpec(sname, payload, tuple(transitions[sname]), sdesc, r.position(key_node))
+            sname: SignalSpec(
+                sname, payload, tuple(transitions[sname]), sdesc, r.position(key_node)
+            )
             for sname, key_node, payload, sdesc in signals_raw
         }
         chart = Chart(
@@ -525,14 +550,18 @@ class _ChartBuilder:
     def _check_whole(
         self,
         chart: Chart,
-        commands_raw: Iterable[tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]],
+        commands_raw: Iterable[
+            tuple[str, yaml.Node, _RawRule, list[tuple[ArgSpec, _RawRule | None]], str, str]
+        ],
     ) -> None:
         """Checks that need a fully resolved chart: reachability, answerable commands."""
         r = self.r
         handles = _handled_signals(chart)
         for cname, _key, rule, args, _mode, _desc in commands_raw:
             for raw, compiled in [(rule, chart.commands[cname].rule)] + [
-                (o, a.when_given) for (_, o), a in zip(args, chart.commands[cname].args, strict=True) if o and a.when_given
+                (o, a.when_given)
+                for (_, o), a in zip(args, chart.commands[cname].args, strict=True)
+                if o and a.when_given
             ]:
                 for key in ("confirm", "fail"):
                     signal = getattr(compiled, key)
@@ -599,4 +628,3 @@ def _default_chain(chart: Chart, path: str) -> list[str]:
         state = chart.states[state.initial]
         out.append(state.path)
     return out
-

@@ -105,8 +105,7 @@ class PermissionDenied(CommandError):
     def __init__(self, *, command: str, state: str, missing: Sequence[str], why: str) -> None:
         self.missing = tuple(missing)
         super().__init__(
-            f"command {command!r} {why} needs rights {', '.join(self.missing)}"
-            f" (state {state!r})",
+            f"command {command!r} {why} needs rights {', '.join(self.missing)} (state {state!r})",
             command=command,
             state=state,
         )

@@ -9,6 +9,7 @@ payload, a precomputed ``Step``. No state name appears here: the chart decides e
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -172,7 +173,7 @@ def _compile(chart: Chart) -> CompiledChart:
         marks.append(
             tuple(
                 (slot_of[outer], number[inner])
-                for inner, outer in zip(chain, chain[1:], strict=False)
+                for inner, outer in itertools.pairwise(chain)
                 if outer in slot_of
             )
         )
@@ -208,9 +209,7 @@ def _compile(chart: Chart) -> CompiledChart:
                     )
                     if spec_has_history:
                         static, entry = -1, number[t.target]
-                        possible = [
-                            leaf_number[x] for x in leaves if chart.contains(t.target, x)
-                        ]
+                        possible = [leaf_number[x] for x in leaves if chart.contains(t.target, x)]
                     else:
                         static = leaf_number[chart.default_leaf(t.target)]
                         entry, possible = -1, [static]
@@ -251,9 +250,7 @@ def _descendants(chart: Chart, path: str) -> list[str]:
 
 
 def _type_name(kind: str) -> str:
-    return {"list": "a list (or comma-separated string)", "any": "anything"}.get(
-        kind, f"a {kind}"
-    )
+    return {"list": "a list (or comma-separated string)", "any": "anything"}.get(kind, f"a {kind}")
 
 
 class Machine:

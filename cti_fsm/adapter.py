@@ -1,0 +1,233 @@
+"""What an adapter is: the contract between the vendor-neutral agent and one vendor.
+
+An adapter bundles four things, from the wire inwards:
+
+- a **transport** (trio): opens a connection and moves frames (bytes or text);
+- a **codec** (sans-IO): frames in, raw messages out; raw message in, frame out;
+- a **protocol** (sans-IO, one per agent connection): raw messages in, chart signals and
+  answers to requests out; commands in, raw messages out. It holds the correlation state
+  the vendor needs (invoke ids, call and channel ids) and uses a ``VendorMap``;
+- a **simulator** (trio, optional but every in-tree adapter has one).
+
+Adapters are found through the entry-point group ``cti_fsm.adapters``: the entry point
+names an object satisfying ``Adapter``. A third-party package plugs in exactly as ours do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from .chart import Chart
+from .errors import CtiError
+
+__all__ = [
+    "Adapter",
+    "Answer",
+    "Codec",
+    "Frame",
+    "Malformed",
+    "RawMessage",
+    "Signal",
+    "Snapshot",
+    "Transport",
+    "VendorProtocol",
+    "adapter_names",
+    "load_adapter",
+]
+
+#: One decoded vendor message: a JSON object, or an AMI packet as a dict of fields.
+RawMessage = Mapping[str, Any]
+#: What goes over the wire: a websocket text or binary message, or bytes of a TCP stream.
+Frame = bytes | str
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: How much of a malformed frame is kept for the log: enough to recognise it.
+EXCERPT_CHARS = 120
+
+
+@attrs.frozen
+class Malformed:
+    """A frame (or part of a stream) the codec could not decode. Decoding goes on after it.
+
+    Attributes:
+        reason: what was wrong.
+        excerpt: the start of the offending data, cut to ``EXCERPT_CHARS``.
+    """
+
+    reason: str
+    excerpt: str = ""
+
+    @classmethod
+    def of(cls, reason: str, data: bytes | str) -> Malformed:
+        """A ``Malformed`` whose excerpt is the start of ``data``, decoded leniently."""
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return cls(reason, text[:EXCERPT_CHARS])
+
+
+@attrs.frozen
+class Signal:
+    """A chart signal produced from a vendor message, with its payload."""
+
+    name: str
+    payload: Mapping[str, Any] = _EMPTY
+
+
+@attrs.frozen
+class Answer:
+    """The vendor's answer to one request the agent sent (correlated by ``request_id``).
+
+    Attributes:
+        ok: False for an error response; the agent then fails the command with ``reason``.
+        payload: fields of a positive answer (for queries).
+    """
+
+    request_id: int
+    ok: bool
+    reason: str = ""
+    payload: Mapping[str, Any] = _EMPTY
+
+
+@attrs.frozen
+class Snapshot:
+    """The server's view of this agent, answering a snapshot request after a reconnect.
+
+    Attributes:
+        state: the chart state the server reports (full path or unambiguous suffix).
+        payload: what is known of the current call (call id, number), if any.
+    """
+
+    state: str
+    payload: Mapping[str, Any] = _EMPTY
+    request_id: int | None = None
+
+
+#: Everything a protocol can make of one raw message.
+Inbound = Signal | Answer | Snapshot
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Sans-IO framing of one wire protocol. One instance per connection (it may buffer)."""
+
+    def feed(self, data: Frame) -> list[RawMessage | Malformed]:
+        """Decode what arrived; a stream codec keeps an incomplete tail for the next call."""
+        ...
+
+    def encode(self, message: RawMessage) -> Frame:
+        """Encode one message for the wire."""
+        ...
+
+
+@runtime_checkable
+class VendorProtocol(Protocol):
+    """Sans-IO translation between one agent's raw messages and the chart.
+
+    Attributes:
+        codec: the codec for this connection.
+        unsupported: commands the vendor cannot do; the agent refuses them before sending.
+    """
+
+    codec: Codec
+    unsupported: frozenset[str]
+
+    def encode_command(
+        self, command: str, args: Mapping[str, Any], request_id: int
+    ) -> Sequence[RawMessage]:
+        """The raw messages that carry out ``command`` (``connect`` logs in).
+
+        Raises:
+            Unsupported: the vendor cannot do it.
+        """
+        ...
+
+    def snapshot_request(self, request_id: int) -> Sequence[RawMessage]:
+        """The raw messages that ask the server for this agent's current state."""
+        ...
+
+    def receive(self, message: RawMessage) -> Sequence[Inbound]:
+        """What one raw message means for this agent (often nothing)."""
+        ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """One open connection (trio). ``receive`` raises ``Disconnected`` when it ends."""
+
+    async def send(self, frame: Frame) -> None:
+        """Send one frame.
+
+        Raises:
+            Disconnected: the connection is gone.
+        """
+        ...
+
+    async def receive(self) -> Frame:
+        """The next frame (a websocket message, or a chunk of a TCP stream).
+
+        Raises:
+            Disconnected: the connection ended.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection; idempotent."""
+        ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What the ``cti_fsm.adapters`` entry point names.
+
+    Attributes:
+        name: the vendor name used to select it (``open_agent("csta-ws", ...)``).
+        chart: the chart its vendor map is written for (usually the default chart).
+        unsupported: commands the vendor cannot do.
+    """
+
+    name: str
+
+    @property
+    def chart(self) -> Chart: ...
+
+    @property
+    def unsupported(self) -> frozenset[str]: ...
+
+    def protocol(self, *, user: str, options: Mapping[str, Any]) -> VendorProtocol:
+        """A fresh protocol for one agent connection (``user`` is the agent's login)."""
+        ...
+
+    async def connect(self, url: str) -> Transport:
+        """Open a transport to ``url``.
+
+        Raises:
+            Disconnected: the server cannot be reached.
+        """
+        ...
+
+
+class AdapterNotFound(CtiError):
+    """No adapter is registered under that name."""
+
+
+def adapter_names() -> tuple[str, ...]:
+    """Names of every installed adapter (entry-point group ``cti_fsm.adapters``), sorted."""
+    return tuple(sorted({ep.name for ep in entry_points(group="cti_fsm.adapters")}))
+
+
+def load_adapter(name: str) -> Adapter:
+    """The adapter registered as ``name`` in the ``cti_fsm.adapters`` entry-point group.
+
+    Raises:
+        AdapterNotFound: nothing is registered under that name.
+    """
+    for ep in entry_points(group="cti_fsm.adapters", name=name):
+        adapter = ep.load()
+        if not isinstance(adapter, Adapter):
+            raise AdapterNotFound(f"entry point {name!r} ({ep.value}) is not an adapter")
+        return adapter
+    known = ", ".join(adapter_names()) or "none installed"
+    raise AdapterNotFound(f"no adapter named {name!r}; installed: {known}")

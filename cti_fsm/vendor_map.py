@@ -1,0 +1,332 @@
+"""Vendor maps: which raw message means which signal, and how each command is written.
+
+A vendor map (``specs/vendors/<vendor>.yaml``, format in ``specs/README.md``) is stateless
+data. Rules are tried in order and the first whose ``when`` matches (and whose ``unless``
+does not) produces the signal, so specific rules go before general ones. Values written as
+``"{name}"`` are filled from a context the adapter supplies (the agent's device, the
+current call id, a command's arguments, the request id), which is how a stateless map can
+still say "a connectionCleared *of my device*".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import yaml
+
+from .adapter import RawMessage, Signal
+from .chart import Chart
+from .errors import CtiError
+from .yaml_nodes import NodeReader, compose_file, compose_text
+
+__all__ = [
+    "MissingContext",
+    "SignalRule",
+    "VendorMap",
+    "fill",
+    "load_vendor_map",
+    "load_vendor_map_text",
+    "lookup",
+    "vendor_map_path",
+]
+
+_TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
+_TOP_KEYS = (
+    "vendor",
+    "chart",
+    "description",
+    "unsupported",
+    "secrets",
+    "signals",
+    "commands",
+    "states",
+)
+_RULE_KEYS = ("when", "unless", "signal", "payload", "set", "description")
+_ABSENT = object()
+REDACTED = "***"
+
+
+class MissingContext(CtiError):
+    """A command template needs a value that is not known now (no current call, say)."""
+
+
+def lookup(message: Any, path: str) -> Any:
+    """The value at a dotted path (``"params.callId"``, ``"items.0"``), or a sentinel."""
+    value = message
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part, _ABSENT)
+        elif isinstance(value, Sequence) and not isinstance(value, str) and part.isdigit():
+            index = int(part)
+            value = value[index] if index < len(value) else _ABSENT
+        else:
+            return _ABSENT
+        if value is _ABSENT:
+            return _ABSENT
+    return value
+
+
+def fill(template: Any, context: Mapping[str, Any]) -> Any:
+    """Fill ``"{name}"`` placeholders from ``context`` throughout a template.
+
+    A string that is exactly one placeholder takes the value with its type (a list stays a
+    list); placeholders inside a longer string are replaced by ``str(value)``. A ``None``
+    value removes the key from a mapping, so optional arguments simply disappear.
+
+    Raises:
+        MissingContext: a placeholder names something the context does not have.
+    """
+    if isinstance(template, str):
+        whole = _TEMPLATE.fullmatch(template)
+        if whole:
+            return _context_value(context, whole.group(1))
+        return _TEMPLATE.sub(lambda m: str(_context_value(context, m.group(1))), template)
+    if isinstance(template, Mapping):
+        out = {}
+        for key, value in template.items():
+            filled = fill(value, context)
+            if filled is not None:
+                out[key] = filled
+        return out
+    if isinstance(template, list):
+        return [fill(item, context) for item in template]
+    return template
+
+
+def _context_value(context: Mapping[str, Any], name: str) -> Any:
+    value = lookup(context, name)
+    if value is _ABSENT:
+        raise MissingContext(f"{{{name}}} is not known now")
+    return value
+
+
+def _matches(expected: Any, actual: Any) -> bool:
+    if expected is None:
+        return actual is _ABSENT or actual is None
+    if actual is _ABSENT:
+        return False
+    if isinstance(expected, list):
+        return any(_matches(e, actual) for e in expected)
+    if isinstance(actual, (list, tuple)):  # repeated keys: any value may match
+        return any(_matches(expected, a) for a in actual)
+    # wire formats disagree on types ("1" in AMI, 1 in JSON): compare as text
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return bool(expected == actual)
+    return str(expected) == str(actual)
+
+
+@attrs.frozen
+class SignalRule:
+    """One rule of a vendor map: when a raw message matches, it means ``signal``.
+
+    Attributes:
+        when: dotted field path -> expected value (a list: any of them; null: absent).
+        unless: the rule does not apply if all of these match.
+        payload: signal payload field -> dotted field path in the raw message.
+        constants: signal payload fields set to fixed values.
+    """
+
+    signal: str
+    when: Mapping[str, Any]
+    unless: Mapping[str, Any] = attrs.field(factory=dict)
+    payload: Mapping[str, str] = attrs.field(factory=dict)
+    constants: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def match(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
+        """The signal this rule makes of ``message``, or None if it does not apply."""
+        for path, expected in self.when.items():
+            if not _matches(fill(expected, context), lookup(message, path)):
+                return None
+        if self.unless and all(
+            _matches(fill(expected, context), lookup(message, path))
+            for path, expected in self.unless.items()
+        ):
+            return None
+        payload = dict(self.constants)
+        for field, path in self.payload.items():
+            value = lookup(message, path)
+            if value is not _ABSENT:
+                payload[field] = value
+        return Signal(self.signal, MappingProxyType(payload))
+
+
+@attrs.frozen(eq=False)
+class VendorMap:
+    """A loaded vendor map.
+
+    Attributes:
+        vendor: the vendor's name.
+        chart: the chart's name the map is written for.
+        unsupported: commands the vendor cannot do.
+        secrets: raw field names whose values are never shown (``redact``).
+        rules: signal rules, in order.
+        commands: command -> raw message templates.
+        states: vendor state name -> chart state (for snapshots).
+    """
+
+    vendor: str
+    chart: str
+    unsupported: frozenset[str]
+    secrets: frozenset[str]
+    rules: tuple[SignalRule, ...]
+    commands: Mapping[str, tuple[Any, ...]]
+    states: Mapping[str, str]
+    description: str = ""
+    source: str = "<map>"
+
+    def signal(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
+        """The signal of the first rule that matches ``message``, or None."""
+        for rule in self.rules:
+            found = rule.match(message, context)
+            if found is not None:
+                return found
+        return None
+
+    def encode(self, command: str, context: Mapping[str, Any]) -> list[Any]:
+        """The raw messages for ``command``, filled from ``context`` (arguments included).
+
+        Raises:
+            KeyError: the map has no template for the command.
+            MissingContext: a template needs a value the context does not have.
+        """
+        return [fill(t, context) for t in self.commands[command]]
+
+    def redact(self, message: Any) -> Any:
+        """A copy of ``message`` with every secret field's value replaced by ``***``."""
+        if isinstance(message, Mapping):
+            return {
+                k: REDACTED if k in self.secrets else self.redact(v) for k, v in message.items()
+            }
+        if isinstance(message, list):
+            return [self.redact(v) for v in message]
+        return message
+
+
+def load_vendor_map(path: str | os.PathLike[str], chart: Chart | None = None) -> VendorMap:
+    """Load a vendor map; with ``chart``, also check every name against it.
+
+    Raises:
+        SpecError: listing every problem as ``FILE:LINE:COL: message``.
+    """
+    file = os.fspath(path)
+    return _build(file, compose_file(file), chart)
+
+
+def load_vendor_map_text(
+    text: str, chart: Chart | None = None, file: str = "<string>"
+) -> VendorMap:
+    """Load a vendor map from YAML text (see ``load_vendor_map``).
+
+    Raises:
+        SpecError: listing every problem as ``FILE:LINE:COL: message``.
+    """
+    return _build(file, compose_text(text, file), chart)
+
+
+def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
+    r = NodeReader(file)
+    top = r.mapping(root, "vendor map", allowed=_TOP_KEYS, required=("vendor", "chart"))
+    vendor = r.string(top["vendor"][1], "vendor") if "vendor" in top else None
+    chart_name = r.string(top["chart"][1], "chart") if "chart" in top else None
+    if chart is not None and chart_name is not None and chart_name != chart.name:
+        r.problem(top["chart"][1], f"map is written for chart {chart_name!r}, not {chart.name!r}")
+    description = r.string(top["description"][1], "description") if "description" in top else ""
+
+    def names(key: str, kind: str, known: Mapping[str, Any] | None) -> list[str]:
+        if key not in top:
+            return []
+        out = []
+        for value, node in r.strings(top[key][1], key):
+            if known is not None and value not in known:
+                r.unknown_name(node, kind, value, known)
+            out.append(value)
+        return out
+
+    commands_known = chart.commands if chart is not None else None
+    signals_known = chart.signals if chart is not None else None
+    unsupported = names("unsupported", "command", commands_known)
+    secrets = names("secrets", "field", None)
+
+    rules = []
+    for item in r.sequence(top["signals"][1], "signals") if "signals" in top else []:
+        body = r.mapping(item, "signal rule", allowed=_RULE_KEYS, required=("when", "signal"))
+        if "signal" not in body or "when" not in body:
+            continue
+        signal = r.string(body["signal"][1], "signal rule signal")
+        if signal is None:
+            continue
+        if signals_known is not None and signal not in signals_known:
+            r.unknown_name(body["signal"][1], "signal", signal, signals_known)
+        parts: dict[str, dict[str, Any]] = {}
+        for key in ("when", "unless", "payload", "set"):
+            entries = r.mapping(body[key][1] if key in body else None, f"rule {signal!r} {key}")
+            parts[key] = {k: r.plain(v) for k, (_, v) in entries.items()}
+        for field, path in parts["payload"].items():
+            if not isinstance(path, str):
+                r.problem(
+                    body["payload"][1], f"rule {signal!r} payload {field!r} must be a field path"
+                )
+        rules.append(
+            SignalRule(
+                signal=signal,
+                when=MappingProxyType(parts["when"]),
+                unless=MappingProxyType(parts["unless"]),
+                payload=MappingProxyType(parts["payload"]),
+                constants=MappingProxyType(parts["set"]),
+            )
+        )
+
+    commands: dict[str, tuple[Any, ...]] = {}
+    for name, (key_node, value_node) in r.mapping(
+        top["commands"][1] if "commands" in top else None, "commands"
+    ).items():
+        if commands_known is not None and name not in commands_known:
+            r.unknown_name(key_node, "command", name, commands_known)
+        if name in unsupported:
+            r.problem(key_node, f"command {name!r} is both unsupported and mapped")
+        value = r.plain(value_node)
+        commands[name] = tuple(value) if isinstance(value, list) else (value,)
+    if chart is not None:
+        for name in chart.commands:
+            if name not in commands and name not in unsupported:
+                pos = top["commands"][0] if "commands" in top else None
+                r.problem(pos, f"command {name!r} is neither mapped nor listed as unsupported")
+
+    states: dict[str, str] = {}
+    for name, (_, value_node) in r.mapping(
+        top["states"][1] if "states" in top else None, "states"
+    ).items():
+        target = r.string(value_node, f"state {name!r}")
+        if target is None:
+            continue
+        if chart is not None:
+            try:
+                target = chart.resolve(target)
+            except KeyError:
+                r.unknown_name(value_node, "chart state", target, chart.states)
+        states[name] = target
+
+    r.raise_if_problems()
+    return VendorMap(
+        vendor=vendor or "",
+        chart=chart_name or "",
+        unsupported=frozenset(unsupported),
+        secrets=frozenset(secrets),
+        rules=tuple(rules),
+        commands=MappingProxyType(commands),
+        states=MappingProxyType(states),
+        description=description or "",
+        source=file,
+    )
+
+
+def vendor_map_path(vendor: str) -> str:
+    """The path of the vendor map shipped with the package (``specs/vendors/<vendor>.yaml``)."""
+    import importlib.resources
+
+    return str(importlib.resources.files("cti_fsm.specs").joinpath("vendors", f"{vendor}.yaml"))
