@@ -33,6 +33,7 @@ __all__ = [
     "Malformed",
     "RawMessage",
     "Signal",
+    "Simulator",
     "Snapshot",
     "Transport",
     "VendorProtocol",
@@ -206,6 +207,24 @@ class Adapter(Protocol):
         Raises:
             Disconnected: the server cannot be reached.
         """
+        ...
+
+    def simulator(self, switch: Any) -> Simulator:
+        """A simulator speaking this vendor's protocol, backed by ``switch``
+        (a ``cti_fsm.switch.Switch``)."""
+        ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """A vendor's server, simulated over a real socket (trio)."""
+
+    async def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, task_status: Any = ...
+    ) -> None:
+        """Listen on ``host:port`` (0: the OS picks) until cancelled. ``task_status.started``
+        is called with the bound port once listening, so
+        ``port = await nursery.start(sim.serve)`` works."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""Asterisk AMI adapter for cti-fsm (work in progress)."""

@@ -1,0 +1,1 @@
+"""CSTA-style JSON over websocket: the first cti-fsm adapter (work in progress)."""

@@ -1,0 +1,1 @@
+"""Testing tools for cti-fsm users: coverage, hypothesis strategies, adapter conformance."""
