@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = [
+    "Busy",
     "CommandError",
     "CommandFailed",
     "CommandTimeout",
@@ -113,6 +114,24 @@ class PermissionDenied(CommandError):
 
 class InvalidArguments(CommandError):
     """The command's arguments do not match the chart (missing, unknown or mistyped)."""
+
+
+class Busy(CommandError):
+    """The command's chart entry says ``pending: reject`` and another command is awaiting
+    its answer; nothing was sent.
+
+    Attributes:
+        waiting: the command that is still waiting.
+    """
+
+    def __init__(self, *, command: str, state: str, waiting: str) -> None:
+        self.waiting = waiting
+        super().__init__(
+            f"command {command!r} refused: {waiting!r} is still awaiting its answer"
+            f" (state {state!r})",
+            command=command,
+            state=state,
+        )
 
 
 class Unsupported(CommandError):

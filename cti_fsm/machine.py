@@ -304,6 +304,11 @@ class Machine:
         """
         return self._c.chart.contains(self._c.chart.resolve(state), self.state)
 
+    @property
+    def history(self) -> tuple[str | None, ...]:
+        """Per history state (in chart order), the child it would resume, or None."""
+        return tuple(self._c.nodes[i][0] if i >= 0 else None for i in self._hist)
+
     def allowed(self) -> tuple[str, ...]:
         """The commands that may be sent now (state and rights), in chart order."""
         return self._c.allowed(self._leaf, self.rights)
