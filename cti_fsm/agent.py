@@ -53,6 +53,7 @@ log = logging.getLogger("cti_fsm.agent")
 
 Listener = Callable[[Notification], Any]
 RawListener = Callable[[RawMessage], Any]
+StepListener = Callable[[Step], Any]
 
 
 @attrs.frozen
@@ -214,6 +215,7 @@ class Agent:
         self._send_lock = trio.Lock()
         self._listeners: dict[str, list[Listener]] = collections.defaultdict(list)
         self._raw_listeners: list[RawListener] = []
+        self._step_listeners: list[StepListener] = []
         self._subscriptions: set[_Subscription] = set()
         self._nursery: trio.Nursery | None = None
         self._closing = False
@@ -286,6 +288,17 @@ class Agent:
         """Remove a raw listener."""
         if listener in self._raw_listeners:
             self._raw_listeners.remove(listener)
+
+    def on_step(self, listener: StepListener) -> None:
+        """Call ``listener(step)`` for every signal that moved the machine or emitted
+        something (source, target, signal, notifications): for timelines and audit logs.
+        Called before the step's notifications reach their listeners."""
+        self._step_listeners.append(listener)
+
+    def off_step(self, listener: StepListener) -> None:
+        """Remove a step listener."""
+        if listener in self._step_listeners:
+            self._step_listeners.remove(listener)
 
     @asynccontextmanager
     async def subscribe(
@@ -464,6 +477,8 @@ class Agent:
             return step
         if step.changed:
             log.info("%s: %s --%s--> %s", self.user, step.source, signal, step.target)
+        for step_listener in tuple(self._step_listeners):
+            self._call_listener(step_listener, step)
         self._emit(step.notifications)
         for pending in tuple(self._pending):
             if signal == pending.rule.confirm:

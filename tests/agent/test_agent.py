@@ -319,6 +319,22 @@ async def test_malformed_frames_and_adapter_errors_keep_the_session(tiny, server
         assert agent.connected
 
 
+async def test_step_listeners_see_every_transition(tiny, server, autojump_clock):
+    async with open_agent(tiny, "mem://", "1001", PASSWORD) as agent:
+        steps: list[cti_fsm.Step] = []
+        agent.on_step(steps.append)
+        await agent.check_in("g1")
+        await deliver(server.link, {"signal": "ringing", "payload": {"call_id": "c1"}})
+        await deliver(server.link, {"signal": "no_such_signal"})
+        agent.off_step(steps.append)
+        await agent.answer()
+        assert [(s.source, s.target, s.names) for s in steps] == [
+            ("connected", "checked_in.available.idle", ("onCheckIn",)),
+            ("checked_in.available.idle", "checked_in.ringing", ("onCallInRing",)),
+        ]
+        assert agent.statistics().ignored_signals == 1
+
+
 async def test_raw_passthrough(tiny, server, autojump_clock):
     async with open_agent(tiny, "mem://", "1001", PASSWORD) as agent:
         raw: list[dict[str, Any]] = []
