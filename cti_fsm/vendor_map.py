@@ -85,7 +85,7 @@ def fill(template: Any, context: Mapping[str, Any]) -> Any:
         whole = _TEMPLATE.fullmatch(template)
         if whole:
             return _context_value(context, whole.group(1))
-        return _TEMPLATE.sub(lambda m: str(_context_value(context, m.group(1))), template)
+        return _TEMPLATE.sub(lambda m: _text(_context_value(context, m.group(1))), template)
     if isinstance(template, Mapping):
         out = {}
         for key, value in template.items():
@@ -96,6 +96,11 @@ def fill(template: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(template, list):
         return [fill(item, context) for item in template]
     return template
+
+
+def _text(value: Any) -> str:
+    # inside a longer string an absent optional value is empty, not the word "None"
+    return "" if value is None else str(value)
 
 
 def _context_value(context: Mapping[str, Any], name: str) -> Any:
@@ -138,14 +143,21 @@ class SignalRule:
     constants: Mapping[str, Any] = attrs.field(factory=dict)
 
     def match(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
-        """The signal this rule makes of ``message``, or None if it does not apply."""
-        for path, expected in self.when.items():
-            if not _matches(fill(expected, context), lookup(message, path)):
+        """The signal this rule makes of ``message``, or None if it does not apply.
+
+        A condition naming context the protocol does not have now (no current call, say)
+        does not match: the rule is about something this agent is not part of.
+        """
+        try:
+            for path, expected in self.when.items():
+                if not _matches(fill(expected, context), lookup(message, path)):
+                    return None
+            if self.unless and all(
+                _matches(fill(expected, context), lookup(message, path))
+                for path, expected in self.unless.items()
+            ):
                 return None
-        if self.unless and all(
-            _matches(fill(expected, context), lookup(message, path))
-            for path, expected in self.unless.items()
-        ):
+        except MissingContext:
             return None
         payload = dict(self.constants)
         for field, path in self.payload.items():
@@ -271,6 +283,16 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
                 r.problem(
                     body["payload"][1], f"rule {signal!r} payload {field!r} must be a field path"
                 )
+        if signals_known is not None and signal in signals_known:
+            declared = signals_known[signal].payload
+            for key in ("payload", "set"):
+                for field in parts[key]:
+                    if field not in declared:
+                        r.problem(
+                            body[key][1],
+                            f"rule {signal!r} {key} field {field!r} is not in the signal's"
+                            f" payload ({', '.join(declared) or 'none declared'})",
+                        )
         rules.append(
             SignalRule(
                 signal=signal,
