@@ -1,1 +1,55 @@
-"""Testing tools for cti-fsm users: coverage, hypothesis strategies, adapter conformance."""
+"""Testing tools for cti-fsm users: transition coverage and hypothesis call flows.
+
+- ``Coverage``: which chart transitions (state x signal, state x command) a run took;
+  ``pytest --chart-coverage`` prints it for a pytest run.
+- ``flows``: a hypothesis strategy of valid call flows, for testing business code that
+  listens to the agent's events.
+- ``chart_state_machine``: a hypothesis ``RuleBasedStateMachine`` generated from a chart,
+  seeded with the shortest paths to every transition.
+
+The hypothesis tools are imported on first use, so ``Coverage`` (and the pytest plugin)
+work without hypothesis installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .coverage import ChartTransition, CommandVariant, Coverage, chart_transitions, command_variants
+
+if TYPE_CHECKING:
+    from .state_machine import ChartStateMachine, chart_state_machine, plan_walks
+    from .strategies import Flow, FlowStep, flows
+
+__all__ = [
+    "ChartStateMachine",
+    "ChartTransition",
+    "CommandVariant",
+    "Coverage",
+    "Flow",
+    "FlowStep",
+    "chart_state_machine",
+    "chart_transitions",
+    "command_variants",
+    "flows",
+    "plan_walks",
+]
+
+_LAZY = {
+    "Flow": "strategies",
+    "FlowStep": "strategies",
+    "flows": "strategies",
+    "ChartStateMachine": "state_machine",
+    "chart_state_machine": "state_machine",
+    "plan_walks": "state_machine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,576 @@
+"""A hypothesis ``RuleBasedStateMachine`` generated from a chart, seeded with shortest paths.
+
+``chart_state_machine(chart)`` returns a class with one rule per command (per rule of a
+command, when an argument selects another rule: ``command_pause`` and
+``command_pause_with_agent_id``) and one per signal, each enabled only where the chart
+allows it. A command rule checks the command, then applies its confirm or fail signal; a
+signal rule applies the signal unsolicited. Two more rules probe refusals: a command the
+state does not allow, and a signal it does not handle, must both leave the machine exactly
+as it was. Invariants: the state is a declared leaf, and the commands the machine allows
+are the ones the chart declares for that leaf and those rights.
+
+Before hypothesis explores, the class walks the shortest paths to every transition it can
+reach (as XState's test model does): a breadth-first search over the machine's
+configurations (leaf and history) greedily chains the nearest untaken transition into
+walks of at most ``plan_steps`` steps, and each walk runs as one example. So every
+transition is taken in the first few examples, not by luck; hypothesis then explores
+freely. A walk that fails is reported with its steps; it is already short.
+
+Use it as a test of your own code by overriding the hooks, which both phases call::
+
+    class AgentFlows(chart_state_machine(default_chart(), rights=())):
+        def __init__(self) -> None:
+            super().__init__()
+            self.log = CallLog()
+
+        def on_signal(self, step: Step) -> None:
+            for note in step.notifications:
+                self.log.on(note)
+
+    TestAgentFlows = AgentFlows.TestCase  # collected by pytest (or unittest)
+
+``AgentFlows.TestCase.settings = settings(max_examples=50)`` tunes the hypothesis phase;
+``AgentFlows.run()`` runs both phases outside a test runner. Rules added with hypothesis's
+``@rule`` and ``@invariant`` in a subclass run in the hypothesis phase (invariants in both);
+``@initialize`` rules run in the hypothesis phase only.
+"""
+
+from __future__ import annotations
+
+import re
+import unittest
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, ClassVar, cast
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from ..chart import Chart, CommandRule
+from ..chart_loader import default_chart
+from ..errors import IllegalCommand, PermissionDenied
+from ..machine import Machine, Step
+from .coverage import ChartTransition, CommandVariant, Coverage, command_variants
+from .strategies import answers, args_strategy, payload_strategy
+
+__all__ = ["ChartStateMachine", "chart_state_machine", "plan_walks"]
+
+_SAMPLE_VALUES: Mapping[str, Any] = {
+    "string": "1",
+    "list": ["1"],
+    "number": 1,
+    "bool": True,
+    "any": "1",
+}
+
+
+@attrs.frozen
+class Action:
+    """One step of a planned walk.
+
+    Attributes:
+        kind: ``"command"`` or ``"signal"``.
+        name: the command variant's label, or the signal's name.
+        answer: for a command, the signal that answers it (None if it has none).
+    """
+
+    kind: str
+    name: str
+    answer: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "signal":
+            return f"signal {self.name}"
+        return f"command {self.name}" + (f" -> {self.answer}" if self.answer else "")
+
+
+def _history_states(chart: Chart) -> tuple[str, ...]:
+    return tuple(p for p, s in chart.states.items() if s.history)
+
+
+def configuration(machine: Machine, history_states: Iterable[str]) -> tuple[str, ...]:
+    """The machine's whole state: its leaf, and the leaf each history state would resume.
+
+    Two machines with equal configurations behave the same from now on. Probed through
+    ``jump`` on copies, so only the machine's public interface is used.
+    """
+    return (machine.state, *(machine.copy().jump(h).target for h in history_states))
+
+
+def _actions(
+    chart: Chart, rights: frozenset[str], stimuli: Collection[str] | None
+) -> dict[str, list[tuple[Action, tuple[ChartTransition, ...]]]]:
+    """Per leaf: every action possible there, with the transitions it takes."""
+    variants = [v for v in command_variants(chart) if v.rule.rights <= rights]
+    out: dict[str, list[tuple[Action, tuple[ChartTransition, ...]]]] = {}
+    for leaf in chart.leaves():
+        handled = Machine(chart, state=leaf).handled()
+        acts: list[tuple[Action, tuple[ChartTransition, ...]]] = []
+        for v in variants:
+            if leaf not in v.leaves:
+                continue
+            command = ChartTransition(leaf, "command", v.label)
+            possible = answers(v)
+            if not possible:
+                acts.append((Action("command", v.label), (command,)))
+            for answer in possible:
+                taken = (command, ChartTransition(leaf, "signal", answer))
+                acts.append((Action("command", v.label, answer), taken))
+        for s in chart.signals:
+            if s in handled and (stimuli is None or s in stimuli):
+                acts.append((Action("signal", s), (ChartTransition(leaf, "signal", s),)))
+        out[leaf] = acts
+    return out
+
+
+def plan_walks(
+    chart: Chart,
+    *,
+    rights: Iterable[str] | None = None,
+    stimuli: Collection[str] | None = None,
+    start: str | None = None,
+    plan_steps: int = 50,
+) -> tuple[tuple[Action, ...], ...]:
+    """Walks from the start state that together take every reachable transition.
+
+    From where the walk is, a breadth-first search over configurations finds the nearest
+    action that takes a transition not yet taken; the walk follows that shortest path and
+    repeats. A walk ends after about ``plan_steps`` steps and the next starts afresh.
+
+    Raises:
+        ValueError: ``plan_steps`` is not positive.
+    """
+    if plan_steps < 1:
+        raise ValueError(f"plan_steps must be positive, got {plan_steps}")
+    granted = frozenset(chart.rights if rights is None else rights)
+    actions = _actions(chart, granted, stimuli)
+    history = _history_states(chart)
+    variants = {v.label: v for v in command_variants(chart)}
+    untaken = {t for acts in actions.values() for _, taken in acts for t in taken}
+    walks: list[tuple[Action, ...]] = []
+    while untaken:
+        machine = Machine(chart, rights=granted, state=start)
+        walk: list[Action] = []
+        while untaken and len(walk) < plan_steps:
+            path = _shortest_path(machine, untaken, actions, history, variants)
+            if path is None or (walk and len(walk) + len(path) > plan_steps):
+                break
+            for action in path:
+                for t in _take(machine, action, actions, variants):
+                    untaken.discard(t)
+                walk.append(action)
+        if not walk:
+            break  # nothing left is reachable from the start
+        walks.append(tuple(walk))
+    return tuple(walks)
+
+
+def _take(
+    machine: Machine,
+    action: Action,
+    actions: Mapping[str, list[tuple[Action, tuple[ChartTransition, ...]]]],
+    variants: Mapping[str, CommandVariant],
+) -> tuple[ChartTransition, ...]:
+    """Apply ``action`` to ``machine``; return the transitions it took."""
+    taken = next(t for a, t in actions[machine.state] if a == action)
+    signal = action.name if action.kind == "signal" else action.answer
+    if signal is not None:
+        machine.apply(signal)
+    return taken
+
+
+def _shortest_path(
+    machine: Machine,
+    untaken: set[ChartTransition],
+    actions: Mapping[str, list[tuple[Action, tuple[ChartTransition, ...]]]],
+    history: tuple[str, ...],
+    variants: Mapping[str, CommandVariant],
+) -> list[Action] | None:
+    seen = {configuration(machine, history)}
+    queue: deque[tuple[Machine, list[Action]]] = deque([(machine, [])])
+    while queue:
+        here, path = queue.popleft()
+        for action, taken in actions[here.state]:
+            if any(t in untaken for t in taken):
+                return [*path, action]
+        for action, _ in actions[here.state]:
+            there = here.copy()
+            _take(there, action, actions, variants)
+            key = configuration(there, history)
+            if key not in seen:
+                seen.add(key)
+                queue.append((there, [*path, action]))
+    return None
+
+
+def _rule_name(text: str) -> str:
+    return re.sub(r"\W", "_", text)
+
+
+class _SeededTestCaseProperty:
+    """``Machine.TestCase``: a unittest case running the seeded walks, then hypothesis."""
+
+    def __get__(
+        self, obj: object, owner: type[ChartStateMachine] | None = None
+    ) -> type[unittest.TestCase]:
+        cls = owner if owner is not None else type(obj)
+        assert issubclass(cls, ChartStateMachine)
+        found = cls.__dict__.get("_test_case")
+        if found is None:
+            found = _make_test_case(cls)
+            type.__setattr__(cls, "_test_case", found)
+        return found
+
+
+def _make_test_case(cls: type[ChartStateMachine]) -> type[unittest.TestCase]:
+    class ChartStateMachineTestCase(unittest.TestCase):
+        settings = settings(deadline=None, suppress_health_check=list(HealthCheck))
+
+        def runTest(self) -> None:
+            cls.run(settings=self.settings)
+
+    ChartStateMachineTestCase.__name__ = f"{cls.__name__}.TestCase"
+    ChartStateMachineTestCase.__qualname__ = f"{cls.__qualname__}.TestCase"
+    return ChartStateMachineTestCase
+
+
+class ChartStateMachine(RuleBasedStateMachine):
+    """Base of the classes ``chart_state_machine`` builds; see the module docstring.
+
+    Attributes:
+        machine: the machine under test (a fresh one per example).
+        coverage: class-wide: the transitions taken by every example so far.
+        examples: class-wide: how many examples (walks and hypothesis runs) ran.
+        full_coverage_at: class-wide: the example that took the last reachable
+            transition (None until then).
+    """
+
+    chart: ClassVar[Chart]
+    rights: ClassVar[frozenset[str]]
+    stimuli: ClassVar[Collection[str] | None]
+    plan_steps: ClassVar[int]
+    variants: ClassVar[Mapping[str, CommandVariant]]
+    coverage: ClassVar[Coverage]
+    reachable: ClassVar[frozenset[ChartTransition]]
+    examples: ClassVar[int]
+    full_coverage_at: ClassVar[int | None]
+    _args: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
+    _payloads: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
+    _leaves: ClassVar[frozenset[str]]
+    _allowed: ClassVar[dict[str, tuple[str, ...]]]
+    _plans: ClassVar[tuple[tuple[Action, ...], ...] | None]
+
+    TestCase = _SeededTestCaseProperty()  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "chart"):
+            # a subclass (yours, of a generated class) counts its own examples
+            cls.coverage = Coverage(cls.chart)
+            cls.examples = 0
+            cls.full_coverage_at = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.machine = Machine(self.chart, rights=self.rights)
+        self._history = _history_states(self.chart)
+
+    # --- hooks for subclasses -----------------------------------------------------------------
+    def on_command(self, command: str, args: Mapping[str, Any], rule: CommandRule) -> None:
+        """Called after the chart accepted ``command`` and before its answer arrives."""
+
+    def on_signal(self, step: Step) -> None:
+        """Called after the machine took ``step`` (a command's answer, or unsolicited)."""
+
+    # --- what the rules do --------------------------------------------------------------------
+    def send(
+        self,
+        variant: str,
+        args: Mapping[str, Any],
+        answer: str | None,
+        payload: Mapping[str, Any],
+    ) -> None:
+        """Send a command the chart allows here, then apply its answer signal."""
+        v = self.variants[variant]
+        before = configuration(self.machine, self._history)
+        rule = self.machine.check(v.command, **args)
+        assert rule is v.rule, f"{v.command}: check chose {rule}, expected {v.rule}"
+        assert configuration(self.machine, self._history) == before, "check changed the state"
+        self._mark(ChartTransition(before[0], "command", variant))
+        self.on_command(v.command, args, rule)
+        if answer is not None:
+            self.receive(answer, payload)
+
+    def receive(self, signal: str, payload: Mapping[str, Any]) -> None:
+        """Apply a signal the current state handles."""
+        source = self.machine.state
+        step = self.machine.apply(signal, **payload)
+        assert not step.ignored, f"{source} does not handle {signal}"
+        self._mark(ChartTransition(source, "signal", signal))
+        self.on_signal(step)
+
+    def refuse(self, index: int) -> None:
+        """Check a command the state refuses (the ``index``-th); nothing may change."""
+        leaf = self.machine.state
+        refused = [
+            v
+            for v in self.variants.values()
+            if leaf not in v.leaves or not v.rule.rights <= self.rights
+        ]
+        if not refused:
+            return
+        v = refused[index % len(refused)]
+        args = _sample_args(self.chart, v)
+        before = configuration(self.machine, self._history)
+        try:
+            self.machine.check(v.command, **args)
+        except (IllegalCommand, PermissionDenied):
+            pass
+        else:
+            raise AssertionError(f"{leaf}: {v.label} was accepted; the chart refuses it")
+        assert configuration(self.machine, self._history) == before, "a refusal changed the state"
+
+    def ignore(self, index: int) -> None:
+        """Apply a signal the state does not handle (the ``index``-th); nothing may change."""
+        handled = set(self.machine.handled())
+        unhandled = [s for s in self.chart.signals if s not in handled]
+        if not unhandled:
+            return
+        signal = unhandled[index % len(unhandled)]
+        before = configuration(self.machine, self._history)
+        step = self.machine.apply(signal)
+        assert step.ignored and not step.notifications, f"{before[0]} took {signal}"
+        assert configuration(self.machine, self._history) == before, "an ignored signal moved"
+
+    def _mark(self, cell: ChartTransition) -> None:
+        self.coverage.mark(cell)
+
+    # --- rules and invariants that do not depend on the chart -----------------------------------
+    @rule(index=st.integers(min_value=0, max_value=1000))
+    def refused_command(self, index: int) -> None:
+        """A command the state does not allow is refused and changes nothing."""
+        self.refuse(index)
+
+    @rule(index=st.integers(min_value=0, max_value=1000))
+    def ignored_signal(self, index: int) -> None:
+        """A signal the state does not handle is ignored and changes nothing."""
+        self.ignore(index)
+
+    @invariant()
+    def state_is_a_declared_leaf(self) -> None:
+        """The machine is always in one of the chart's leaf states."""
+        assert self.machine.state in self._leaves, self.machine.state
+
+    @invariant()
+    def allowed_commands_follow_the_chart(self) -> None:
+        """The commands the machine allows are the ones the chart declares here."""
+        leaf = self.machine.state
+        expected = self._allowed.get(leaf)
+        if expected is None:
+            expected = self._allowed[leaf] = tuple(
+                dict.fromkeys(
+                    v.command
+                    for v in self.variants.values()
+                    if leaf in v.leaves and v.rule.rights <= self.rights
+                )
+            )
+        assert set(self.machine.allowed()) == set(expected), (leaf, self.machine.allowed())
+
+    def teardown(self) -> None:
+        cls = type(self)
+        cls.examples += 1
+        if cls.full_coverage_at is None and self.reachable <= cls.coverage.covered:
+            cls.full_coverage_at = cls.examples
+
+    # --- running --------------------------------------------------------------------------------
+    @classmethod
+    def plans(cls) -> tuple[tuple[Action, ...], ...]:
+        """The seeded walks (computed once per class)."""
+        if cls._plans is None:
+            cls._plans = plan_walks(
+                cls.chart, rights=cls.rights, stimuli=cls.stimuli, plan_steps=cls.plan_steps
+            )
+        return cls._plans
+
+    def run_action(self, action: Action) -> None:
+        """Run one planned action, with sample arguments and payloads."""
+        if action.kind == "signal":
+            self.receive(action.name, _sample_payload(self.chart, action.name))
+            return
+        v = self.variants[action.name]
+        payload = _sample_payload(self.chart, action.answer) if action.answer else {}
+        self.send(action.name, _sample_args(self.chart, v), action.answer, payload)
+
+    def check_all_invariants(self) -> None:
+        """Run every ``@invariant`` of the class (hypothesis does this between rules)."""
+        for inv in self.invariants:
+            if all(pre(self) for pre in inv.preconditions):
+                inv.function(self)
+
+    @classmethod
+    def run_walks(cls) -> int:
+        """Run the seeded walks, each as one example; returns how many ran.
+
+        Raises:
+            AssertionError: (or whatever a hook raised) a walk failed; its note lists the
+                steps that led there.
+        """
+        for number, walk in enumerate(cls.plans(), 1):
+            machine = cls()
+            done: list[str] = []
+            try:
+                machine.check_all_invariants()
+                for action in walk:
+                    done.append(f"{machine.machine.state}: {action}")
+                    machine.run_action(action)
+                    machine.check_all_invariants()
+            except BaseException as exc:
+                exc.add_note(
+                    f"in seeded walk {number} of {cls.__name__}, after:\n  " + "\n  ".join(done)
+                )
+                raise
+            finally:
+                machine.teardown()
+        return len(cls.plans())
+
+    @classmethod
+    def run(cls, *, settings: settings | None = None, walks: bool = True) -> None:
+        """Run the seeded walks (unless ``walks=False``), then let hypothesis explore.
+
+        Raises:
+            AssertionError: (or whatever a hook raised) an example failed.
+        """
+        if walks:
+            cls.run_walks()
+        run_state_machine_as_test(cls, settings=settings)
+
+
+def _sample_args(chart: Chart, variant: CommandVariant) -> dict[str, Any]:
+    out = {}
+    for arg in chart.commands[variant.command].args:
+        if arg.name == variant.arg or (arg.required and arg.when_given is None):
+            out[arg.name] = _SAMPLE_VALUES[arg.type]
+    return out
+
+
+def _sample_payload(chart: Chart, signal: str) -> dict[str, Any]:
+    return {field: "1" for field in chart.signals[signal].payload}
+
+
+def chart_state_machine(
+    chart: Chart | None = None,
+    *,
+    rights: Iterable[str] | None = None,
+    stimuli: Collection[str] | None = None,
+    args: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    payloads: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    plan_steps: int = 50,
+    name: str | None = None,
+) -> type[ChartStateMachine]:
+    """A ``RuleBasedStateMachine`` class for ``chart`` (see the module docstring).
+
+    Args:
+        chart: the chart (default: the default chart).
+        rights: the agent's rights (default: every right the chart declares); commands
+            needing others get no rule (the refusal rule still probes them).
+        stimuli: the signals that may arrive unsolicited (default: every signal, where
+            the state handles it); answers to commands are applied regardless.
+        args, payloads: strategies for command arguments and signal payload fields, by
+            name (see ``flows``).
+        plan_steps: the most steps a seeded walk takes.
+        name: the class's name (default: from the chart's name).
+    """
+    chart = chart if chart is not None else default_chart()
+    granted = frozenset(chart.rights if rights is None else rights)
+    variants = {v.label: v for v in command_variants(chart)}
+    namespace: dict[str, Any] = {
+        "chart": chart,
+        "rights": granted,
+        "stimuli": stimuli,
+        "plan_steps": plan_steps,
+        "variants": variants,
+        "_args": args,
+        "_payloads": payloads,
+        "_leaves": frozenset(chart.leaves()),
+        "_allowed": {},
+        "_plans": None,
+        "__doc__": f"Hypothesis state machine for chart {chart.name!r} (rights: {set(granted)}).",
+    }
+    for v in variants.values():
+        if v.leaves and v.rule.rights <= granted:
+            rule_name = "command_" + _rule_name(v.command)
+            if v.arg is not None:
+                rule_name += "_with_" + _rule_name(v.arg)
+            namespace[rule_name] = _command_rule(chart, v, rule_name, args, payloads)
+    for signal in chart.signals:
+        if stimuli is None or signal in stimuli:
+            namespace["signal_" + _rule_name(signal)] = _signal_rule(chart, signal, payloads)
+    cls = cast(
+        "type[ChartStateMachine]",
+        type(name or f"{_camel(chart.name)}StateMachine", (ChartStateMachine,), namespace),
+    )
+    cls.reachable = frozenset(t for walk in cls.plans() for t in _walk_cells(cls, walk))
+    return cls
+
+
+def _camel(text: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", text)) or "Chart"
+
+
+def _walk_cells(cls: type[ChartStateMachine], walk: tuple[Action, ...]) -> list[ChartTransition]:
+    machine = Machine(cls.chart, rights=cls.rights)
+    actions = _actions(cls.chart, cls.rights, cls.stimuli)
+    out: list[ChartTransition] = []
+    for action in walk:
+        out.extend(_take(machine, action, actions, cls.variants))
+    return out
+
+
+def _command_rule(
+    chart: Chart,
+    variant: CommandVariant,
+    rule_name: str,
+    args: Mapping[str, st.SearchStrategy[Any]] | None,
+    payloads: Mapping[str, st.SearchStrategy[Any]] | None,
+) -> Any:
+    possible = answers(variant)
+    answer: st.SearchStrategy[tuple[str | None, dict[str, Any]]]
+    if possible:
+        answer = st.one_of(
+            [st.tuples(st.just(s), payload_strategy(chart, s, payloads)) for s in possible]
+        )
+    else:
+        answer = st.just((None, {}))
+    leaves = variant.leaves
+
+    def command(
+        self: ChartStateMachine,
+        args: dict[str, Any],
+        answer: tuple[str | None, dict[str, Any]],
+    ) -> None:
+        self.send(variant.label, args, answer[0], answer[1])
+
+    command.__name__ = command.__qualname__ = rule_name
+    command.__doc__ = f"Send {variant.label} where the chart allows it, then its answer."
+    decorated = rule(args=args_strategy(chart, variant, args), answer=answer)(command)
+    return precondition(lambda self: self.machine.state in leaves)(decorated)
+
+
+def _signal_rule(
+    chart: Chart, signal: str, payloads: Mapping[str, st.SearchStrategy[Any]] | None
+) -> Any:
+    def receive(self: ChartStateMachine, payload: dict[str, Any]) -> None:
+        self.receive(signal, payload)
+
+    receive.__name__ = receive.__qualname__ = "signal_" + _rule_name(signal)
+    receive.__doc__ = f"The switch sends {signal} where the current state handles it."
+    decorated = rule(payload=payload_strategy(chart, signal, payloads))(receive)
+    return precondition(lambda self: self.machine.handles(signal))(decorated)

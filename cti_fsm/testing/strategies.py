@@ -1,0 +1,301 @@
+"""Hypothesis strategies for call flows: every sequence of commands and signals a chart allows.
+
+``flows(chart)`` draws a ``Flow``: what a real agent could see, step by step. A step is
+either a command that ``Machine.check`` accepts in the current state, immediately followed
+by its confirm or fail signal, or a signal the current state handles arriving on its own
+(an inbound call rings, the customer hangs up, the link drops). The chart's engine computes
+each step's notifications, so a flow carries the events business code must receive::
+
+    from hypothesis import given
+    from cti_fsm.testing import flows
+
+    @given(flows(rights=()))
+    def test_call_log(flow):
+        log = CallLog()
+        for note in flow.notifications:
+            log.on(note)
+        if flow.end == "checked_in.available.idle":
+            assert log.open_call is None  # no call may stay open once the agent is free
+
+``tests/examples/test_screen_pop.py`` is a complete example, with the bug it finds.
+
+Command arguments and signal payloads are drawn from small strategies by type (strings
+of digits and letters); pass ``args=`` / ``payloads=`` to draw a field from your own.
+Not modelled: a command left unanswered (timeout), and signals arriving between a command
+and its answer.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from ..chart import ArgSpec, Chart
+from ..chart_loader import default_chart
+from ..machine import Machine, Notification, Step
+from .coverage import CommandVariant, command_variants
+
+__all__ = ["Flow", "FlowStep", "flows"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_TEXT = st.text(alphabet=string.digits + string.ascii_lowercase, min_size=1, max_size=8)
+_ARG_VALUES: Mapping[str, st.SearchStrategy[Any]] = MappingProxyType(
+    {
+        "string": _TEXT,
+        "list": st.lists(_TEXT, min_size=1, max_size=3),
+        "number": st.integers(min_value=0, max_value=999),
+        "bool": st.booleans(),
+        "any": _TEXT,
+    }
+)
+
+
+@attrs.frozen
+class FlowStep:
+    """One thing that happens in a flow.
+
+    Attributes:
+        kind: ``"command"`` (business code sent it) or ``"signal"`` (the switch said it).
+        name: the command's or the signal's name.
+        args: the command's arguments, or the signal's payload.
+        source: full path of the leaf state before the step.
+        target: full path of the leaf state after it (a command alone never moves).
+        notifications: what the step emitted (always empty for a command).
+        answers: for the signal that answers a command, that command's name.
+    """
+
+    kind: str
+    name: str
+    args: Mapping[str, Any]
+    source: str
+    target: str
+    notifications: tuple[Notification, ...] = ()
+    answers: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The emitted notifications' names."""
+        return tuple(n.name for n in self.notifications)
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        if self.kind == "command":
+            return f"{self.source}: {self.name}({args})"
+        emitted = f" -> {', '.join(self.names)}" if self.notifications else ""
+        return f"{self.source}: signal {self.name}({args}) => {self.target}{emitted}"
+
+
+@attrs.frozen
+class Flow:
+    """A sequence of steps a chart allows, with what each emits.
+
+    Attributes:
+        start: the leaf state the flow starts in.
+        rights: the rights the agent had (which commands were possible).
+        steps: the commands and signals, in order.
+    """
+
+    start: str
+    rights: frozenset[str]
+    steps: tuple[FlowStep, ...]
+
+    @property
+    def end(self) -> str:
+        """The leaf state after the last step."""
+        return self.steps[-1].target if self.steps else self.start
+
+    @property
+    def signals(self) -> tuple[FlowStep, ...]:
+        """The signal steps: what a machine (or an agent's event stream) receives."""
+        return tuple(s for s in self.steps if s.kind == "signal")
+
+    @property
+    def commands(self) -> tuple[FlowStep, ...]:
+        """The command steps: what business code sent."""
+        return tuple(s for s in self.steps if s.kind == "command")
+
+    @property
+    def notifications(self) -> tuple[Notification, ...]:
+        """Every notification the flow emits, in order."""
+        return tuple(n for s in self.steps for n in s.notifications)
+
+    def replay(self, machine: Machine) -> list[Step]:
+        """Check each command and apply each signal of the flow to ``machine``.
+
+        Raises:
+            CommandError: ``machine`` refuses a command the flow sent (it is not in the
+                flow's start state, or lacks the rights).
+        """
+        out = []
+        for step in self.steps:
+            if step.kind == "command":
+                machine.check(step.name, **step.args)
+            else:
+                out.append(machine.apply(step.name, **step.args))
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join([f"flow from {self.start}:", *(f"  {s}" for s in self.steps)])
+
+
+def arg_strategy(
+    arg: ArgSpec, overrides: Mapping[str, st.SearchStrategy[Any]] | None = None
+) -> st.SearchStrategy[Any]:
+    """Values for one command argument: ``overrides[arg.name]`` or a small one by type."""
+    if overrides and arg.name in overrides:
+        return overrides[arg.name]
+    return _ARG_VALUES[arg.type]
+
+
+def args_strategy(
+    chart: Chart,
+    variant: CommandVariant,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Arguments that select ``variant``: its argument given, other rules' arguments not."""
+    required: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for arg in chart.commands[variant.command].args:
+        if arg.name == variant.arg or (arg.required and arg.when_given is None):
+            required[arg.name] = arg_strategy(arg, overrides)
+        elif arg.when_given is None:
+            optional[arg.name] = arg_strategy(arg, overrides)
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def payload_strategy(
+    chart: Chart, signal: str, overrides: Mapping[str, st.SearchStrategy[Any]] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A payload for ``signal``: every field the chart declares for it."""
+    fields = chart.signals[signal].payload
+    return st.fixed_dictionaries({f: (overrides or {}).get(f, _TEXT) for f in fields})
+
+
+def answers(variant: CommandVariant) -> tuple[str, ...]:
+    """The signals that may answer a command sent under ``variant``'s rule."""
+    return tuple(s for s in (variant.rule.confirm, variant.rule.fail) if s is not None)
+
+
+@attrs.frozen(eq=False)
+class _Options:
+    """What may happen in one leaf state: the variants sendable and the stimuli handled."""
+
+    variants: tuple[CommandVariant, ...]
+    stimuli: tuple[str, ...]
+
+
+def _options_for(
+    chart: Chart, rights: frozenset[str], stimuli: Collection[str] | None
+) -> Callable[[str], _Options]:
+    variants = [v for v in command_variants(chart) if v.rule.rights <= rights]
+    cache: dict[str, _Options] = {}
+
+    def options(leaf: str) -> _Options:
+        found = cache.get(leaf)
+        if found is None:
+            handled = Machine(chart, state=leaf).handled()
+            found = cache[leaf] = _Options(
+                tuple(v for v in variants if leaf in v.leaves),
+                tuple(
+                    s for s in chart.signals if s in handled and (stimuli is None or s in stimuli)
+                ),
+            )
+        return found
+
+    return options
+
+
+def flows(
+    chart: Chart | None = None,
+    *,
+    rights: Iterable[str] | None = None,
+    start: str | None = None,
+    min_steps: int = 1,
+    max_steps: int = 20,
+    stimuli: Collection[str] | None = None,
+    args: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    payloads: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[Flow]:
+    """A strategy of valid call flows under ``chart`` (see the module docstring).
+
+    Args:
+        chart: the chart (default: the default chart).
+        rights: the agent's rights (default: every right the chart declares).
+        start: the state to start in (default: the chart's initial state).
+        min_steps, max_steps: how many commands and unsolicited signals a flow has
+            (a command and its answer count as one); a flow stops early in a state
+            where nothing can happen.
+        stimuli: the signals that may arrive unsolicited (default: any signal the
+            current state handles); answers to commands are drawn regardless.
+        args: strategies for command arguments, by argument name.
+        payloads: strategies for signal payload fields, by field name.
+
+    Raises:
+        ValueError: ``start`` names no state, or the step bounds are inconsistent.
+    """
+    chart = chart if chart is not None else default_chart()
+    granted = frozenset(chart.rights if rights is None else rights)
+    if not 0 <= min_steps <= max_steps:
+        raise ValueError(f"need 0 <= min_steps <= max_steps, got {min_steps} and {max_steps}")
+    try:
+        first = Machine(chart, rights=granted, state=start)
+    except KeyError:
+        raise ValueError(f"chart {chart.name!r} has no state {start!r}") from None
+    options = _options_for(chart, granted, stimuli)
+    variant_args = {
+        v.label: args_strategy(chart, v, args) for v in command_variants(chart) if v.leaves
+    }
+    signal_payloads = {s: payload_strategy(chart, s, payloads) for s in chart.signals}
+    choices: dict[str, st.SearchStrategy[tuple[str, Any]]] = {}
+
+    def choice(leaf: str) -> st.SearchStrategy[tuple[str, Any]]:
+        found = choices.get(leaf)
+        if found is None:
+            opts = options(leaf)
+            items = [("command", v) for v in opts.variants] + [("signal", s) for s in opts.stimuli]
+            found = choices[leaf] = st.sampled_from(items) if items else st.nothing()
+        return found
+
+    @st.composite
+    def draw_flow(draw: st.DrawFn) -> Flow:
+        machine = first.copy()
+        steps: list[FlowStep] = []
+        count = draw(st.integers(min_value=min_steps, max_value=max_steps))
+        for _ in range(count):
+            leaf = machine.state
+            opts = options(leaf)
+            if not opts.variants and not opts.stimuli:
+                break
+            kind, what = draw(choice(leaf))
+            if kind == "signal":
+                steps.append(_signal_step(machine, what, draw(signal_payloads[what])))
+                continue
+            variant: CommandVariant = what
+            command_args = draw(variant_args[variant.label])
+            machine.check(variant.command, **command_args)
+            steps.append(FlowStep("command", variant.command, command_args, leaf, leaf))
+            possible = answers(variant)
+            if possible:
+                answer = draw(st.sampled_from(possible))
+                steps.append(
+                    _signal_step(
+                        machine, answer, draw(signal_payloads[answer]), answers=variant.command
+                    )
+                )
+        return Flow(first.state, granted, tuple(steps))
+
+    return draw_flow()
+
+
+def _signal_step(
+    machine: Machine, signal: str, payload: Mapping[str, Any], answers: str | None = None
+) -> FlowStep:
+    step = machine.apply(signal, **payload)
+    return FlowStep(
+        "signal", signal, step.payload, step.source, step.target, step.notifications, answers
+    )

@@ -1,0 +1,181 @@
+"""Transition coverage: what counts, how machines are observed, the report and the plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cti_fsm import IllegalCommand, Machine, default_chart, load_chart, load_chart_text
+from cti_fsm.testing import ChartTransition, Coverage, chart_transitions
+
+CHART = default_chart()
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY = """
+chart: tiny
+initial: a
+states:
+  a: {}
+  b: {}
+commands:
+  go: {from: [a], confirm: went}
+signals:
+  went:
+    transitions:
+      - {from: a, to: b, emit: [onGo]}
+  back:
+    transitions:
+      - {from: b, to: a}
+notifications:
+  onGo: {}
+"""
+
+
+def test_transitions_are_leaf_cells_of_signals_and_command_rules() -> None:
+    cells = chart_transitions(CHART)
+    assert len(cells) == len(set(cells))
+    # counted independently: handled signals per leaf, and (leaf, rule) pairs per command
+    signals = sum(len(Machine(CHART, state=leaf).handled()) for leaf in CHART.leaves())
+    commands = 0
+    for leaf in CHART.leaves():
+        for spec in CHART.commands.values():
+            for rule in spec.rules:
+                commands += any(CHART.contains(src, leaf) for src in rule.allowed_from)
+    assert sum(c.kind == "signal" for c in cells) == signals
+    assert sum(c.kind == "command" for c in cells) == commands
+    # a transition declared on a parent is one cell per leaf below it
+    assert ChartTransition("checked_in.held", "signal", "link_lost") in cells
+    assert ChartTransition("checked_in.available.paused", "signal", "link_lost") in cells
+    # an argument's rule is its own cell: pause(agent_id) is possible while connected
+    assert ChartTransition("connected", "command", "pause(agent_id)") in cells
+    assert ChartTransition("connected", "command", "pause") not in cells
+
+
+def test_coverage_observes_machines_only_while_active() -> None:
+    original = (Machine.apply, Machine.check)
+    before = Machine(CHART, rights={"supervisor"})  # created before: counts too
+    cov = Coverage(CHART)
+    with cov:
+        before.check("connect", user="u", password="p", url="ws://x")
+        before.apply("logged_in")
+        before.apply("ringing")  # ignored in connected: not a transition
+        with pytest.raises(IllegalCommand):
+            before.check("hold")  # refused: not a transition
+        before.check("pause", agent_id="a7")
+    assert (Machine.apply, Machine.check) == original  # as it was (wrapped only if pytest
+    # itself runs with --chart-coverage)
+    Machine(CHART).apply("login_failed")  # after stop: not counted
+    assert cov.covered == {
+        ChartTransition("offline", "command", "connect"),
+        ChartTransition("offline", "signal", "logged_in"),
+        ChartTransition("connected", "command", "pause(agent_id)"),
+    }
+
+
+def test_same_file_counts_other_charts_do_not() -> None:
+    cov = Coverage(CHART)
+    again = load_chart(CHART.source)  # another Chart object, same file
+    other = load_chart_text(TINY)
+    with cov:
+        Machine(again).apply("logged_in")
+        Machine(other).apply("went")
+    assert cov.covered == {ChartTransition("offline", "signal", "logged_in")}
+
+
+def test_nested_coverages_both_record_and_restore_on_the_last_stop() -> None:
+    original = Machine.apply
+    outer, inner = Coverage(CHART), Coverage(CHART)
+    with outer:
+        with inner:
+            Machine(CHART).apply("logged_in")
+        Machine(CHART).apply("login_failed")
+    assert Machine.apply is original
+    assert len(inner.covered) == 1 and len(outer.covered) == 2
+
+
+def test_report_lists_what_was_missed() -> None:
+    tiny = load_chart_text(TINY, "tiny.yaml")
+    cov = Coverage(tiny)
+    assert cov.transitions == (
+        ChartTransition("a", "signal", "went"),
+        ChartTransition("a", "command", "go"),
+        ChartTransition("b", "signal", "back"),
+    )
+    with cov:
+        m = Machine(tiny)
+        m.check("go")
+        m.apply("went")
+    lines = cov.report().splitlines()
+    assert lines[0] == "chart transitions covered: 2/3"
+    assert lines[1] == "  chart 'tiny' (tiny.yaml): signals 1/2, commands 1/1"
+    assert lines[2:] == ["missed (1):", "  b: signals back"]
+    assert not cov.complete
+    cov.mark_signal("b", "back")
+    cov.mark_signal("b", "nonsense")  # not a cell: ignored
+    assert cov.complete and cov.report().splitlines()[0] == "chart transitions covered: 3/3"
+
+
+# --- the pytest plugin, in a separate pytest process ---------------------------------------------
+TEST_FILE = """
+from cti_fsm import Machine, default_chart
+
+def test_login():
+    m = Machine(default_chart())
+    m.check("connect", user="u", password="p", url="ws://x")
+    m.apply("logged_in")
+"""
+
+
+def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_flow.py").write_text(TEST_FILE)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args, "test_flow.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_plugin_prints_the_report(tmp_path: Path) -> None:
+    total = len(chart_transitions(CHART))
+    done = _pytest(tmp_path, "--chart-coverage")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chart transition coverage" in done.stdout
+    assert f"chart transitions covered: 2/{total}" in done.stdout
+    assert "  offline: signals login_failed" in done.stdout  # a missed one, listed
+
+
+def test_plugin_is_silent_without_the_option(tmp_path: Path) -> None:
+    done = _pytest(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chart transitions covered" not in done.stdout
+
+
+def test_plugin_fails_under_a_floor_and_takes_another_chart(tmp_path: Path) -> None:
+    done = _pytest(tmp_path, "--chart-coverage", "--chart-coverage-fail-under", "50")
+    assert done.returncode == 1
+    assert "FAIL: chart transition coverage" in done.stdout
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(TINY)
+    done = _pytest(tmp_path, "--chart-coverage", f"--chart-coverage-chart={tiny}")
+    assert done.returncode == 0
+    assert "chart transitions covered: 0/3" in done.stdout  # the test ran the default chart
+
+
+def test_coverage_and_plugin_work_without_hypothesis() -> None:
+    # pytest loads the plugin for every run where cti-fsm is installed: it must not need
+    # hypothesis (a test extra), nor import it behind the user's back
+    code = (
+        "import sys; import cti_fsm.testing, cti_fsm.testing.pytest_plugin;"
+        " from cti_fsm.testing import Coverage; Coverage();"
+        " assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

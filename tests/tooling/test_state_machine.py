@@ -1,0 +1,156 @@
+"""chart_state_machine(): seeded walks reach every transition, and the rules catch a bad engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from cti_fsm import Machine, Step, default_chart, load_chart_text
+from cti_fsm.testing import ChartTransition, chart_state_machine, chart_transitions, plan_walks
+
+CHART = default_chart()
+QUICK = settings(
+    max_examples=15, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+)
+
+# The whole default chart, every right: collected by pytest as a unittest case. Its seeded
+# walks take every transition of the chart, so `pytest --chart-coverage` reports 100%.
+AgentMachine = chart_state_machine(CHART)
+AgentMachine.TestCase.settings = QUICK
+TestAgentMachine = AgentMachine.TestCase
+
+# A plain agent: supervisor commands get no rule, and the refusal rule probes them.
+PlainAgent = chart_state_machine(CHART, rights=(), name="PlainAgent")
+PlainAgent.TestCase.settings = QUICK
+TestPlainAgent = PlainAgent.TestCase
+
+
+def _cells(walks: tuple[tuple[Any, ...], ...], rights: frozenset[str]) -> set[ChartTransition]:
+    """Replay the planned walks on a machine and collect the cells they take."""
+    cells: set[ChartTransition] = set()
+    variants = AgentMachine.variants
+    for walk in walks:
+        m = Machine(CHART, rights=rights)
+        for action in walk:
+            if action.kind == "command":
+                v = variants[action.name]
+                cells.add(ChartTransition(m.state, "command", action.name))
+                assert m.state in v.leaves and v.rule.rights <= rights
+                if action.answer:
+                    assert action.answer in (v.rule.confirm, v.rule.fail)
+                    cells.add(ChartTransition(m.state, "signal", action.answer))
+                    m.apply(action.answer)
+            else:
+                cells.add(ChartTransition(m.state, "signal", action.name))
+                assert not m.apply(action.name).ignored
+    return cells
+
+
+def test_walks_take_every_transition_within_a_few_examples() -> None:
+    walks = plan_walks(CHART, plan_steps=50)
+    assert all(len(w) <= 50 for w in walks)
+    assert len(walks) <= 10  # the issue's target: full coverage within 50 examples
+    assert _cells(walks, CHART.rights) == set(chart_transitions(CHART))
+    assert AgentMachine.reachable == set(chart_transitions(CHART))
+
+
+def test_walks_without_rights_skip_only_what_needs_them() -> None:
+    walks = plan_walks(CHART, rights=(), plan_steps=30)
+    taken = _cells(walks, frozenset())
+    missed = set(chart_transitions(CHART)) - taken
+    assert missed and all(c.kind == "command" for c in missed)
+    for cell in missed:
+        variant = AgentMachine.variants[cell.name]
+        assert variant.rule.rights, cell  # only commands that need a right are out of reach
+    assert PlainAgent.reachable == taken
+
+
+def test_seeded_walks_reach_full_coverage_first() -> None:
+    machine_cls = chart_state_machine(CHART, name="Fresh")
+    ran = machine_cls.run_walks()
+    assert ran == len(machine_cls.plans())
+    assert machine_cls.coverage.complete
+    assert machine_cls.full_coverage_at == ran
+
+    class Yours(machine_cls):  # type: ignore[misc,valid-type]
+        pass
+
+    assert Yours.examples == 0 and not Yours.coverage.covered  # counts its own runs
+
+
+def test_a_walk_failure_names_the_steps_that_led_there() -> None:
+    class CallCounter(chart_state_machine(CHART, name="CallCounter")):  # type: ignore[misc]
+        def on_signal(self, step: Step) -> None:
+            assert step.target != "checked_in.three_party", "business code broke"
+
+    with pytest.raises(AssertionError, match="business code broke") as caught:
+        CallCounter.run_walks()
+    note = "\n".join(caught.value.__notes__)
+    assert "in seeded walk" in note and "offline: command connect -> logged_in" in note
+
+
+class _LaxMachine(Machine):
+    """An engine bug: accepts every command everywhere."""
+
+    __slots__ = ()
+
+    def check(self, command: str, /, **args: Any) -> Any:
+        return self.chart.commands[command].rule_for(args)
+
+
+def test_hypothesis_phase_catches_an_engine_that_accepts_refused_commands() -> None:
+    class Lax(chart_state_machine(CHART, name="Lax")):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.machine = _LaxMachine(CHART, rights=self.rights)
+
+    Lax.run_walks()  # the walks only send allowed commands: they pass
+    with pytest.raises(AssertionError, match="was accepted; the chart refuses it"):
+        Lax.run(settings=settings(QUICK, database=None), walks=False)
+
+
+def test_rule_per_command_rule_and_per_signal() -> None:
+    rules = {r.function.__name__ for r in AgentMachine.setup_state().rules}
+    assert "command_pause" in rules and "command_pause_with_agent_id" in rules
+    assert {f"signal_{s}" for s in CHART.signals} <= rules
+    assert {"refused_command", "ignored_signal"} <= rules
+    plain = {r.function.__name__ for r in PlainAgent.setup_state().rules}
+    assert "command_listen" not in plain and "command_pause_with_agent_id" not in plain
+
+
+def test_a_chart_with_history_elsewhere_is_walked_completely() -> None:
+    chart = load_chart_text(
+        """
+chart: acw
+initial: ready
+states:
+  ready: {}
+  busy:
+    initial: call
+    history: shallow
+    states:
+      call: {}
+      wrap_up: {}
+commands:
+  finish: {from: [wrap_up], confirm: done}
+signals:
+  ring:
+    transitions: [{from: ready, to: busy, emit: [onRing]}]
+  hang:
+    transitions: [{from: call, to: wrap_up}]
+  done:
+    transitions: [{from: wrap_up, to: ready, emit: [onDone]}]
+  drop:
+    transitions: [{from: busy, to: ready}]
+notifications:
+  onRing: {}
+  onDone: {}
+"""
+    )
+    walks = plan_walks(chart, plan_steps=5)
+    assert all(len(w) <= 5 for w in walks)
+    cls = chart_state_machine(chart, plan_steps=5)
+    cls.run_walks()
+    assert cls.coverage.complete
