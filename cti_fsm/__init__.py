@@ -30,6 +30,7 @@ from .errors import (
     UnexpectedSignal,
     Unsupported,
 )
+from .diagrams import diagram
 from .machine import Machine, Notification, Step, compile_chart
 
 __version__ = "0.1.0"
@@ -62,6 +63,7 @@ __all__ = [
     "compile_chart",
     "default_chart",
     "default_chart_path",
+    "diagram",
     "load_chart",
     "load_chart_text",
 ]

@@ -13,7 +13,7 @@ import sys
 
 from ..chart import Chart
 from ..chart_loader import default_chart, load_chart
-from ..diagram import FORMATS, diagram
+from ..diagrams import FORMATS, diagram
 from ..errors import SpecError
 
 HELP = "draw a chart (default: the default chart) as mermaid, dot, svg or png"

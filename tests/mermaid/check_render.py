@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from cti_fsm import Chart, default_chart, load_chart_text
-from cti_fsm.diagram import MERMAID_LOOKALIKES, mermaid_text
+from cti_fsm.diagrams import MERMAID_LOOKALIKES, mermaid_text
 
 HERE = Path(__file__).resolve().parent
 MERMAID_JS = HERE / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"

@@ -12,7 +12,7 @@ import pytest
 from cti_fsm import TransitionSpec, default_chart, load_chart_text
 from cti_fsm.cli import main
 from cti_fsm.cli.diagram import END, START, markdown_block
-from cti_fsm.diagram import MERMAID_LOOKALIKES, diagram, dot_text, mermaid_text
+from cti_fsm.diagrams import MERMAID_LOOKALIKES, diagram, dot_text, mermaid_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = default_chart()
