@@ -219,6 +219,15 @@ class Adapter(Protocol):
 class Simulator(Protocol):
     """A vendor's server, simulated over a real socket (trio)."""
 
+    @property
+    def url(self) -> str:
+        """The URL an agent connects to (``adapter.connect(url)``), once serving.
+
+        Raises:
+            RuntimeError: not serving yet.
+        """
+        ...
+
     async def serve(
         self, host: str = "127.0.0.1", port: int = 0, *, task_status: Any = ...
     ) -> None:

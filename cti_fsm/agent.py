@@ -700,7 +700,13 @@ class Agent:
         log.info("%s: resynchronised to %s via %s", self.user, self.state, ", ".join(path))
 
     def _link_lost(self, reason: str) -> None:
-        log.warning("%s: link lost: %s", self.user, reason)
+        # closing on purpose is not news; a drop is
+        log.log(
+            logging.DEBUG if self._closing else logging.WARNING,
+            "%s: link lost: %s",
+            self.user,
+            reason,
+        )
         for pending in tuple(self._pending):
             pending.fail(Disconnected(reason, command=pending.command))
         if self.machine.handles(self.lifecycle.link_lost):
