@@ -1,0 +1,227 @@
+"""AMI framing, sans-IO: bytes of a TCP stream in, packets out; a packet in, bytes out.
+
+The Asterisk Manager Interface is a line protocol. The server first sends one banner line
+(``Asterisk Call Manager/5.0.1``), then packets: ``Key: Value`` lines ended by an empty
+line, with CRLF or LF line ends. A packet is an event (``Event:``), a response
+(``Response:``) or, in recorded traffic, an action a client sent (``Action:``).
+
+Decoding is lenient where Asterisk is irregular and strict where it matters:
+
+- a key may repeat (``ChanVariable``, ``Variable``): its values are kept, in order, as a list;
+- ``Response: Follows`` (the ``Command`` action of Asterisk 11 and older) carries raw output
+  lines up to ``--END COMMAND--``: they are kept as a list under ``Output``;
+- a second ``Event:`` or ``Response:`` line inside a packet means a missing empty line
+  (seen in the wild): it starts a new packet;
+- a line that is not ``Key: Value`` yields a ``Malformed`` and decoding goes on; a packet
+  with no ``Event``, ``Response`` or ``Action`` yields a ``Malformed`` too;
+- a packet (or a line) longer than ``max_packet`` bytes yields one ``Malformed`` and is
+  skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer.
+
+``feed`` never raises and keeps an incomplete tail for the next call, so a stream split at
+any byte boundary decodes exactly as the whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cti_fsm.adapter import Malformed, RawMessage
+
+__all__ = ["BANNER_KEY", "DEFAULT_MAX_PACKET", "AmiCodec", "EncodeError", "encode_packet"]
+
+#: The key under which the banner line is reported (its own one-key message).
+BANNER_KEY = "Banner"
+#: Largest packet accepted, in bytes: a QueueStatus member row is ~400 bytes, a Cdr ~1 KB.
+DEFAULT_MAX_PACKET = 64 * 1024
+
+_BANNER_PREFIX = "Asterisk Call Manager/"
+_TYPE_KEYS = ("Event", "Response", "Action")
+_SPLITTING_KEYS = frozenset(("Event", "Response"))
+# keys are tokens: letters, digits and a few punctuation marks Asterisk uses
+# (Cause-txt, CID-CallingPres, LOCAL(ARG1) in UserEvent bodies); never spaces or brackets
+_KEY = re.compile(r"[A-Za-z0-9_\-.()/*@#$%&+=!?~^]+")
+_END_COMMAND = "--END COMMAND--"
+
+
+class EncodeError(ValueError):
+    """A packet cannot be written: a key or value would break the framing."""
+
+
+class AmiCodec:
+    """Decoder and encoder for one AMI connection (it buffers a partial packet).
+
+    Args:
+        max_packet: the largest packet (and line) accepted, in bytes.
+        expect_banner: True for a live connection, whose first line is the banner;
+            recorded streams usually start with a packet and work either way.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_fields",
+        "_follows",
+        "_lines",
+        "_max",
+        "_size",
+        "_skipping",
+        "_started",
+    )
+
+    def __init__(self, *, max_packet: int = DEFAULT_MAX_PACKET, expect_banner: bool = True) -> None:
+        self._max = max_packet
+        self._buffer = bytearray()
+        self._started = not expect_banner
+        self._fields: dict[str, Any] = {}
+        self._lines: list[str] = []
+        self._follows: list[str] | None = None
+        self._skipping = False
+        self._size = 0
+
+    # --- decoding ---------------------------------------------------------------------------
+    def feed(self, data: bytes | str) -> list[RawMessage | Malformed]:
+        """Decode what arrived; an incomplete last line or packet waits for more. Never raises."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self._buffer += data
+        out: list[RawMessage | Malformed] = []
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start)
+            if end < 0:
+                break
+            raw = bytes(self._buffer[start:end])
+            start = end + 1
+            self._line(raw.rstrip(b"\r"), out)
+        del self._buffer[:start]
+        if len(self._buffer) > self._max and not self._skipping:
+            out.append(Malformed.of(f"line longer than {self._max} bytes", bytes(self._buffer)))
+            self._drop_packet()
+            self._skipping = True
+        if self._skipping:
+            self._buffer.clear()
+        return out
+
+    def _line(self, raw: bytes, out: list[RawMessage | Malformed]) -> None:
+        text = raw.decode("utf-8", "replace")
+        if not text.strip():
+            if self._skipping:
+                self._skipping = False
+            else:
+                self._finish(out)
+            return
+        if self._skipping:
+            return
+        if not self._started:
+            self._started = True
+            if text.startswith(_BANNER_PREFIX):
+                out.append({BANNER_KEY: text.strip()})
+                return
+        self._size += len(raw) + 2
+        if self._size > self._max:
+            self._lines.append(text)
+            out.append(
+                Malformed.of(f"packet longer than {self._max} bytes", "\n".join(self._lines))
+            )
+            self._drop_packet()
+            self._skipping = True
+            return
+        self._lines.append(text)
+        if self._follows is not None and self._output(text, out):
+            return
+        key, sep, value = text.partition(":")
+        key = key.strip()
+        if not sep or not _KEY.fullmatch(key):
+            self._lines.pop()
+            out.append(Malformed.of("not a 'Key: Value' line", text))
+            return
+        value = value.strip()
+        if key in _SPLITTING_KEYS and any(k in self._fields for k in _SPLITTING_KEYS):
+            # an empty line went missing: what came so far is a packet of its own
+            self._lines.pop()
+            self._finish(out)
+            self._lines.append(text)
+            self._size = len(raw) + 2
+        self._add(key, value)
+        if key == "Response" and value == "Follows":
+            self._follows = []
+
+    def _output(self, text: str, out: list[RawMessage | Malformed]) -> bool:
+        """In a ``Response: Follows`` packet: True if ``text`` was command output."""
+        assert self._follows is not None
+        body = text.rstrip()
+        if body.endswith(_END_COMMAND):
+            # Asterisk 11 glues the end marker to the last output line
+            if body[: -len(_END_COMMAND)]:
+                self._follows.append(body[: -len(_END_COMMAND)])
+            self._finish(out)
+            return True
+        key = text.partition(":")[0].strip()
+        if self._follows or ":" not in text or not _KEY.fullmatch(key):
+            self._follows.append(text)
+            return True
+        return False
+
+    def _add(self, key: str, value: str) -> None:
+        have = self._fields.get(key)
+        if have is None:
+            self._fields[key] = value
+        elif isinstance(have, list):
+            have.append(value)
+        else:
+            self._fields[key] = [have, value]
+
+    def _finish(self, out: list[RawMessage | Malformed]) -> None:
+        fields, lines, follows = self._fields, self._lines, self._follows
+        self._drop_packet()
+        if follows is not None:
+            fields["Output"] = follows
+        if not fields:  # nothing, or only bad lines (each already reported)
+            return
+        if not any(k in fields for k in _TYPE_KEYS):
+            out.append(Malformed.of("packet has no Event, Response or Action", "\n".join(lines)))
+            return
+        out.append(fields)
+
+    def _drop_packet(self) -> None:
+        self._fields = {}
+        self._lines = []
+        self._follows = None
+        self._size = 0
+
+    # --- encoding ---------------------------------------------------------------------------
+    def encode(self, message: RawMessage) -> bytes:
+        """One packet on the wire (see ``encode_packet``).
+
+        Raises:
+            EncodeError: a key or value holds a line break, or a key is not a token.
+        """
+        return encode_packet(message)
+
+
+def encode_packet(message: Mapping[str, Any]) -> bytes:
+    """``Key: Value`` lines with CRLF and the closing empty line; a list value repeats its key.
+
+    Raises:
+        EncodeError: a key or value holds a line break (it would smuggle a second packet
+            onto the wire), or a key is not a token. The value itself is never quoted in
+            the message: it may be a secret.
+    """
+    parts: list[str] = []
+    for key, value in message.items():
+        if not _KEY.fullmatch(key):
+            raise EncodeError(f"field name {key!r} is not an AMI key")
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            text = _text(item)
+            if "\r" in text or "\n" in text:
+                raise EncodeError(f"field {key!r} holds a line break")
+            parts.append(f"{key}: {text}\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

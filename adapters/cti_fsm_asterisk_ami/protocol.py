@@ -1,0 +1,629 @@
+"""One agent's AMI session, sans-IO: packets in, chart signals out; commands in, actions out.
+
+The vendor map (``specs/vendors/asterisk-ami.yaml``) says which packet means which signal
+and how each command is written; this module supplies what a stateless map cannot know:
+
+- **correlation**: every action carries ``ActionID: cti-<request>-<part>``; its
+  ``Response`` (and, for list actions, the events up to the ``...Complete`` one) are
+  matched back to the command, which the map sees as ``cti.command``. A command written as
+  several actions (QueueAdd per queue, PlayDTMF per digit) fails only when every part
+  failed, or, for a command whose confirmation is the response itself, when any did;
+- **whose channel**: the ``CallTracker`` gives each channel field a role (``cti.Channel:
+  agent``), so "a Hangup of the agent's last channel" is one rule;
+- **snapshots**: ``QueueStatus`` (the member's rows) plus ``CoreShowChannels`` (its
+  channels) become one ``Snapshot`` after a reconnect, and rebuild the tracker.
+
+Noise (VarSet, Newexten, CEL, AGIExec, RTCP...) is dropped before any rule runs: only
+events a rule names, or that the tracker follows, are looked at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from cti_fsm.adapter import Answer, Inbound, RawMessage, Signal, Snapshot
+from cti_fsm.chart import Chart
+from cti_fsm.errors import InvalidArguments, Unsupported
+from cti_fsm.vendor_map import MissingContext, VendorMap
+
+from .codec import DEFAULT_MAX_PACKET, AmiCodec
+from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, TRACKED_EVENTS, CallTracker
+
+__all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "AmiProtocol"]
+
+#: Options a protocol understands, with their defaults (see the README's "Options").
+DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        "username": None,
+        "events": "call,agent,dtmf,originate",
+        "context": "default",
+        "queues": (),
+        "member_name": None,
+        "penalty": None,
+        "state_interface": None,
+        "caller_id": None,
+        "originate_timeout": 30000,
+        "dtmf_duration": None,
+        "spy_options": "qdE",
+        "keepalive_interval": 20.0,
+        "max_packet": None,
+    }
+)
+#: AMI's numeric device states (QueueMember ``Status``), by number.
+DEVICE_STATES: Mapping[str, str] = MappingProxyType(
+    {
+        "0": "UNKNOWN",
+        "1": "NOT_INUSE",
+        "2": "INUSE",
+        "3": "BUSY",
+        "4": "INVALID",
+        "5": "UNAVAILABLE",
+        "6": "RINGING",
+        "7": "RINGINUSE",
+        "8": "ONHOLD",
+    }
+)
+_IN_CALL_DEVICE = frozenset(("INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"))
+_CHANNEL_STATES = {"4": "Ring", "5": "Ringing", "6": "Up"}
+_ACTION_PREFIX = "cti-"
+_ACTION_ID = re.compile(r"cti-(\d+)-(\d+)")
+#: Actions whose answer is a list of events ending with a ``...Complete`` event.
+_LIST_ACTIONS = frozenset(("QueueStatus", "QueueSummary", "CoreShowChannels", "Status"))
+_SUCCESS = frozenset(("Success", "Goodbye", "Follows"))
+_MEMBER_FIELDS = ("Interface", "Location", "AgentCalled", "Member", "StateInterface")
+_DIGITS = re.compile(r"[0-9A-Da-d*#]+")
+_SNAPSHOT = "_snapshot"
+_KEEPALIVE = "_keepalive"
+_AFTER = "after"
+#: How many finished requests are remembered for late events (OriginateResponse).
+_RECENT = 64
+#: Bounds on list answers nobody asked for (recorded streams) and on their rows.
+_MAX_FOREIGN_LISTS = 8
+_MAX_LIST_ROWS = 10_000
+
+
+@attrs.define(eq=False)
+class _Request:
+    request_id: int
+    command: str
+    args: Mapping[str, Any]
+    parts: int
+    confirm: str | None = None
+    queues: tuple[str | None, ...] = ()
+    #: part number -> rows collected so far, for list actions still open
+    lists: dict[int, list[RawMessage]] = attrs.field(factory=dict)
+    done_lists: dict[int, list[RawMessage]] = attrs.field(factory=dict)
+    answered: int = 0
+    failed: int = 0
+    reasons: list[str] = attrs.field(factory=list)
+    confirmed: bool = False
+
+
+class AmiProtocol:
+    """The protocol for one agent connection (``Adapter.protocol`` makes a fresh one).
+
+    Args:
+        vendor_map: the loaded AMI vendor map.
+        chart: the chart the map is written for (for each command's confirm signal).
+        user: the agent's queue-member interface (``PJSIP/1001``, ``Local/1001@agents``).
+        options: see ``DEFAULT_OPTIONS`` and the README.
+
+    Attributes:
+        codec: this connection's ``AmiCodec``.
+        unsupported: commands AMI cannot do.
+        keepalive_interval: seconds between two ``keepalive`` pings the agent should send.
+    """
+
+    def __init__(
+        self, vendor_map: VendorMap, chart: Chart, *, user: str, options: Mapping[str, Any]
+    ) -> None:
+        unknown = sorted(set(options) - set(DEFAULT_OPTIONS) - {"vendor_map"})
+        if unknown:
+            raise ValueError(
+                f"unknown AMI option(s): {', '.join(unknown)};"
+                f" known: {', '.join(sorted(DEFAULT_OPTIONS))}"
+            )
+        self._map = vendor_map
+        self._chart = chart
+        self.user = user
+        self._options = {**DEFAULT_OPTIONS, **options}
+        max_packet = self._options["max_packet"]
+        self.codec = AmiCodec(max_packet=int(max_packet) if max_packet else DEFAULT_MAX_PACKET)
+        self.unsupported = vendor_map.unsupported
+        self.keepalive_interval = float(self._options["keepalive_interval"])
+        device = self._options["state_interface"] or (None if user.startswith("Local/") else user)
+        self.tracker = CallTracker(device)
+        self._queues: set[str] = set()
+        self._targets: OrderedDict[str, None] = OrderedDict()
+        self._spyee: str | None = None
+        self._pending: dict[int, _Request] = {}
+        self._recent: OrderedDict[int, _Request] = OrderedDict()
+        self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
+        self._relevant, self._response_confirmed = _map_index(vendor_map)
+        self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
+
+    # --- outbound ---------------------------------------------------------------------------
+    def encode_command(
+        self, command: str, args: Mapping[str, Any], request_id: int
+    ) -> Sequence[RawMessage]:
+        """The AMI actions that carry out ``command``, each with its ActionID.
+
+        Raises:
+            Unsupported: AMI cannot do the command.
+            InvalidArguments: an argument would break the framing, or DTMF digits are not
+                DTMF digits.
+            MissingContext: the command needs something not known now (``hangup`` with no
+                channel of the agent's in sight, ``check_out`` with no known queue).
+        """
+        if command in self.unsupported:
+            raise Unsupported(command=command, state="", vendor=self._map.vendor)
+        for name, value in args.items():
+            if isinstance(value, str) and ("\r" in value or "\n" in value):
+                raise InvalidArguments(
+                    f"argument {name!r} of command {command!r} holds a line break",
+                    command=command,
+                    state="",
+                )
+        context = self._context(command, args, request_id)
+        expand: list[Mapping[str, Any]] = [{}]
+        queues: tuple[str | None, ...] = (None,)
+        templates = self._map.commands[command]
+        text = repr(templates)
+        if "{queue}" in text:
+            queues = tuple(self._queues_for(command, args))
+            expand = [{"queue": q} for q in queues]
+        elif "{digit}" in text:
+            digits = str(args.get("digits", ""))
+            if not _DIGITS.fullmatch(digits):
+                raise InvalidArguments(
+                    f"argument 'digits' of command {command!r} must be DTMF digits"
+                    " (0-9, *, #, A-D)",
+                    command=command,
+                    state="",
+                )
+            expand = [{"digit": d} for d in digits]
+        messages: list[RawMessage] = []
+        for extra in expand:
+            for action in self._map.encode(command, {**context, **extra}):
+                # AMI is text: numbers and booleans as Asterisk writes them
+                messages.append({k: _text(v) for k, v in action.items()})
+        request = self._register(command, args, request_id, messages)
+        request.queues = queues if len(queues) == len(messages) else ()
+        if command == "consult":
+            self.tracker.consulting = True
+        if args.get("agent_id"):
+            self._targets[str(args["agent_id"])] = None
+            while len(self._targets) > 8:
+                self._targets.popitem(last=False)
+        return messages
+
+    def snapshot_request(self, request_id: int) -> Sequence[RawMessage]:
+        """``QueueStatus`` for this member and ``CoreShowChannels``; one ``Snapshot`` answers."""
+        messages: list[RawMessage] = [
+            {"Action": "QueueStatus", "Member": self.user},
+            {"Action": "CoreShowChannels"},
+        ]
+        self._register(_SNAPSHOT, {}, request_id, messages)
+        return messages
+
+    def keepalive(self, request_id: int) -> Sequence[RawMessage]:
+        """A ``Ping``; its ``Answer(request_id, ok=True)`` proves the link is alive. Send one
+        every ``keepalive_interval`` seconds; no answer within that long means the link is dead."""
+        messages: list[RawMessage] = [{"Action": "Ping"}]
+        self._register(_KEEPALIVE, {}, request_id, messages)
+        return messages
+
+    def _register(
+        self, command: str, args: Mapping[str, Any], request_id: int, messages: list[RawMessage]
+    ) -> _Request:
+        public = {k: v for k, v in args.items() if k != "password"}
+        confirm = None
+        spec = self._chart.commands.get(command)
+        if spec is not None:
+            confirm = spec.rule_for({k: v for k, v in args.items() if v is not None}).confirm
+        request = _Request(request_id, command, MappingProxyType(public), len(messages), confirm)
+        for part, message in enumerate(messages):
+            assert isinstance(message, dict)
+            message["ActionID"] = f"{_ACTION_PREFIX}{request_id}-{part}"
+            if message.get("Action") in _LIST_ACTIONS:
+                request.lists[part] = []
+        self._pending[request_id] = request
+        return request
+
+    def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
+        o = self._options
+        spec = self._chart.commands.get(command)
+        declared = {a.name: None for a in spec.args} if spec is not None else {}
+        context: dict[str, Any] = {
+            **declared,
+            "events": o["events"],
+            "context": o["context"],
+            "member_name": o["member_name"],
+            "penalty": o["penalty"],
+            "caller_id": o["caller_id"],
+            "originate_timeout": o["originate_timeout"],
+            "dtmf_duration": o["dtmf_duration"],
+            "spy_options": o["spy_options"],
+            "state_interface": self.tracker.device if self.user.startswith("Local/") else None,
+            "user": self.user,
+            "request_id": request_id,
+            **args,
+        }
+        context["member"] = args.get("agent_id") or self.user
+        if self.tracker.device is not None:
+            context["device"] = self.tracker.device
+        if command == "connect":
+            context["username"] = o["username"] or args.get("user")
+        for name, value in (("channel", self.tracker.channel), ("peer", self.tracker.peer)):
+            if value is not None:
+                context[name] = value
+        if self._spyee is not None:
+            others = [
+                c
+                for c in self.tracker.others_in_bridge_of(self._spyee)
+                if not self.tracker.is_agent(c)
+            ]
+            if others:
+                context["customer"] = others[0]
+        return context
+
+    def _queues_for(self, command: str, args: Mapping[str, Any]) -> list[str]:
+        if command == "check_in":
+            queues = _as_list(args.get("group_ids"))
+        elif command == "check_out":
+            queues = sorted(self._queues) or _as_list(self._options["queues"])
+        else:
+            queues = _as_list(self._options["queues"])
+        if not queues:
+            raise MissingContext(
+                f"command {command!r} needs the queues: none given, none known"
+                " (set the 'queues' option)"
+            )
+        return queues
+
+    # --- inbound ----------------------------------------------------------------------------
+    def receive(self, message: RawMessage) -> Sequence[Inbound]:
+        """What one AMI packet means for this agent (often nothing)."""
+        if "Response" in message:
+            return self._response(message)
+        event = message.get("Event")
+        if not isinstance(event, str):
+            return []  # the banner, or an action in a recorded stream
+        action_id = message.get("ActionID")
+        if isinstance(action_id, str):
+            found = self._request_of(action_id)
+            if found is not None:
+                request, part = found
+                if part in request.lists:
+                    return self._list_row(request, part, event, message)
+                return self._signals(message, {"command": request.command, "args": request.args})
+            if action_id and not action_id.startswith(_ACTION_PREFIX):
+                foreign = self._foreign_row(action_id, event, message)
+                if foreign is not None:
+                    return foreign
+        if event not in self._relevant and "*" not in self._relevant:
+            return []
+        return self._event(event, message)
+
+    def _event(self, event: str, message: RawMessage) -> list[Inbound]:
+        t = self.tracker
+        facts: dict[str, Any] = {}
+        for field in CHANNEL_FIELDS:
+            role = t.role(message.get(field))
+            if role is not None:
+                facts[field] = role
+        bridge = message.get("BridgeUniqueid")
+        agent_bridge = t.in_agent_bridge(bridge)
+        facts["consulting"] = t.consulting
+        self._member_facts(event, message, facts)
+        t.observe(event, message)
+        self._post_facts(event, message, facts, agent_bridge)
+        out = self._signals(message, facts)
+        for each in out:
+            # a command confirmed by an event: its failed parts no longer fail it
+            for request in self._pending.values():
+                if isinstance(each, Signal) and each.name == request.confirm:
+                    request.confirmed = True
+        return out
+
+    def _post_facts(
+        self, event: str, message: RawMessage, facts: dict[str, Any], agent_bridge: bool
+    ) -> None:
+        """Facts that need the tracker's tables after the event."""
+        t = self.tracker
+        bridge = message.get("BridgeUniqueid")
+        if event == "Hangup":
+            facts["last"] = facts.get("Channel") == AGENT and not t.channels
+            if facts.get("Channel") == CONSULT:
+                t.end_consultation()
+        elif event in ("BridgeEnter", "BridgeLeave"):
+            # a Local channel half moved out by an optimization is not a party coming or going
+            if (agent_bridge or t.in_agent_bridge(bridge)) and message.get(
+                "Channel"
+            ) not in t.optimizing:
+                facts["bridge"] = AGENT
+            parties = t.parties(bridge, message.get("BridgeNumChannels"))
+            facts["parties"] = parties
+            facts["multiparty"] = parties >= 3
+        elif event == "DialEnd" and facts.get("Channel") == CONSULT:
+            if message.get("DialStatus") != "ANSWER":
+                t.end_consultation()
+        elif event == "ChanSpyStart" and facts.get("SpyerChannel") == AGENT:
+            spyee = message.get("SpyeeChannel")
+            if isinstance(spyee, str):
+                self._spyee = spyee
+                facts["agent_id"] = spyee.rsplit("-", 1)[0]
+
+    def _member_facts(self, event: str, message: RawMessage, facts: dict[str, Any]) -> None:
+        names = [message.get(f) for f in _MEMBER_FIELDS if isinstance(message.get(f), str)]
+        if not names:
+            return
+        if self.user in names:
+            facts["member"] = AGENT
+            state_interface = message.get("StateInterface")
+            if self.tracker.device is None and isinstance(state_interface, str):
+                self.tracker.device = state_interface
+            queue = message.get("Queue")
+            if isinstance(queue, str):
+                if event == "QueueMemberAdded":
+                    self._queues.add(queue)
+                elif event == "QueueMemberRemoved":
+                    self._queues.discard(queue)
+            facts["queues_left"] = len(self._queues)
+            return
+        for name in names:
+            if name in self._targets:
+                facts["member"] = "target"
+                facts["agent_id"] = name
+                return
+
+    def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
+        context = {"user": self.user, "device": self.tracker.device}
+        signal = self._map.signal({**message, "cti": facts}, context)
+        if signal is None:
+            return []
+        out: list[Inbound] = [signal]
+        if self._chained:
+            # one packet, two signals in order: rules naming cti.after run on what it gave
+            view = {**message, "cti": {**facts, _AFTER: signal.name}}
+            for rule in self._chained:
+                then = rule.match(view, context)
+                if then is not None:
+                    out.append(then)
+                    break
+        return out
+
+    # --- responses and lists ----------------------------------------------------------------
+    def _request_of(self, action_id: str) -> tuple[_Request, int] | None:
+        found = _ACTION_ID.fullmatch(action_id)
+        if found is None:
+            return None
+        request_id, part = int(found.group(1)), int(found.group(2))
+        request = self._pending.get(request_id) or self._recent.get(request_id)
+        if request is None or part >= request.parts:
+            return None
+        return request, part
+
+    def _response(self, message: RawMessage) -> list[Inbound]:
+        action_id = message.get("ActionID")
+        found = self._request_of(action_id) if isinstance(action_id, str) else None
+        if found is None or found[0].request_id not in self._pending:
+            return []
+        request, part = found
+        ok = message.get("Response") in _SUCCESS
+        reason = str(message.get("Message") or message.get("Response") or "error")
+        if request.command == _KEEPALIVE:
+            self._finish(request)
+            return [Answer(request.request_id, ok, "" if ok else reason)]
+        out: list[Inbound] = []
+        if request.command != _SNAPSHOT:
+            facts = {
+                "command": request.command,
+                "args": request.args,
+                "queue": request.queues[part] if part < len(request.queues) else None,
+                "final": request.answered + 1 == request.parts,
+                "failed": request.failed + (0 if ok else 1),
+            }
+            out = self._signals(message, facts)
+            if out and not ok:
+                ok = True  # the map says this error still means something (already a member)
+        request.answered += 1
+        if ok and request.command == "cancel_consult":
+            self.tracker.end_consultation()
+        if not ok:
+            request.failed += 1
+            request.reasons.append(reason)
+            request.lists.pop(part, None)
+            if request.command == "consult":
+                self.tracker.end_consultation()
+        if any(isinstance(s, Signal) and s.name == request.confirm for s in out):
+            request.confirmed = True
+        if request.answered == request.parts and not request.lists:
+            out.extend(self._close(request))
+        return out
+
+    def _close(self, request: _Request) -> list[Inbound]:
+        """The request is fully answered: its final Answer (and Snapshot)."""
+        self._finish(request)
+        failed = request.failed == request.parts or (
+            request.failed > 0
+            and not request.confirmed
+            and request.command in self._response_confirmed
+        )
+        reason = "; ".join(dict.fromkeys(request.reasons))
+        if request.command == _SNAPSHOT:
+            if failed:
+                return [Answer(request.request_id, False, reason)]
+            return [self._snapshot(request.done_lists, request.request_id, restore=True)]
+        return [Answer(request.request_id, not failed, reason if failed else "")]
+
+    def _finish(self, request: _Request) -> None:
+        self._pending.pop(request.request_id, None)
+        self._recent[request.request_id] = request
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    def _list_row(
+        self, request: _Request, part: int, event: str, message: RawMessage
+    ) -> list[Inbound]:
+        rows = request.lists[part]
+        if not _is_list_end(event, message):
+            if len(rows) < _MAX_LIST_ROWS:
+                rows.append(message)
+            return []
+        request.done_lists[part] = request.lists.pop(part)
+        out: list[Inbound] = []
+        if request.command != _SNAPSHOT:
+            facts = {
+                "command": request.command,
+                "args": request.args,
+                "groups": _groups(rows),
+                "agents": _agents(rows),
+            }
+            out = self._signals(message, facts)
+            if any(isinstance(s, Signal) and s.name == request.confirm for s in out):
+                request.confirmed = True
+        if request.answered == request.parts and not request.lists:
+            out.extend(self._close(request))
+        return out
+
+    def _foreign_row(self, action_id: str, event: str, message: RawMessage) -> list[Inbound] | None:
+        """A list answering someone else's action (seen in recorded streams): a QueueStatus
+        naming this agent becomes an unsolicited ``Snapshot``."""
+        rows = self._foreign.get(action_id)
+        if rows is None:
+            if event not in ("QueueParams", "QueueMember", "QueueEntry"):
+                return None
+            rows = self._foreign[action_id] = []
+            while len(self._foreign) > _MAX_FOREIGN_LISTS:
+                self._foreign.popitem(last=False)
+        if not _is_list_end(event, message):
+            if len(rows) < _MAX_LIST_ROWS:
+                rows.append(message)
+            return []
+        del self._foreign[action_id]
+        if not any(self._is_mine(r) for r in rows if r.get("Event") == "QueueMember"):
+            return []
+        return [self._snapshot({0: rows}, None, restore=False)]
+
+    def _is_mine(self, row: RawMessage) -> bool:
+        return any(row.get(f) == self.user for f in ("Location", "Interface", "StateInterface"))
+
+    def _snapshot(
+        self, lists: Mapping[int, list[RawMessage]], request_id: int | None, *, restore: bool
+    ) -> Snapshot:
+        """The agent's state from QueueStatus and CoreShowChannels rows; with ``restore``,
+        the tracker is rebuilt from the channel rows (they are the whole truth)."""
+        rows = [r for part in sorted(lists) for r in lists[part]]
+        members = [r for r in rows if r.get("Event") == "QueueMember" and self._is_mine(r)]
+        channels = [r for r in rows if r.get("Event") == "CoreShowChannel"]
+        self._queues = {str(r["Queue"]) for r in members if isinstance(r.get("Queue"), str)}
+        if self.tracker.device is None:
+            for r in members:
+                if isinstance(r.get("StateInterface"), str):
+                    self.tracker.device = str(r["StateInterface"])
+        if restore:
+            self.tracker.restore(channels)
+        own = [r for r in channels if self.tracker.is_agent(r.get("Channel"))]
+        device = next(
+            (DEVICE_STATES.get(str(r.get("Status")), "UNKNOWN") for r in members), "UNKNOWN"
+        )
+        paused = any(str(r.get("Paused")) == "1" for r in members)
+        payload: dict[str, Any] = {"group_ids": sorted(self._queues)}
+        if not members:
+            key = "not_member"
+        elif own:
+            row = own[-1]
+            payload["call_id"] = row.get("Linkedid") or row.get("UniqueID") or row.get("Uniqueid")
+            if row.get("Application") == "ChanSpy":
+                key = "ChanSpy"
+            else:
+                key = _CHANNEL_STATES.get(str(row.get("ChannelState")), "Up")
+                if key == "Up" and device == "ONHOLD":
+                    key = "ONHOLD"
+        elif device in _IN_CALL_DEVICE:
+            key = device
+        elif paused:
+            key = "paused"
+        else:
+            key = device
+        state = self._map.states.get(key) or self._map.states.get("UNKNOWN", key)
+        payload["vendor_state"] = key
+        return Snapshot(state, MappingProxyType(payload), request_id)
+
+
+def _is_list_end(event: str, message: RawMessage) -> bool:
+    return event.endswith("Complete") or message.get("EventList") == "Complete"
+
+
+def _groups(rows: Sequence[RawMessage]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        queue = r.get("Queue")
+        if isinstance(queue, str) and r.get("Event") in ("QueueSummary", "QueueParams"):
+            out.setdefault(queue, {"id": queue, "name": queue})
+            for field, key in (("Available", "available"), ("Callers", "waiting")):
+                if field in r:
+                    out[queue][key] = r[field]
+    return list(out.values())
+
+
+def _agents(rows: Sequence[RawMessage]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if r.get("Event") != "QueueMember":
+            continue
+        out.append(
+            {
+                "agent_id": r.get("Location") or r.get("Interface"),
+                "name": r.get("Name") or r.get("MemberName"),
+                "group_id": r.get("Queue"),
+                "paused": str(r.get("Paused")) == "1",
+                "status": DEVICE_STATES.get(str(r.get("Status")), "UNKNOWN"),
+            }
+        )
+    return out
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value if str(v).strip()]
+
+
+def _map_index(vendor_map: VendorMap) -> tuple[frozenset[str], frozenset[str]]:
+    """Events some rule names (plus those the tracker follows), and the commands a rule
+    confirms from the action's own response."""
+    events: set[str] = set(TRACKED_EVENTS)
+    by_response: set[str] = set()
+    for rule in vendor_map.rules:
+        named = rule.when.get("Event")
+        answers_ours = any(k in rule.when for k in ("Response", "cti.command", "cti.after"))
+        if named is None and not answers_ours:
+            # a rule on other fields: every event may matter to it
+            events.add("*")
+        for name in named if isinstance(named, list) else [named]:
+            if isinstance(name, str):
+                events.add(name)
+        if rule.when.get("Response") in _SUCCESS:
+            commands = rule.when.get("cti.command")
+            for name in commands if isinstance(commands, list) else [commands]:
+                if isinstance(name, str):
+                    by_response.add(name)
+    return frozenset(events), frozenset(by_response)

@@ -1,0 +1,177 @@
+"""The AMI codec: framing, leniency where Asterisk is irregular, limits, and encoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cti_fsm_asterisk_ami.codec import AmiCodec, EncodeError, encode_packet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cti_fsm.adapter import Malformed
+
+RAW = "asterisk-mqtt_freepbx_answered-outbound.raw"
+AST11 = "panoramisk_xivo-ast11_QueueStatus-response.yaml"
+
+
+def decode_whole(data: bytes) -> list[object]:
+    codec = AmiCodec()
+    return codec.feed(data)
+
+
+def decode_split(data: bytes, cuts: list[int]) -> list[object]:
+    codec = AmiCodec()
+    out: list[object] = []
+    last = 0
+    for cut in [*sorted(cuts), len(data)]:
+        out.extend(codec.feed(data[last:cut]))
+        last = cut
+    return out
+
+
+def test_banner_then_packets_crlf() -> None:
+    out = decode_whole(
+        b"Asterisk Call Manager/5.0.1\r\n"
+        b"Response: Success\r\nActionID: cti-1-0\r\nMessage: Authentication accepted\r\n\r\n"
+        b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
+    )
+    assert out == [
+        {"Banner": "Asterisk Call Manager/5.0.1"},
+        {"Response": "Success", "ActionID": "cti-1-0", "Message": "Authentication accepted"},
+        {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"},
+    ]
+
+
+def test_lf_only_and_empty_values() -> None:
+    out = decode_whole(b"Event: Newchannel\nAccountCode: \nChannel: PJSIP/1-0001\n\n")
+    assert out == [{"Event": "Newchannel", "AccountCode": "", "Channel": "PJSIP/1-0001"}]
+
+
+def test_repeated_keys_are_kept_in_order_as_a_list() -> None:
+    out = decode_whole(
+        b"Event: Newchannel\r\nChanVariable: A=1\r\nChanVariable: B=2\r\n"
+        b"ChanVariable: C=3\r\nChannel: X\r\n\r\n"
+    )
+    assert out == [{"Event": "Newchannel", "ChanVariable": ["A=1", "B=2", "C=3"], "Channel": "X"}]
+
+
+def test_unknown_events_and_keys_pass_through() -> None:
+    out = decode_whole(b"Event: SomethingNew\r\nX-Vendor-Key: v: with colon\r\n\r\n")
+    assert out == [{"Event": "SomethingNew", "X-Vendor-Key": "v: with colon"}]
+
+
+def test_malformed_line_is_reported_and_decoding_goes_on() -> None:
+    out = decode_whole(
+        b"Event: Hangup\r\nthis line has no colon\r\nChannel: PJSIP/1-0001\r\n\r\n"
+        b"Event: Newstate\r\nChannel: PJSIP/1-0001\r\n\r\n"
+    )
+    assert isinstance(out[0], Malformed) and "Key: Value" in out[0].reason
+    assert out[0].excerpt == "this line has no colon"
+    assert out[1:] == [
+        {"Event": "Hangup", "Channel": "PJSIP/1-0001"},
+        {"Event": "Newstate", "Channel": "PJSIP/1-0001"},
+    ]
+
+
+def test_packet_without_type_is_malformed() -> None:
+    out = decode_whole(b"Channel: PJSIP/1-0001\r\nUniqueid: 1.2\r\n\r\nEvent: Ok\r\n\r\n")
+    assert isinstance(out[0], Malformed) and "no Event" in out[0].reason
+    assert out[1] == {"Event": "Ok"}
+
+
+def test_missing_blank_line_between_two_events_splits_them() -> None:
+    # seen in a real QueueStatus answer: two QueueMember rows with no empty line between
+    out = decode_whole(
+        b"Event: QueueMember\r\nName: a\r\nActionID: 7\r\nEvent: QueueMember\r\nName: b\r\n\r\n"
+    )
+    assert out == [
+        {"Event": "QueueMember", "Name": "a", "ActionID": "7"},
+        {"Event": "QueueMember", "Name": "b"},
+    ]
+
+
+def test_follows_response_keeps_command_output() -> None:
+    out = decode_whole(
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: 3\r\n"
+        b"Name/username: 1001\r\nline two\r\nlast--END COMMAND--\r\n\r\n"
+    )
+    assert out == [
+        {
+            "Response": "Follows",
+            "Privilege": "Command",
+            "ActionID": "3",
+            "Name/username": "1001",
+            "Output": ["line two", "last"],
+        }
+    ]
+
+
+def test_oversized_packet_is_dropped_once_and_the_stream_recovers() -> None:
+    codec = AmiCodec(max_packet=200)
+    big = b"Event: Cdr\r\n" + b"".join(b"Field%d: %s\r\n" % (i, b"x" * 40) for i in range(20))
+    out = codec.feed(big + b"\r\nEvent: After\r\n\r\n")
+    assert [type(o) for o in out] == [Malformed, dict]
+    assert "longer than 200" in out[0].reason  # type: ignore[union-attr]
+    assert out[1] == {"Event": "After"}
+
+
+def test_endless_line_does_not_grow_the_buffer() -> None:
+    codec = AmiCodec(max_packet=100)
+    first = codec.feed(b"Event: " + b"x" * 500)
+    assert len(first) == 1 and isinstance(first[0], Malformed)
+    assert codec.feed(b"y" * 500) == []  # still skipping, nothing kept
+    assert codec.feed(b"\r\n\r\nEvent: Next\r\n\r\n") == [{"Event": "Next"}]
+
+
+def test_invalid_utf8_never_raises() -> None:
+    out = decode_whole(b"Event: Newchannel\r\nCallerIDName: caf\xe9\r\n\r\n")
+    assert out == [{"Event": "Newchannel", "CallerIDName": "caf\ufffd"}]
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_every_byte_boundary_split_of_a_capture_decodes_identically(
+    captures: Path, line_end: bytes
+) -> None:
+    # the recorded QueueStatus answer as is (LF) and as a live server sends it (CRLF), so
+    # cuts also fall between CR and LF
+    data = (captures / AST11).read_bytes().replace(b"\n", line_end)
+    whole = decode_whole(data)
+    assert len(whole) == 9
+    for cut in range(1, len(data)):
+        assert decode_split(data, [cut]) == whole, f"split at byte {cut}"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(min_value=1, max_value=10261), max_size=30))
+def test_many_random_splits_decode_identically(captures: Path, cuts: list[int]) -> None:
+    data = (captures / RAW).read_bytes()
+    assert decode_split(data, [c for c in cuts if c < len(data)]) == decode_whole(data)
+
+
+def test_encode_packet_crlf_repeats_lists_and_ends_with_blank_line() -> None:
+    packet = {"Action": "Originate", "Variable": ["A=1", "B=2"], "Async": True, "Empty": None}
+    assert encode_packet(packet) == (
+        b"Action: Originate\r\nVariable: A=1\r\nVariable: B=2\r\nAsync: true\r\nEmpty: \r\n\r\n"
+    )
+    assert decode_whole(AmiCodec().encode(packet)) == [
+        {"Action": "Originate", "Variable": ["A=1", "B=2"], "Async": "true", "Empty": ""}
+    ]
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        {"Action": "Originate", "Exten": "100\r\nAction: Hangup"},
+        {"Action": "Login", "Secret": "pa\nss"},
+        {"Bad Key": "x"},
+    ],
+)
+def test_encode_refuses_what_would_break_framing_without_showing_the_value(
+    packet: dict[str, str],
+) -> None:
+    with pytest.raises(EncodeError) as info:
+        encode_packet(packet)
+    assert "Hangup" not in str(info.value) and "pa" not in str(info.value).replace("packet", "")
