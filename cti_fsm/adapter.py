@@ -153,6 +153,12 @@ class VendorProtocol(Protocol):
         """What one raw message means for this agent (often nothing)."""
         ...
 
+    # Optional, looked up with getattr by the agent:
+    #   keepalive_interval: float        seconds between pings (0 or absent: no pings)
+    #   keepalive(request_id) -> Sequence[RawMessage]
+    #                                    a ping, answered by Answer(request_id, ok=True);
+    #                                    no answer within one interval: the link is dead
+
 
 @runtime_checkable
 class Transport(Protocol):
@@ -208,6 +214,10 @@ class Adapter(Protocol):
             Disconnected: the server cannot be reached.
         """
         ...
+
+    # Optional, looked up with getattr by cti_fsm.replay:
+    #   read_capture(path) -> list[Frame]   frames of a captured stream, for the codec
+    #   replay_start: str                   the state a replayed agent starts in
 
     def simulator(self, switch: Any) -> Simulator:
         """A simulator speaking this vendor's protocol, backed by ``switch``

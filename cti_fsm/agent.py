@@ -224,6 +224,7 @@ class Agent:
         self._last_online: str | None = None
         self._link_up = trio.Event()
         self._stats = collections.Counter[str]()
+        self._pings: dict[int, trio.Event] = {}
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -491,6 +492,10 @@ class Agent:
         return step
 
     def _answer(self, answer: Answer) -> None:
+        ping = self._pings.pop(answer.request_id, None)
+        if ping is not None:
+            ping.set()
+            return
         pending = next((p for p in self._pending if p.request_id == answer.request_id), None)
         if pending is None:
             return
@@ -620,6 +625,7 @@ class Agent:
                 self._link_up.set()
                 if not started:
                     task_status.started()
+                nursery.start_soon(self._keepalive_loop, conn, lost)
         # raised out here, not inside the nursery, so callers get the error itself
         self._conn = None
         self._link_up = trio.Event()
@@ -643,6 +649,27 @@ class Agent:
         except trio.Cancelled:
             raise
         scope.cancel()
+
+    async def _keepalive_loop(self, conn: _Connection, lost: list[str]) -> None:
+        """Ping every ``keepalive_interval`` seconds if the protocol can; a ping not
+        answered within one interval means the link is dead even if TCP has not noticed."""
+        interval = getattr(conn.protocol, "keepalive_interval", None)
+        keepalive = getattr(conn.protocol, "keepalive", None)
+        if not interval or not callable(keepalive):
+            return
+        while True:
+            await trio.sleep(interval)
+            request = next(self._requests)
+            answered = self._pings[request] = trio.Event()
+            await self._send_all(conn, keepalive(request), "keepalive")
+            with trio.move_on_after(interval):
+                await answered.wait()
+            if not answered.is_set():
+                self._pings.pop(request, None)
+                lost.append(f"no keepalive answer within {interval:g}s")
+                # closing the transport ends the receive loop, which ends the connection
+                await conn.transport.aclose()
+                return
 
     async def _login(self, conn: _Connection) -> None:
         """Log in, ask for a snapshot, walk the machine to it, then release notifications."""

@@ -372,6 +372,26 @@ async def test_no_reconnect_policy_ends_the_agent_on_a_drop(tiny, server, autoju
             await trio.sleep(1)
 
 
+async def test_an_unanswered_keepalive_means_a_dead_link(tiny, server, autojump_clock):
+    options = {"keepalive": 5.0}
+    async with open_agent(
+        tiny, "mem://", "1001", PASSWORD, options=options, reconnect=FAST
+    ) as agent:
+        seen = recorder(agent)
+        await trio.sleep(12)  # pings at 5 and 10 were answered
+        assert server.ops().count("ping") == 2
+        assert seen == [] and len(server.links) == 1
+        server.answer_pings = False  # the server hangs without closing the socket
+        await trio.sleep(11)
+        assert names(seen)[:1] == ["onDisconnect"]
+        assert "keepalive" in seen[0]["reason"]
+        server.answer_pings = True
+        while not agent.connected:
+            await trio.sleep(0.1)
+        assert len(server.links) == 2
+        assert agent.state == "connected"
+
+
 async def test_backoff_is_capped_exponential_with_jitter():
     import random
 

@@ -46,9 +46,13 @@ class JsonCodec:
 
 
 class TinyProtocol:
-    def __init__(self, unsupported: frozenset[str]) -> None:
+    def __init__(self, unsupported: frozenset[str], keepalive_interval: float = 0) -> None:
         self.codec = JsonCodec()
         self.unsupported = unsupported
+        self.keepalive_interval = keepalive_interval
+
+    def keepalive(self, request_id: int) -> Sequence[RawMessage]:
+        return [{"op": "ping", "id": request_id}]
 
     def encode_command(
         self, command: str, args: Mapping[str, Any], request_id: int
@@ -123,6 +127,7 @@ class FakeServer:
     before_snapshot: list[dict[str, Any]] = attrs.field(factory=list)
     after_snapshot: list[dict[str, Any]] = attrs.field(factory=list)
     snapshot_payload: dict[str, Any] = attrs.field(factory=dict)
+    answer_pings: bool = True
 
     def connect(self) -> Link:
         if not self.reachable:
@@ -144,6 +149,10 @@ class FakeServer:
         message = json.loads(frame)
         self.received.append(message)
         op, rid = message.get("op"), message.get("id")
+        if op == "ping":
+            if self.answer_pings:
+                link.push({"answer": rid, "ok": True})
+            return
         if op == "snapshot":
             for early in self.before_snapshot:
                 link.push(early)
@@ -186,7 +195,7 @@ class TinyAdapter:
         return cti_fsm.default_chart()
 
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> TinyProtocol:
-        return TinyProtocol(self.unsupported)
+        return TinyProtocol(self.unsupported, options.get("keepalive", 0))
 
     async def connect(self, url: str) -> Link:
         await trio.lowlevel.checkpoint()
