@@ -16,6 +16,7 @@ from .chart import (
     TransitionSpec,
 )
 from .chart_loader import default_chart, default_chart_path, load_chart, load_chart_text
+from .diagrams import diagram
 from .errors import (
     CommandError,
     CommandFailed,
@@ -30,7 +31,6 @@ from .errors import (
     UnexpectedSignal,
     Unsupported,
 )
-from .diagrams import diagram
 from .machine import Machine, Notification, Step, compile_chart
 
 __version__ = "0.1.0"

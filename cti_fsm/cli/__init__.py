@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["SUBCOMMANDS", "main"]
 
-SUBCOMMANDS: tuple[str, ...] = ("check",)
+SUBCOMMANDS: tuple[str, ...] = ("check", "demo", "diagram", "replay", "simulate", "vendors")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,76 @@
+"""JSON text frames, one message per websocket message (sans-IO).
+
+Each websocket message carries exactly one JSON object, so there is no stream to
+re-synchronise: a bad frame is reported as ``Malformed`` and the next one decodes as if
+nothing happened. ``feed`` never raises on what the peer sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cti_fsm.adapter import Frame, Malformed, RawMessage
+
+__all__ = ["DEFAULT_MAX_FRAME", "JsonCodec"]
+
+#: Largest frame decoded, in characters (bytes for a binary frame). The biggest honest
+#: message is a supervisor's list of every agent: about 200 bytes an agent.
+DEFAULT_MAX_FRAME = 1 << 20
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+class JsonCodec:
+    """Decode JSON text frames into dicts and encode dicts as compact JSON text.
+
+    Args:
+        max_frame: frames longer than this are refused as ``Malformed`` unread.
+    """
+
+    __slots__ = ("max_frame",)
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        if max_frame <= 0:
+            raise ValueError("max_frame must be positive")
+        self.max_frame = max_frame
+
+    def feed(self, data: Frame) -> list[RawMessage | Malformed]:
+        """The message in one frame, or ``Malformed`` saying what was wrong with it."""
+        if len(data) > self.max_frame:
+            return [Malformed.of(f"frame of {len(data)} exceeds the {self.max_frame} limit", data)]
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return [Malformed.of(f"binary frame is not UTF-8 (byte {exc.start})", data)]
+        else:
+            text = data
+        try:
+            value = json.loads(text, parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            # the text ran out before the value did: a frame cut short
+            if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+                return [Malformed.of(f"truncated JSON ({exc.msg})", text)]
+            return [Malformed.of(f"not JSON: {exc.msg} at character {exc.pos}", text)]
+        except (ValueError, RecursionError) as exc:
+            # NaN/Infinity, or nesting deep enough to exhaust the parser
+            return [Malformed.of(f"not acceptable JSON: {type(exc).__name__}: {exc}", text)]
+        if not isinstance(value, dict):
+            return [
+                Malformed.of(f"a frame must hold a JSON object, not {type(value).__name__}", text)
+            ]
+        return [value]
+
+    def encode(self, message: RawMessage) -> Frame:
+        """One compact JSON text frame.
+
+        Raises:
+            TypeError: the message holds something JSON cannot carry.
+        """
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    def __repr__(self) -> str:
+        return f"JsonCodec(max_frame={self.max_frame})"

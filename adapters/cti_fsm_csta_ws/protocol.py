@@ -1,0 +1,443 @@
+"""One agent's CSTA conversation, sans-IO: commands to requests, responses and events to
+chart signals, answers and snapshots.
+
+The vendor map (``specs/vendors/csta-ws.yaml``) says which message is which signal and how
+each command is written. What a stateless map cannot say lives here:
+
+- **invoke ids**: every request carries the agent's request id as its ``invokeId``; the
+  response is correlated back to the command, and rules see it as ``request.command`` and
+  ``request.args`` (secrets removed);
+- **the agent's device and session**, learnt from the login response;
+- **the current call and the consultation call**, followed from the events of this device,
+  so ``hold`` knows which call to hold and rules can tell "my consultation" from "my call";
+- **the snapshot**: SnapshotDevice's connection states reduced to one situation, looked up
+  in the map's ``states``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from cti_fsm.adapter import Answer, Inbound, RawMessage, Snapshot
+from cti_fsm.chart import Chart
+from cti_fsm.errors import Unsupported
+from cti_fsm.vendor_map import VendorMap
+
+from .codec import DEFAULT_MAX_FRAME, JsonCodec
+
+__all__ = ["OPTIONS", "CstaProtocol", "error_reason"]
+
+log = logging.getLogger("cti_fsm_csta_ws.protocol")
+
+#: Options ``CstaProtocol`` accepts, with what they do.
+OPTIONS: Mapping[str, str] = {
+    "application_id": "applicationID sent in StartApplicationSession (default 'cti-fsm')",
+    "max_frame": f"largest frame decoded, in characters (default {DEFAULT_MAX_FRAME})",
+}
+#: The pseudo-command a snapshot request is recorded under.
+SNAPSHOT = "(snapshot)"
+#: Requests remembered while waiting for their responses; the oldest is forgotten beyond.
+MAX_OUTSTANDING = 1024
+#: The connection field that names the call in each call event.
+_CONNECTION_FIELD: Mapping[str, str] = {
+    "serviceInitiated": "initiatedConnection",
+    "originated": "originatedConnection",
+    "delivered": "connection",
+    "established": "establishedConnection",
+    "failed": "failedConnection",
+    "held": "heldConnection",
+    "retrieved": "retrievedConnection",
+    "connectionCleared": "droppedConnection",
+}
+#: The field naming the device an event is about (the one that rings, answers, ...).
+_SUBJECT_FIELD: Mapping[str, str] = {
+    "serviceInitiated": "initiatingDevice",
+    "originated": "callingDevice",
+    "delivered": "alertingDevice",
+    "established": "answeringDevice",
+    "connectionCleared": "releasingDevice",
+}
+
+
+@attrs.frozen
+class _Request:
+    command: str
+    args: Mapping[str, Any]
+    request_id: int = 0
+    aux: bool = False
+
+
+class _View(Mapping[str, Any]):
+    """A raw message with read-only fields added for the rules, without copying it."""
+
+    __slots__ = ("_extra", "_message")
+
+    def __init__(self, message: RawMessage, extra: Mapping[str, Any]) -> None:
+        self._message = message
+        self._extra = extra
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        return self._message[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._extra
+        yield from (k for k in self._message if k not in self._extra)
+
+    def __len__(self) -> int:
+        return len(self._extra) + sum(1 for k in self._message if k not in self._extra)
+
+
+def error_reason(error: Any) -> str:
+    """``category.value: message`` of a CSTA error object (``unspecified`` if unreadable)."""
+    if not isinstance(error, Mapping):
+        return "unspecified"
+    category = error.get("category", "unspecified")
+    value = error.get("value")
+    text = f"{category}.{value}" if value is not None else str(category)
+    message = error.get("message")
+    return f"{text}: {message}" if message else text
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _call_id(value: Any) -> Any:
+    return _mapping(value).get("callID")
+
+
+class CstaProtocol:
+    """The sans-IO protocol of one connection of one agent (make a fresh one per connection).
+
+    Args:
+        vendor_map: the loaded ``csta-ws`` map (or a variant of it).
+        chart: the chart the map is written for.
+        user: the agent's login id (its CSTA agentID).
+        options: see ``OPTIONS``.
+
+    Attributes:
+        device: the agent's device, once the login response named it.
+        call_id: the agent's current call (an inbound, outbound or listened-to call).
+        consult_call_id: the consultation call the agent placed, while there is one.
+
+    Raises:
+        ValueError: an unknown option, or a bad value for one.
+    """
+
+    def __init__(
+        self, vendor_map: VendorMap, chart: Chart, *, user: str, options: Mapping[str, Any]
+    ) -> None:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown csta-ws options {unknown}; known: {', '.join(sorted(OPTIONS))}"
+            )
+        self.codec = JsonCodec(int(options.get("max_frame", DEFAULT_MAX_FRAME)))
+        self.unsupported: frozenset[str] = vendor_map.unsupported
+        self.user = user
+        self.device: str | None = None
+        self.session_id: str | None = None
+        self.call_id: str | None = None
+        self.consult_call_id: str | None = None
+        self._map = vendor_map
+        self._chart = chart
+        self._application_id = str(options.get("application_id", "cti-fsm"))
+        self._secret_args = {
+            name: frozenset(a.name for a in spec.args if a.secret) | vendor_map.secrets
+            for name, spec in chart.commands.items()
+        }
+        self._outstanding: dict[Any, _Request] = {}
+        self._aux_ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CstaProtocol user={self.user!r} device={self.device!r} call={self.call_id!r}"
+            f" consultation={self.consult_call_id!r} outstanding={len(self._outstanding)}>"
+        )
+
+    # --- outbound ----------------------------------------------------------------------------
+    def encode_command(
+        self, command: str, args: Mapping[str, Any], request_id: int
+    ) -> Sequence[RawMessage]:
+        """The requests that carry out ``command``; the first (or only) one is answered
+        under ``request_id``.
+
+        Raises:
+            Unsupported: the map does not do the command.
+            MissingContext: the command needs something not known now (a call id).
+        """
+        if command in self.unsupported or command not in self._map.commands:
+            raise Unsupported(command=command, state="(unknown to the adapter)", vendor="csta-ws")
+        context = self._command_context(command, args, request_id)
+        messages: list[RawMessage] = self._map.encode(command, context)
+        if command == "hangup" and self.consult_call_id is not None:
+            # hanging up mid-consultation ends both calls: the consultation first, as its
+            # own request, so the agent passes through the chart's consult_ended
+            aux = f"aux-{next(self._aux_ids)}"
+            extra = {**context, "call_id": self.consult_call_id, "invoke_id": aux}
+            messages = [*self._map.encode(command, extra), *messages]
+            self._remember(aux, _Request(command, {}, aux=True))
+        self._remember(request_id, _Request(command, self._safe_args(command, args), request_id))
+        return messages
+
+    def snapshot_request(self, request_id: int) -> Sequence[RawMessage]:
+        """A SnapshotDevice request for the agent's device (or its id, before login)."""
+        params = {"snapshotObject": self.device} if self.device else {"agentID": self.user}
+        self._remember(request_id, _Request(SNAPSHOT, {}, request_id))
+        return [
+            {
+                "type": "request",
+                "invokeId": request_id,
+                "service": "SnapshotDevice",
+                "params": params,
+            }
+        ]
+
+    def _command_context(
+        self, command: str, args: Mapping[str, Any], request_id: int
+    ) -> dict[str, Any]:
+        spec = self._chart.commands.get(command)
+        context: dict[str, Any] = {a.name: None for a in spec.args} if spec else {}
+        context.update(invoke_id=request_id, user=self.user, application_id=self._application_id)
+        context.update(self._correlation())
+        active = self.consult_call_id or self.call_id
+        if active is not None:
+            context["active_call_id"] = active
+        # SetAgentState on another agent names it by agent id only; on oneself, also by device
+        other = args.get("agent_id")
+        target = other if other is not None else self.user
+        context["target_agent"] = target
+        context["target_device"] = self.device if target == self.user else None
+        context.update(args)
+        groups = context.get("group_ids")
+        if isinstance(groups, str):
+            context["group_ids"] = [g.strip() for g in groups.split(",") if g.strip()]
+        elif isinstance(groups, tuple):
+            context["group_ids"] = list(groups)
+        return context
+
+    def _correlation(self) -> dict[str, Any]:
+        # an unknown value is left out: rules naming it do not match, commands needing it
+        # are refused with MissingContext instead of sending a request without it
+        known = {
+            "device": self.device,
+            "session_id": self.session_id,
+            "call_id": self.call_id,
+            "consult_call_id": self.consult_call_id,
+        }
+        return {k: v for k, v in known.items() if v is not None}
+
+    def _safe_args(self, command: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        hidden = self._secret_args.get(command, self._map.secrets)
+        return {k: v for k, v in args.items() if k not in hidden}
+
+    def _remember(self, invoke_id: Any, request: _Request) -> None:
+        self._outstanding[invoke_id] = request
+        while len(self._outstanding) > MAX_OUTSTANDING:
+            forgotten = next(iter(self._outstanding))
+            log.warning("%s: no response to request %r; forgotten", self.user, forgotten)
+            del self._outstanding[forgotten]
+
+    # --- inbound -----------------------------------------------------------------------------
+    def receive(self, message: RawMessage) -> Sequence[Inbound]:
+        """What one message means for this agent: an answer to one of its requests (with
+        the confirming signal of a command confirmed by its response), a snapshot, or the
+        signal an event stands for. Messages it cannot read mean nothing."""
+        kind = message.get("type")
+        if kind == "event":
+            return self._event(message)
+        if kind in ("response", "error"):
+            return self._answer(message, ok=kind == "response")
+        return []
+
+    def _me(self) -> Mapping[str, Any]:
+        return {"agent_id": self.user, "device": self.device}
+
+    def _event(self, message: RawMessage) -> list[Inbound]:
+        view = _View(message, {"me": self._me()})
+        signal = self._map.signal(view, self._correlation())
+        self._follow(message)
+        return [signal] if signal is not None else []
+
+    def _answer(self, message: RawMessage, *, ok: bool) -> list[Inbound]:
+        invoke_id = message.get("invokeId")
+        request = self._outstanding.pop(invoke_id, None) if _hashable(invoke_id) else None
+        result = _mapping(message.get("result"))
+        reason = "" if ok else error_reason(message.get("error"))
+        if request is None:
+            # a duplicate, or the answer to a raw request the agent sent itself
+            if isinstance(invoke_id, int) and not isinstance(invoke_id, bool):
+                return [Answer(invoke_id, ok, reason, result)]
+            return []
+        if request.aux:
+            if not ok:
+                log.warning(
+                    "%s: auxiliary %s request failed: %s", self.user, request.command, reason
+                )
+            return []
+        if request.command == SNAPSHOT:
+            if ok:
+                return [self._snapshot(result, request.request_id)]
+            return [Answer(request.request_id, False, reason)]
+        if ok:
+            self._learn(request.command, result)
+        out: list[Inbound] = [Answer(request.request_id, ok, reason, result)]
+        if ok:
+            view = _View(
+                message,
+                {"request": {"command": request.command, "args": request.args}, "me": self._me()},
+            )
+            signal = self._map.signal(view, self._correlation())
+            if signal is not None:
+                out.append(signal)
+        return out
+
+    def _learn(self, command: str, result: Mapping[str, Any]) -> None:
+        """What a positive response teaches: the session and device after a login."""
+        if command == "connect":
+            device = result.get("device")
+            session = result.get("sessionID")
+            self.device = str(device) if device is not None else self.device
+            self.session_id = str(session) if session is not None else self.session_id
+        elif command == "disconnect":
+            self.session_id = self.call_id = self.consult_call_id = None
+
+    def _follow(self, message: RawMessage) -> None:
+        """Follow this device's calls from an event (after the rules have seen it)."""
+        event = message.get("event")
+        params = _mapping(message.get("params"))
+        me = self.device
+        if me is None:
+            return
+        if event == "transferred":
+            if params.get("transferringDevice") == me:
+                self.call_id = self.consult_call_id = None
+                return
+            for moved in params.get("transferredConnections") or ():
+                new = _mapping(_mapping(moved).get("newConnection"))
+                if new.get("deviceID") == me:
+                    old = _call_id(_mapping(moved).get("oldConnection"))
+                    if old == self.consult_call_id:
+                        self.consult_call_id = None
+                    self.call_id = new.get("callID")
+            return
+        if event == "conferenced":
+            for connection in params.get("conferenceConnections") or ():
+                if _mapping(connection).get("deviceID") == me:
+                    self.call_id = _mapping(connection).get("callID")
+                    self.consult_call_id = None
+            return
+        field = _CONNECTION_FIELD.get(str(event))
+        if field is None:
+            return
+        connection = _mapping(params.get(field))
+        call = connection.get("callID")
+        if call is None:
+            return
+        subject = params.get(_SUBJECT_FIELD.get(str(event), ""))
+        mine = connection.get("deviceID") == me or subject == me
+        if event == "connectionCleared":
+            if subject == me:
+                if call == self.consult_call_id:
+                    self.consult_call_id = None
+                elif call == self.call_id:
+                    self.call_id, self.consult_call_id = self.consult_call_id, None
+            elif call == self.consult_call_id:
+                # the consulted party left: the consultation is over for the rules too
+                self.consult_call_id = None
+            return
+        if event == "failed":
+            if call == self.consult_call_id:
+                self.consult_call_id = None
+            return
+        if mine and call not in (self.call_id, self.consult_call_id):
+            if self.call_id is None:
+                self.call_id = call
+            else:
+                self.consult_call_id = call
+
+    # --- snapshot ------------------------------------------------------------------------------
+    def _snapshot(self, result: Mapping[str, Any], request_id: int) -> Snapshot:
+        device = result.get("device")
+        if device is not None:
+            self.device = str(device)
+        agent = _mapping(result.get("agentState"))
+        agent_state = agent.get("state", "agentNull")
+        calls = [c for c in result.get("snapshotData") or () if isinstance(c, Mapping)]
+        situation, primary, consult, number = self._situation(calls)
+        key = situation or agent_state
+        state = self._map.states.get(str(key))
+        if state is None:
+            log.warning("%s: snapshot situation %r is not in the map's states", self.user, key)
+            state = self._map.states.get("agentNull", self._chart.initial)
+        self.call_id, self.consult_call_id = primary, consult
+        payload = {
+            "call_id": primary,
+            "consult_call_id": consult,
+            "phone_number": number,
+            "agent_state": agent_state,
+            "reason": agent.get("reasonCode"),
+            "group_ids": list(agent.get("agentGroup") or ()),
+            # where a finished call returns to (the chart's history inside availability)
+            "availability": self._map.states.get(str(agent_state)),
+        }
+        return Snapshot(state, {k: v for k, v in payload.items() if v is not None}, request_id)
+
+    def _situation(
+        self, calls: list[Mapping[str, Any]]
+    ) -> tuple[str | None, str | None, str | None, str | None]:
+        """``(situation, call, consultation, other party)`` from SnapshotDevice's calls."""
+        if not calls:
+            return None, None, None, None
+        silent = [c for c in calls if c.get("participation") == "silent"]
+        if silent:
+            call = silent[0]
+            return (
+                "silent",
+                _call_id(call.get("connectionIdentifier")),
+                None,
+                _other(call, self.device),
+            )
+        if len(calls) >= 2:
+            consult = next((c for c in calls if c.get("consultationOf")), calls[-1])
+            primary = next((c for c in calls if c is not consult), calls[0])
+            return (
+                "consultation",
+                _call_id(primary.get("connectionIdentifier")),
+                _call_id(consult.get("connectionIdentifier")),
+                _other(primary, self.device),
+            )
+        call = calls[0]
+        call_id = _call_id(call.get("connectionIdentifier"))
+        local = call.get("localConnectionState")
+        if local == "connected":
+            talking = [
+                e
+                for e in call.get("endpoints") or ()
+                if isinstance(e, Mapping)
+                and e.get("deviceID") != self.device
+                and e.get("connectionState") in ("connected", "hold")
+                and e.get("participation") != "silent"
+            ]
+            local = "initiated" if not talking else "conference" if len(talking) > 1 else local
+        return str(local), call_id, None, _other(call, self.device)
+
+
+def _other(call: Mapping[str, Any], me: str | None) -> str | None:
+    """The first other party of a snapshot call (the customer, usually)."""
+    for endpoint in call.get("endpoints") or ():
+        if isinstance(endpoint, Mapping) and endpoint.get("deviceID") != me:
+            device = endpoint.get("deviceID")
+            return str(device) if device is not None else None
+    return None
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
