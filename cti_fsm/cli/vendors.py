@@ -56,6 +56,12 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
     return lines
 
 
+def markdown_table() -> str:
+    """The capability matrix as a Markdown table (what README.md shows)."""
+    header, rows, _failed = matrix()
+    return "\n".join(_markdown(header, rows))
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the matrix; 1 if no adapter could be loaded at all."""
     header, rows, failed = matrix()
