@@ -226,6 +226,10 @@ class Chart:
     version: int = 1
     description: str = ""
     source: str = "<chart>"
+    #: the engine's compiled tables, set once by ``machine.compile_chart``; kept here so
+    #: they live exactly as long as the chart (a cache keyed by the chart would keep it
+    #: alive forever, since the tables refer back to the chart)
+    _compiled: Any = attrs.field(default=None, init=False, repr=False)
 
     def leaves(self) -> tuple[str, ...]:
         """Full paths of the leaf states, in declaration order."""

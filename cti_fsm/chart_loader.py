@@ -232,12 +232,14 @@ class _ChartBuilder:
         default_timeout: float,
     ) -> _RawRule:
         r = self.r
+        known_problems = len(r.problems)
         sources = r.strings(body["from"][1], f"{owner} from") if "from" in body else None
         if sources is None:
             if inherit is None:
                 r.problem(node, f"{owner}: missing required key 'from'")
             sources = list(inherit.sources) if inherit else []
-        elif not sources:
+        elif not sources and len(r.problems) == known_problems:
+            # an empty list, not a mistyped one (that is reported already)
             r.problem(body["from"][1], f"{owner} is allowed from no state")
         rights = r.strings(body["rights"][1], f"{owner} rights") if "rights" in body else []
         self.rights_refs.extend(rights)
@@ -340,10 +342,11 @@ class _ChartBuilder:
                 t = r.mapping(
                     item, f"transition of {owner}", allowed=_TRANSITION_KEYS, required=("from",)
                 )
+                known_problems = len(r.problems)
                 sources = (
                     r.strings(t["from"][1], f"transition of {owner} from") if "from" in t else []
                 )
-                if "from" in t and not sources:
+                if "from" in t and not sources and len(r.problems) == known_problems:
                     r.problem(t["from"][1], f"transition of {owner} has an empty 'from'")
                 target = None
                 if "to" in t:
@@ -431,7 +434,9 @@ class _ChartBuilder:
 
         initial = ""
         for owner, ref, node in self.initial_refs:
-            path = self._state(ref, node)
+            # a state's initial names one of its children: look there before anywhere else
+            child = f"{owner}.{ref}" if owner else ref
+            path = child if child in self.states else self._state(ref, node)
             if path is None:
                 continue
             if owner == "":
@@ -454,7 +459,11 @@ class _ChartBuilder:
                 ref_node = getattr(rule, key)
                 if ref_node is not None and ref_node[0] not in signal_names:
                     r.unknown_name(
-                        ref_node[1], f"signal ({rule.owner} {key})", ref_node[0], signal_names
+                        ref_node[1],
+                        "signal",
+                        ref_node[0],
+                        signal_names,
+                        where=f"{rule.owner} {key}",
                     )
             compiled_rules[id(rule)] = CommandRule(
                 allowed_from=tuple(dict.fromkeys(sources)),

@@ -84,13 +84,16 @@ class IllegalCommand(CommandError):
 
     Attributes:
         allowed: the commands that are allowed now, sorted.
+
+    ``hint`` adds a clause to the message (which arguments would make it allowed).
     """
 
-    def __init__(self, *, command: str, state: str, allowed: Sequence[str]) -> None:
-        self.allowed = tuple(allowed)
+    def __init__(self, *, command: str, state: str, allowed: Sequence[str], hint: str = "") -> None:
+        self.allowed = tuple(sorted(allowed))
         listed = ", ".join(self.allowed) or "none"
         super().__init__(
-            f"command {command!r} cannot be sent in state {state!r}; allowed now: {listed}",
+            f"command {command!r} cannot be sent in state {state!r}; allowed now: {listed}"
+            + (f"; {hint}" if hint else ""),
             command=command,
             state=state,
         )

@@ -10,7 +10,6 @@ payload, a precomputed ``Step``. No state name appears here: the chart decides e
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -23,6 +22,7 @@ from .errors import IllegalCommand, InvalidArguments, PermissionDenied, Unexpect
 __all__ = ["Machine", "Notification", "Step", "compile_chart"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_RIGHTS: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -86,10 +86,28 @@ class _Emit:
         return Notification(self.name, MappingProxyType(values))
 
 
+class _Row(dict[str, "_Edge"]):
+    """One leaf's row of the table, ``{signal: edge}``; it knows its leaf, so a machine
+    holds its row alone and a move is one store."""
+
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf: int) -> None:
+        super().__init__()
+        self.leaf = leaf
+
+
 @attrs.frozen
 class _Edge:
-    """One (leaf, signal) cell of the table. ``leaf`` < 0: the target has history and is
-    resolved at run time from ``entry``; ``steps`` holds the no-payload Step per target."""
+    """One (leaf, signal) cell of the table.
+
+    For a target known at compile time (``leaf`` >= 0), the machine's whole move is
+    precomputed: the target's ``row``, the history update (``hist & keep | mark``) and the
+    ``step`` to return when the signal has no payload; ``plain`` says history is left
+    as it is, so the move is just ``row``. A target with history below it (``leaf`` < 0)
+    is resolved at run time from ``entry``; ``steps`` holds the no-payload Step of every
+    leaf it can resolve to, and ``row``, ``keep``, ``mark`` and ``step`` are not used.
+    """
 
     signal: str
     source: int
@@ -97,36 +115,53 @@ class _Edge:
     entry: int
     emits: tuple[_Emit, ...]
     steps: Mapping[int, Step]
+    row: _Row
+    keep: int
+    mark: int
+    step: Step
+    plain: bool
 
 
 @attrs.frozen(eq=False)
 class CompiledChart:
     """A chart flattened into per-leaf tables; shared by every machine of that chart.
 
+    A machine holds its current leaf's row (which knows its leaf number) and its history
+    as one int: history slot ``k`` occupies ``history_bits`` bits at ``k * history_bits``
+    and holds the number of the child last active, plus one (0: the state was never
+    entered). An int and a shared row keep a machine small and cheap to create (no
+    per-machine container for the garbage collector to walk).
+
     Attributes:
         leaves: full path of every leaf, by leaf number.
         rows: per leaf, ``{signal: edge}`` with parent-declared transitions merged in
-            (a state's own transition wins over its ancestors').
+            (a state's own transition wins over its ancestors'). Shared: read only.
+        marks: per leaf, ``(keep, mark)``: entering it sets ``hist = hist & keep | mark``.
+        nodes: per state number, (full path, initial state number or -1, history shift
+            or -1).
     """
 
     chart: Chart
     leaves: tuple[str, ...]
     leaf_number: Mapping[str, int]
-    rows: tuple[Mapping[str, _Edge], ...]
-    #: per leaf, the history slots entering it records: (slot, child state number)
-    marks: tuple[tuple[tuple[int, int], ...], ...]
-    #: per state number: (full path, initial state number or -1, history slot or -1)
+    state_number: Mapping[str, int]
+    rows: tuple[_Row, ...]
+    marks: tuple[tuple[int, int], ...]
     nodes: tuple[tuple[str, int, int], ...]
     history_slots: int
+    history_bits: int
+    initial_leaf: int
     rule_leaves: Mapping[CommandRule, frozenset[int]]
     _allowed: dict[tuple[int, frozenset[str]], tuple[str, ...]] = attrs.field(factory=dict)
 
-    def entry_leaf(self, node: int, history: list[int]) -> int:
+    def entry_leaf(self, node: int, history: int) -> int:
         """The leaf entered when state ``node`` is entered, following history then initial."""
-        path, initial, slot = self.nodes[node]
+        mask = (1 << self.history_bits) - 1
+        path, initial, shift = self.nodes[node]
         while initial >= 0:
-            node = history[slot] if slot >= 0 and history[slot] >= 0 else initial
-            path, initial, slot = self.nodes[node]
+            last = (history >> shift) & mask if shift >= 0 else 0
+            node = last - 1 if last else initial
+            path, initial, shift = self.nodes[node]
         return self.leaf_number[path]
 
     def allowed(self, leaf: int, rights: frozenset[str]) -> tuple[str, ...]:
@@ -145,23 +180,26 @@ class CompiledChart:
         return found
 
 
-_compiled: weakref.WeakKeyDictionary[Chart, CompiledChart] = weakref.WeakKeyDictionary()
-
-
 def compile_chart(chart: Chart) -> CompiledChart:
     """Compile a chart into tables (once per chart object; later calls return the same)."""
-    found = _compiled.get(chart)
+    found = chart._compiled
     if found is None:
-        found = _compiled[chart] = _compile(chart)
+        found = _compile(chart)
+        # a cache, not state: the chart stays immutable for everything that reads it
+        object.__setattr__(chart, "_compiled", found)
+    assert isinstance(found, CompiledChart)
     return found
 
 
 def _compile(chart: Chart) -> CompiledChart:
     paths = list(chart.states)
     number = {p: i for i, p in enumerate(paths)}
-    slot_of = {p: i for i, p in enumerate(p for p, s in chart.states.items() if s.history)}
+    history_states = [p for p, s in chart.states.items() if s.history]
+    bits = max(1, len(paths).bit_length())
+    shift_of = {p: k * bits for k, p in enumerate(history_states)}
+    slot_mask = (1 << bits) - 1
     nodes = tuple(
-        (p, number[s.initial] if s.initial else -1, slot_of.get(p, -1))
+        (p, number[s.initial] if s.initial else -1, shift_of.get(p, -1))
         for p, s in chart.states.items()
     )
     leaves = chart.leaves()
@@ -169,14 +207,12 @@ def _compile(chart: Chart) -> CompiledChart:
 
     marks = []
     for leaf in leaves:
-        chain = chart.ancestors(leaf)
-        marks.append(
-            tuple(
-                (slot_of[outer], number[inner])
-                for inner, outer in itertools.pairwise(chain)
-                if outer in slot_of
-            )
-        )
+        keep, mark = -1, 0
+        for inner, outer in itertools.pairwise(chart.ancestors(leaf)):
+            if outer in shift_of:
+                keep &= ~(slot_mask << shift_of[outer])
+                mark |= (number[inner] + 1) << shift_of[outer]
+        marks.append((keep, mark))
 
     emits_of = {
         id(t): tuple(
@@ -190,9 +226,10 @@ def _compile(chart: Chart) -> CompiledChart:
         for t in chart.transitions()
     }
 
-    rows = []
+    # every row exists before any edge, so an edge can point at its target's row
+    rows = [_Row(i) for i in range(len(leaves))]
     for i, leaf in enumerate(leaves):
-        row: dict[str, _Edge] = {}
+        row = rows[i]
         # innermost first, so a state's own transition shadows its ancestors'
         for state in chart.ancestors(leaf):
             for t in chart.transitions():
@@ -222,8 +259,23 @@ def _compile(chart: Chart) -> CompiledChart:
                     )
                     for target in possible
                 }
-                row[t.signal] = _Edge(t.signal, i, static, entry, emits, MappingProxyType(steps))
-        rows.append(MappingProxyType(row))
+                # an internal transition leaves history as it is
+                keep, mark = marks[static] if t.target is not None and static >= 0 else (-1, 0)
+                # (with history below the target, these three are placeholders, never read)
+                known = static if static >= 0 else possible[0]
+                row[t.signal] = _Edge(
+                    signal=t.signal,
+                    source=i,
+                    leaf=static,
+                    entry=entry,
+                    emits=emits,
+                    steps=MappingProxyType(steps),
+                    row=rows[known],
+                    keep=keep,
+                    mark=mark,
+                    step=steps[known],
+                    plain=static >= 0 and mark == 0,
+                )
 
     rule_leaves = {}
     for spec in chart.commands.values():
@@ -237,10 +289,13 @@ def _compile(chart: Chart) -> CompiledChart:
         chart=chart,
         leaves=leaves,
         leaf_number=MappingProxyType(leaf_number),
+        state_number=MappingProxyType(number),
         rows=tuple(rows),
         marks=tuple(marks),
         nodes=nodes,
-        history_slots=len(slot_of),
+        history_slots=len(history_states),
+        history_bits=bits,
+        initial_leaf=leaf_number[chart.default_leaf(chart.initial)],
         rule_leaves=MappingProxyType(rule_leaves),
     )
 
@@ -266,9 +321,13 @@ class Machine:
         strict: if True, ``apply`` raises ``UnexpectedSignal`` for a signal the current
             state does not handle, instead of reporting it as ignored.
         state: start here instead of the chart's initial state (full path or suffix).
+
+    Raises:
+        KeyError: ``state`` is not a state of the chart.
+        TypeError: ``rights`` is a string (write ``["supervisor"]``).
     """
 
-    __slots__ = ("_c", "_hist", "_leaf", "rights", "strict")
+    __slots__ = ("_c", "_hist", "_row", "rights", "strict")
 
     def __init__(
         self,
@@ -278,12 +337,19 @@ class Machine:
         strict: bool = False,
         state: str | None = None,
     ) -> None:
-        self._c = compile_chart(chart)
-        self.rights = frozenset(rights)
+        if isinstance(rights, str):
+            # a string is an iterable of one-letter "rights": never what was meant
+            raise TypeError(f"rights must be a collection of names, not the string {rights!r}")
+        c = self._c = compile_chart(chart)
+        # the shared empty set: most agents have no rights, and a set each costs 200 bytes
+        self.rights = frozenset(rights) or _NO_RIGHTS
         self.strict = strict
-        self._hist: list[int] = [-1] * self._c.history_slots
-        self._leaf = -1
-        self._enter(state or chart.initial)
+        self._hist = 0
+        if state is None:
+            self._row = c.rows[c.initial_leaf]
+            self._hist = c.marks[c.initial_leaf][1]
+        else:
+            self._enter(state)
 
     # --- reading ----------------------------------------------------------------------------
     @property
@@ -294,7 +360,7 @@ class Machine:
     @property
     def state(self) -> str:
         """Full dotted path of the current leaf state, e.g. ``"checked_in.talking"``."""
-        return self._c.leaves[self._leaf]
+        return self._c.leaves[self._row.leaf]
 
     def in_state(self, state: str) -> bool:
         """True if the current leaf is ``state`` or lies below it.
@@ -307,19 +373,26 @@ class Machine:
     @property
     def history(self) -> tuple[str | None, ...]:
         """Per history state (in chart order), the child it would resume, or None."""
-        return tuple(self._c.nodes[i][0] if i >= 0 else None for i in self._hist)
+        c = self._c
+        mask = (1 << c.history_bits) - 1
+        out = []
+        for _path, _initial, shift in c.nodes:
+            if shift >= 0:
+                last = (self._hist >> shift) & mask
+                out.append(c.nodes[last - 1][0] if last else None)
+        return tuple(out)
 
     def allowed(self) -> tuple[str, ...]:
         """The commands that may be sent now (state and rights), in chart order."""
-        return self._c.allowed(self._leaf, self.rights)
+        return self._c.allowed(self._row.leaf, self.rights)
 
     def handles(self, signal: str) -> bool:
         """True if the current state has a transition for ``signal``."""
-        return signal in self._c.rows[self._leaf]
+        return signal in self._row
 
     def handled(self) -> tuple[str, ...]:
         """The signals the current state has a transition for."""
-        return tuple(self._c.rows[self._leaf])
+        return tuple(self._row)
 
     # --- commands ---------------------------------------------------------------------------
     def check(self, command: str, /, **args: Any) -> CommandRule:
@@ -339,8 +412,22 @@ class Machine:
             raise IllegalCommand(command=command, state=self.state, allowed=self.allowed())
         self._check_args(spec, args)
         rule = spec.rule_for(args)
-        if self._leaf not in self._c.rule_leaves[rule]:
-            raise IllegalCommand(command=command, state=self.state, allowed=self.allowed())
+        leaf = self._row.leaf
+        if leaf not in self._c.rule_leaves[rule]:
+            # allowed() may list it all the same, for an argument that selects another rule
+            # (pause(agent_id=...)); say which, or the message contradicts itself
+            with_args = [
+                repr(a.name)
+                for a in spec.args
+                if a.when_given is not None
+                and a.when_given is not rule
+                and leaf in self._c.rule_leaves[a.when_given]
+                and a.when_given.rights <= self.rights
+            ]
+            hint = f"here it needs argument {' or '.join(with_args)}" if with_args else ""
+            raise IllegalCommand(
+                command=command, state=self.state, allowed=self.allowed(), hint=hint
+            )
         missing = rule.rights - self.rights
         if missing:
             given = [a.name for a in spec.args if a.when_given is rule]
@@ -391,25 +478,34 @@ class Machine:
             UnexpectedSignal: in strict mode, the current state does not handle it
                 (the state is unchanged).
         """
-        c = self._c
-        edge = c.rows[self._leaf].get(signal)
+        # the hot path: a move known at compile time that leaves history alone is one
+        # store, and without payload its Step is precomputed
+        edge = self._row.get(signal)
         if edge is None:
             return self._ignore(signal, payload)
-        target = edge.leaf
-        if target < 0:
-            target = c.entry_leaf(edge.entry, self._hist)
-        if target != self._leaf:
-            self._leaf = target
-            for slot, child in c.marks[target]:
-                self._hist[slot] = child
-        if not payload:
-            return edge.steps[target]
+        if edge.plain:
+            self._row = edge.row
+            if not payload:
+                return edge.step
+            return self._with_payload(edge, edge.leaf, payload)
+        if edge.leaf >= 0:
+            leaf = edge.leaf
+            self._row = edge.row
+            self._hist = self._hist & edge.keep | edge.mark
+            step = edge.step
+        else:
+            leaf = self._move(self._c.entry_leaf(edge.entry, self._hist))
+            step = edge.steps[leaf]
+        return self._with_payload(edge, leaf, payload) if payload else step
+
+    def _with_payload(self, edge: _Edge, leaf: int, payload: dict[str, Any]) -> Step:
         frozen = MappingProxyType(payload)
+        leaves = self._c.leaves
         return Step(
-            c.leaves[edge.source],
-            c.leaves[target],
-            signal,
-            tuple(e.build(frozen) for e in edge.emits),
+            leaves[edge.source],
+            leaves[leaf],
+            edge.signal,
+            tuple([e.build(frozen) for e in edge.emits]),
             frozen,
         )
 
@@ -435,12 +531,15 @@ class Machine:
 
     def _enter(self, state: str) -> None:
         c = self._c
-        path = c.chart.resolve(state)
-        number = list(c.chart.states).index(path)
-        leaf = c.entry_leaf(number, self._hist)
-        self._leaf = leaf
-        for slot, child in c.marks[leaf]:
-            self._hist[slot] = child
+        number = c.state_number[c.chart.resolve(state)]
+        self._move(c.entry_leaf(number, self._hist))
+
+    def _move(self, leaf: int) -> int:
+        c = self._c
+        self._row = c.rows[leaf]
+        keep, mark = c.marks[leaf]
+        self._hist = self._hist & keep | mark
+        return leaf
 
     def copy(self) -> Machine:
         """An independent machine in the same state, with the same history and rights."""
@@ -448,8 +547,8 @@ class Machine:
         other._c = self._c
         other.rights = self.rights
         other.strict = self.strict
-        other._hist = list(self._hist)
-        other._leaf = self._leaf
+        other._hist = self._hist
+        other._row = self._row
         return other
 
     def __repr__(self) -> str:

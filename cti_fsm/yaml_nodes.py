@@ -47,10 +47,18 @@ def compose_file(path: str) -> yaml.Node | None:
         SpecError: the file cannot be read or is not well-formed YAML.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise SpecError([Problem(path, 1, 1, f"cannot read file: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SpecError(
+            [Problem(path, line, col, f"not UTF-8 text: byte 0x{data[exc.start]:02x}")]
+        ) from None
     return compose_text(text, path)
 
 
@@ -210,9 +218,21 @@ class NodeReader:
             return None
         return value
 
-    def unknown_name(self, node: yaml.Node, kind: str, name: str, known: Iterable[str]) -> None:
-        """Record a reference to an undeclared name, with a suggestion."""
-        self.problem(node, f"unknown {kind} {name!r}{_suggest(name, known)}")
+    def unknown_name(
+        self,
+        node: yaml.Node,
+        kind: str,
+        name: str,
+        known: Iterable[str],
+        *,
+        where: str | None = None,
+    ) -> None:
+        """Record a reference to an undeclared name, with a suggestion.
+
+        ``where`` names what refers to it (``command 'hold' confirm``), as a prefix.
+        """
+        prefix = f"{where}: " if where else ""
+        self.problem(node, f"{prefix}unknown {kind} {name!r}{_suggest(name, known)}")
 
     @staticmethod
     def _kind(node: yaml.Node) -> str:
