@@ -80,7 +80,8 @@ class Backoff:
 
 @attrs.frozen
 class Lifecycle:
-    """The chart names the agent itself uses for the session's life.
+    """The chart names the agent itself uses for the session's life (the chart's
+    ``session:`` section; ``Lifecycle.of(chart)``).
 
     Attributes:
         connect: the command that logs in (sent on open and after every reconnect).
@@ -91,6 +92,11 @@ class Lifecycle:
     connect: str = "connect"
     disconnect: str = "disconnect"
     link_lost: str = "link_lost"
+
+    @classmethod
+    def of(cls, chart: Chart) -> Lifecycle:
+        """The roles the chart names in its ``session:`` section (others by default)."""
+        return cls(**chart.session)
 
 
 @attrs.frozen
@@ -178,7 +184,8 @@ class Agent:
         chart: the chart to run (default: the adapter's chart).
         options: vendor-specific options passed to the adapter's protocol.
         reconnect: the backoff policy, or None to stay down after a drop.
-        lifecycle: the chart names for login, logout and link loss.
+        lifecycle: the chart names for login, logout and link loss (default: the
+            chart's ``session:`` section).
         rng: randomness for the backoff jitter (a seeded one makes tests repeatable).
     """
 
@@ -193,7 +200,7 @@ class Agent:
         chart: Chart | None = None,
         options: Mapping[str, Any] | None = None,
         reconnect: Backoff | None = Backoff(),
-        lifecycle: Lifecycle = Lifecycle(),
+        lifecycle: Lifecycle | None = None,
         rng: random.Random | None = None,
         notification_buffer: int = 10_000,
     ) -> None:
@@ -204,7 +211,7 @@ class Agent:
         self.chart = chart or self.adapter.chart
         self.options: Mapping[str, Any] = dict(options or {})
         self.reconnect = reconnect
-        self.lifecycle = lifecycle
+        self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self.machine = Machine(self.chart, rights=rights)
         self._rng = rng or random.Random()
         self._buffer = notification_buffer

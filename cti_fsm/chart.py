@@ -226,6 +226,10 @@ class Chart:
     version: int = 1
     description: str = ""
     source: str = "<chart>"
+    #: the names the agent itself uses for the session's life: ``connect`` (the login
+    #: command), ``disconnect`` (the logout command), ``link_lost`` (the signal applied
+    #: when the transport drops); absent roles take those names
+    session: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
     #: the engine's compiled tables, set once by ``machine.compile_chart``; kept here so
     #: they live exactly as long as the chart (a cache keyed by the chart would keep it
     #: alive forever, since the tables refer back to the chart)

@@ -34,6 +34,8 @@ from .yaml_nodes import NodeReader, compose_file, compose_text
 
 __all__ = ["default_chart", "default_chart_path", "load_chart", "load_chart_text"]
 
+#: the session roles a chart may name, and what each names
+_SESSION_KEYS = {"connect": "command", "disconnect": "command", "link_lost": "signal"}
 _TOP_KEYS = (
     "chart",
     "version",
@@ -45,6 +47,7 @@ _TOP_KEYS = (
     "commands",
     "signals",
     "notifications",
+    "session",
 )
 _STATE_KEYS = ("description", "initial", "history", "states")
 _COMMAND_KEYS = (
@@ -125,6 +128,7 @@ class _ChartBuilder:
         self.raw_transitions: list[_RawTransition] = []
         self.rights: dict[str, yaml.Node] = {}
         self.rights_refs: list[tuple[str, yaml.Node]] = []
+        self.session: dict[str, str] = {}
 
     # --- pass 1: shapes --------------------------------------------------------------------
     def build(self, root: yaml.Node | None) -> Chart:
@@ -168,6 +172,18 @@ class _ChartBuilder:
         commands_raw = self._read_commands(top, timeout, pending)
         signals_raw = self._read_signals(top)
         notifications = self._read_notifications(top)
+        session_raw = r.mapping(
+            top["session"][1] if "session" in top else None, "session", allowed=tuple(_SESSION_KEYS)
+        )
+        declared = {"command": {c[0] for c in commands_raw}, "signal": {x[0] for x in signals_raw}}
+        for role, (_key, value_node) in session_raw.items():
+            value = r.string(value_node, f"session {role}")
+            if value is None:
+                continue
+            kind = _SESSION_KEYS[role]
+            if value not in declared[kind]:
+                r.unknown_name(value_node, kind, value, declared[kind], where=f"session {role}")
+            self.session[role] = value
         return self._resolve(
             name=name,
             version=version,
@@ -241,8 +257,13 @@ class _ChartBuilder:
         elif not sources and len(r.problems) == known_problems:
             # an empty list, not a mistyped one (that is reported already)
             r.problem(body["from"][1], f"{owner} is allowed from no state")
-        rights = r.strings(body["rights"][1], f"{owner} rights") if "rights" in body else []
-        self.rights_refs.extend(rights)
+        if "rights" in body:
+            rights = r.strings(body["rights"][1], f"{owner} rights")
+            self.rights_refs.extend(rights)
+        else:
+            # a when_given rule keeps the command's rights unless it names its own: a
+            # variant must not shed the protection the command has
+            rights = list(inherit.rights) if inherit else []
 
         def signal_ref(key: str) -> tuple[str, yaml.Node] | None:
             if key not in body:
@@ -550,6 +571,7 @@ class _ChartBuilder:
             version=version,
             description=description,
             source=r.file,
+            session=self.session,
         )
         if not r.problems:
             self._check_whole(chart, commands_raw)

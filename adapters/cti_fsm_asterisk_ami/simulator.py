@@ -156,7 +156,10 @@ class AmiSimulator:
         """Carry out the client's actions until it closes or logs off."""
         codec = AmiCodec(expect_banner=False)
         while True:
-            data = await stream.receive_some(65536)
+            try:
+                data = await stream.receive_some(65536)
+            except trio.BrokenResourceError:
+                return  # the client reset the connection: as good as a close
             if not data:
                 return
             for message in codec.feed(data):

@@ -402,3 +402,17 @@ async def test_backoff_is_capped_exponential_with_jitter():
         delays = [policy.delay(attempt, rng) for _ in range(200)]
         assert all(0 <= d <= bound for d in delays)
         assert max(delays) > bound * 0.8  # jitter spreads over the whole range
+
+
+async def test_the_chart_names_the_login_command(server, autojump_clock):
+    text = open(cti_fsm.default_chart_path()).read()
+    text = text.replace("  connect: connect\n", "  connect: login\n")
+    text = text.replace("  connect:\n    description: Log in", "  login:\n    description: Log in")
+    chart = cti_fsm.load_chart_text(text, "login.yaml")
+    assert chart.session["connect"] == "login"
+    server.script["login"] = [{"answer": "{id}", "ok": True}, {"signal": "logged_in"}]
+    tiny = tiny_adapter.TinyAdapter(server)
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, chart=chart) as agent:
+        assert agent.lifecycle.connect == "login"
+        assert agent.state == "connected"
+    assert server.ops()[:2] == ["login", "snapshot"]

@@ -21,14 +21,16 @@ from cti_fsm import (
 
 IDLE = "checked_in.available.idle"
 PAUSED = "checked_in.available.paused"
-ANYWHERE = {"disconnect", "get_transfer_groups", "get_agent_groups", "get_rights"}
+ANYWHERE = {"get_transfer_groups", "get_agent_groups", "get_rights"}
+#: logging out is refused in the middle of a call
+NO_CALL = ANYWHERE | {"disconnect"}
 
 #: per leaf, the commands an agent without rights may send
 AGENT = {
     "offline": {"connect"},
-    "connected": ANYWHERE | {"check_in"},
-    IDLE: ANYWHERE | {"check_out", "pause", "dial_out"},
-    PAUSED: ANYWHERE | {"check_out", "pause", "restore", "dial_out"},
+    "connected": NO_CALL | {"check_in"},
+    IDLE: NO_CALL | {"check_out", "pause", "dial_out"},
+    PAUSED: NO_CALL | {"check_out", "pause", "restore", "dial_out"},
     "checked_in.ringing": ANYWHERE | {"answer", "hangup"},
     "checked_in.dialing": ANYWHERE | {"hangup"},
     "checked_in.talking": ANYWHERE | {"hangup", "hold", "send_dtmf", "transfer", "consult"},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cti_fsm import Chart, SpecError, load_chart, load_chart_text
+from cti_fsm import Chart, Machine, PermissionDenied, SpecError, load_chart, load_chart_text
 from cti_fsm.errors import Problem
 
 BASE = """\
@@ -91,7 +91,7 @@ def test_unknown_key_at_the_top() -> None:
     assert problems(edit(3, "rights: [boss]", "state: {}")) == [
         "t.yaml:4:1: chart: unknown key 'state' (did you mean 'states'?); expected one of:"
         " chart, version, description, initial, rights, defaults, states, commands,"
-        " signals, notifications"
+        " signals, notifications, session"
     ]
 
 
@@ -375,3 +375,59 @@ def test_shipped_and_test_charts_load(
             chart.states[p].parent is None or chart.states[p].parent in chart.states
             for p in chart.states
         )
+
+
+SESSION_CHART = """\
+chart: s
+initial: away
+states:
+  away: {}
+  here: {}
+commands:
+  login: {from: away, confirm: up}
+  boss_only:
+    from: here
+    rights: [boss]
+    args:
+      who: {required: false, when_given: {from: [here, away]}}
+      anyone: {required: false, when_given: {rights: []}}
+    confirm: up
+signals:
+  up:
+    transitions:
+      - {from: away, to: here, emit: [onUp]}
+      - {from: here, emit: [onUp]}
+notifications:
+  onUp: {}
+rights: [boss]
+session:
+  connect: login
+  link_lost: down
+"""
+
+
+def test_session_roles_must_name_declared_commands_and_signals() -> None:
+    with pytest.raises(SpecError) as info:
+        load_chart_text(SESSION_CHART, "s.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.col) == (25, 14)
+    assert "session link_lost: unknown signal 'down'" in problem.message
+
+
+def test_session_roles_are_kept_on_the_chart() -> None:
+    chart = load_chart_text(SESSION_CHART.replace("  link_lost: down\n", ""), "s.yaml")
+    assert dict(chart.session) == {"connect": "login"}
+
+
+def test_when_given_keeps_the_commands_rights_unless_it_names_its_own() -> None:
+    chart = load_chart_text(SESSION_CHART.replace("  link_lost: down\n", ""), "s.yaml")
+    args = {a.name: a for a in chart.commands["boss_only"].args}
+    assert args["who"].when_given is not None
+    assert args["who"].when_given.rights == frozenset({"boss"})
+    assert args["anyone"].when_given is not None
+    assert args["anyone"].when_given.rights == frozenset()
+    m = Machine(chart)
+    m.apply("up")
+    with pytest.raises(PermissionDenied):
+        m.check("boss_only", who="x")
+    m.check("boss_only", anyone="x")

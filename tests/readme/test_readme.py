@@ -33,4 +33,4 @@ def test_engine_example_runs_as_shown() -> None:
         {"print": lambda *a: printed.append(" ".join(map(str, a)))},
     )
     assert printed[0] == "checked_in.ringing ('onCallInRing',)"
-    assert printed[1].startswith("('disconnect', 'pause', 'restore', 'answer', 'hangup'")
+    assert printed[1].startswith("('pause', 'restore', 'answer', 'hangup'")
