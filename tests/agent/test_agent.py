@@ -5,6 +5,7 @@ backoff run instantly and exactly."""
 from __future__ import annotations
 
 import logging
+import pathlib
 from typing import Any
 
 import pytest
@@ -281,7 +282,7 @@ async def test_queued_commands_do_not_interleave(tiny, server, autojump_clock):
 
 
 async def test_reject_mode_refuses_while_another_command_waits(server, autojump_clock):
-    text = open(cti_fsm.default_chart_path()).read()
+    text = pathlib.Path(cti_fsm.default_chart_path()).read_text()
     marker = "  hangup:\n    description:"
     assert marker in text
     chart = cti_fsm.load_chart_text(
@@ -405,7 +406,7 @@ async def test_backoff_is_capped_exponential_with_jitter():
 
 
 async def test_the_chart_names_the_login_command(server, autojump_clock):
-    text = open(cti_fsm.default_chart_path()).read()
+    text = pathlib.Path(cti_fsm.default_chart_path()).read_text()
     text = text.replace("  connect: connect\n", "  connect: login\n")
     text = text.replace("  connect:\n    description: Log in", "  login:\n    description: Log in")
     chart = cti_fsm.load_chart_text(text, "login.yaml")

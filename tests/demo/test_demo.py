@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 
-
 from cti_fsm.demo import DEMO_COMMANDS, choose_adapter, run_demo
 
 
