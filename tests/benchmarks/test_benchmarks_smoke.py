@@ -1,0 +1,103 @@
+"""The network benchmarks run end to end with tiny parameters and print their last line in
+the agreed ``key=value`` format. No timing is asserted: only that each figure is a
+positive number, that the figures agree with each other, and that ``scale.py`` leaves no
+simulator process behind, whether it finishes or is killed."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BENCHMARKS = ROOT / "benchmarks"
+NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)"
+WIRE_LINE = re.compile(
+    rf"wire_per_raw_ws={NUMBER} agent_round_trips_per_s={NUMBER} raw_ws_round_trips_per_s={NUMBER}"
+)
+SCALE_LINE = re.compile(
+    rf"agents=([0-9]+) connect_all_s={NUMBER} kib_per_agent={NUMBER} p99_notify_ms={NUMBER}"
+)
+STARTED = re.compile(r"simulator process pid ([0-9]+) started")
+
+
+def run_benchmark(script: str, *args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+@pytest.mark.parametrize("vendor", ["csta-ws", "asterisk-ami"])
+def test_wire_prints_its_figures(vendor: str) -> None:
+    lines = run_benchmark("wire.py", "--vendor", vendor, "--seconds", "0.2", "--repeats", "1")
+    found = WIRE_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    ratio, agent, raw = (float(x) for x in found.groups())
+    assert ratio > 0 and agent > 0 and raw > 0
+    # the ratio is the two rates' quotient, printed to three significant figures
+    assert ratio == pytest.approx(agent / raw, rel=0.02)
+    # the table shows the captured round trip it replayed
+    assert any(line.strip().startswith(("hold ", "pause ")) for line in lines)
+
+
+def test_scale_prints_its_figures_and_stops_its_simulator() -> None:
+    lines = run_benchmark("scale.py", "--agents", "12", "--concurrency", "4", "--rate", "2000")
+    found = SCALE_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    agents, connect, kib, p99 = found.groups()
+    assert int(agents) == 12
+    assert float(connect) > 0 and float(kib) > 0 and float(p99) > 0
+    pid = int(next(m for m in map(STARTED.match, lines) if m).group(1))
+    assert f"simulator process pid {pid} ended (exit code 0)" in lines
+    assert gone(pid)
+
+
+def test_the_simulator_process_ends_when_scale_is_killed() -> None:
+    bench = subprocess.Popen(
+        [sys.executable, str(BENCHMARKS / "scale.py"), "--agents", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    pid = None
+    try:
+        assert bench.stdout is not None
+        started = STARTED.match(bench.stdout.readline())
+        assert started, "scale.py did not say which simulator process it started"
+        pid = int(started.group(1))
+        assert f"simulator process pid {pid} listening" in bench.stdout.readline()
+        # no chance to clean up: the child must notice its parent is gone by itself
+        os.kill(bench.pid, signal.SIGKILL)
+        bench.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while not gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gone(pid), f"simulator process {pid} outlived scale.py"
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+        if pid is not None and not gone(pid):
+            os.kill(pid, signal.SIGKILL)  # the test failed; leave nothing running
