@@ -3,7 +3,8 @@ receive is recorded, to capture what a real command round trip puts on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import attrs
@@ -72,8 +73,10 @@ class TapAdapter:
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> VendorProtocol:
         return self.inner.protocol(user=user, options=options)
 
-    async def connect(self, url: str) -> Transport:
-        return TapTransport(await self.inner.connect(url), self.log, self._recording)
+    @asynccontextmanager
+    async def connect(self, url: str) -> AsyncIterator[Transport]:
+        async with self.inner.connect(url) as transport:
+            yield TapTransport(transport, self.log, self._recording)
 
     def simulator(self, switch: Any) -> Simulator:
         return self.inner.simulator(switch)

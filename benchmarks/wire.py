@@ -377,8 +377,7 @@ async def _race(
         )
         await vendor.setup(replayed, None)
         raw = await stack.enter_async_context(_raw_client(raw_url, written, vendor.stream))
-        transport = await adapter.connect(raw_url)
-        stack.push_async_callback(transport.aclose)
+        transport = await stack.enter_async_context(adapter.connect(raw_url))
         pair_names = "/".join(name for name, _ in vendor.pair)
         baseline = f"raw: {vendor.baseline}"
         agent_row = f"agent {pair_names} <-> simulator"

@@ -15,15 +15,21 @@ names an object satisfying ``Adapter``. A third-party package plugs in exactly a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from functools import cached_property
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from .chart import Chart
 from .errors import CtiError
+
+if TYPE_CHECKING:
+    from .vendor_map import VendorMap
 
 __all__ = [
     "Adapter",
@@ -31,6 +37,7 @@ __all__ = [
     "Codec",
     "Frame",
     "Malformed",
+    "MapBackedAdapter",
     "RawMessage",
     "Signal",
     "Simulator",
@@ -207,11 +214,14 @@ class Adapter(Protocol):
         """A fresh protocol for one agent connection (``user`` is the agent's login)."""
         ...
 
-    async def connect(self, url: str) -> Transport:
-        """Open a transport to ``url``.
+    def connect(self, url: str) -> AbstractAsyncContextManager[Transport]:
+        """``async with adapter.connect(url) as transport:`` a connection for the block.
+
+        A context manager, not a coroutine, so that a transport with background tasks
+        (a websocket's reader) keeps them inside the caller's scope.
 
         Raises:
-            Disconnected: the server cannot be reached.
+            Disconnected: (on entering) the server cannot be reached.
         """
         ...
 
@@ -245,6 +255,51 @@ class Simulator(Protocol):
         is called with the bound port once listening, so
         ``port = await nursery.start(sim.serve)`` works."""
         ...
+
+
+class MapBackedAdapter:
+    """Base for adapters driven by a vendor map (``specs/vendors/<name>.yaml``): the chart,
+    the map (loaded and checked on first use) and the unsupported commands come from it.
+    A subclass sets ``name`` and adds ``protocol``, ``connect`` and ``simulator``.
+
+    Args:
+        vendor_map_file: another map to use (default: the shipped one for ``name``).
+        chart: the chart that map is written for (default: the default chart).
+    """
+
+    name: str = ""
+
+    def __init__(
+        self, vendor_map_file: str | os.PathLike[str] | None = None, chart: Chart | None = None
+    ) -> None:
+        self._map_file = vendor_map_file
+        self._chart = chart
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    @cached_property
+    def chart(self) -> Chart:
+        """The chart the vendor map is written for."""
+        from .chart_loader import default_chart
+
+        return self._chart or default_chart()
+
+    @cached_property
+    def vendor_map(self) -> VendorMap:
+        """The vendor map, loaded and checked against the chart on first use.
+
+        Raises:
+            SpecError: the map has mistakes.
+        """
+        from .vendor_map import load_vendor_map, vendor_map_path
+
+        return load_vendor_map(self._map_file or vendor_map_path(self.name), self.chart)
+
+    @property
+    def unsupported(self) -> frozenset[str]:
+        """Commands this vendor cannot do (from the vendor map)."""
+        return self.vendor_map.unsupported
 
 
 class AdapterNotFound(CtiError):

@@ -576,23 +576,29 @@ class Agent:
         started = False
         attempt = 0
         while not self._closing:
+            error: CtiError | None = None
+            reason: str | None = None
             try:
-                transport = await self.adapter.connect(self.url)
+                async with self.adapter.connect(self.url) as transport:
+                    protocol = self.adapter.protocol(user=self.user, options=self.options)
+                    # errors of the session itself are kept apart from failing to connect
+                    try:
+                        reason = await self._serve(
+                            _Connection(transport, protocol), started, task_status
+                        )
+                    except CtiError as exc:
+                        error = exc
             except Disconnected as exc:
                 if not started or self.reconnect is None:
                     raise
                 attempt += 1
-                if (
-                    self.reconnect.max_attempts is not None
-                    and attempt >= self.reconnect.max_attempts
-                ):
+                limit = self.reconnect.max_attempts
+                if limit is not None and attempt >= limit:
                     raise Disconnected(f"gave up after {attempt} attempts: {exc.reason}") from exc
                 await trio.sleep(self.reconnect.delay(attempt, self._rng))
                 continue
-            conn = _Connection(
-                transport, self.adapter.protocol(user=self.user, options=self.options)
-            )
-            reason = await self._serve(conn, started, task_status)
+            if error is not None:
+                raise error
             started = True
             attempt = 0
             if self._closing or self.reconnect is None:

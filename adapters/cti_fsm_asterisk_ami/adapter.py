@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cached_property
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from cti_fsm.chart import Chart
-from cti_fsm.chart_loader import default_chart
-from cti_fsm.vendor_map import VendorMap, load_vendor_map, vendor_map_path
+from cti_fsm.adapter import MapBackedAdapter
+from cti_fsm.vendor_map import load_vendor_map
 
 from . import capture, transport
 from .protocol import AmiProtocol
@@ -17,8 +16,12 @@ from .protocol import AmiProtocol
 __all__ = ["AmiAdapter"]
 
 
-class AmiAdapter:
+class AmiAdapter(MapBackedAdapter):
     """Asterisk Manager Interface: codec, protocol, TCP transport, capture reader, simulator.
+
+    Args:
+        vendor_map_file: another map to use (default: ``specs/vendors/asterisk-ami.yaml``).
+        chart: the chart that map is written for (default: the default chart).
 
     Attributes:
         name: ``asterisk-ami``.
@@ -28,29 +31,6 @@ class AmiAdapter:
 
     name = "asterisk-ami"
     replay_start = "idle"
-
-    def __init__(self, vendor_map_file: str | None = None, chart: Chart | None = None) -> None:
-        self._map_file = vendor_map_file
-        self._chart = chart
-
-    @cached_property
-    def chart(self) -> Chart:
-        """The chart the vendor map is written for (the default chart)."""
-        return self._chart or default_chart()
-
-    @cached_property
-    def vendor_map(self) -> VendorMap:
-        """The vendor map, loaded and checked against the chart on first use.
-
-        Raises:
-            SpecError: the map has mistakes.
-        """
-        return load_vendor_map(self._map_file or vendor_map_path(self.name), self.chart)
-
-    @property
-    def unsupported(self) -> frozenset[str]:
-        """Commands AMI cannot do (from the vendor map)."""
-        return self.vendor_map.unsupported
 
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> AmiProtocol:
         """A fresh protocol for one connection of the agent whose queue-member interface is
@@ -67,13 +47,14 @@ class AmiAdapter:
             vmap = load_vendor_map(os.fspath(other), self.chart)
         return AmiProtocol(vmap, self.chart, user=user, options=options)
 
-    async def connect(self, url: str) -> transport.TcpTransport:
-        """Open a TCP connection to ``tcp://host:port`` (port 5038 by default).
+    def connect(self, url: str) -> AbstractAsyncContextManager[transport.TcpTransport]:
+        """``async with adapter.connect("tcp://host:port") as transport:`` (port 5038 by
+        default); closed when the block ends.
 
         Raises:
-            Disconnected: bad URL, or the server cannot be reached.
+            Disconnected: (on entering) bad URL, or the server cannot be reached.
         """
-        return await transport.open_tcp(url)
+        return transport.connected(url)
 
     def read_capture(self, path: str | os.PathLike[str]) -> list[bytes]:
         """The frames of a recorded AMI stream (``.raw``, panoramisk ``.yaml``, ``.md`` docs).

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import trio
 
 from cti_fsm.errors import Disconnected
 
-__all__ = ["DEFAULT_PORT", "TcpTransport", "open_tcp", "parse_url"]
+__all__ = ["DEFAULT_PORT", "TcpTransport", "connected", "open_tcp", "parse_url"]
 
 #: AMI's registered port.
 DEFAULT_PORT = 5038
@@ -90,3 +92,17 @@ async def open_tcp(url: str) -> TcpTransport:
         reason = exc.strerror or type(exc).__name__
         raise Disconnected(f"cannot reach AMI at {host}:{port}: {reason}") from None
     return TcpTransport(stream, f"{host}:{port}")
+
+
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[TcpTransport]:
+    """``open_tcp`` for the life of an ``async with`` block (closed when it ends).
+
+    Raises:
+        Disconnected: (on entering) the URL is not a tcp URL, or the server cannot be reached.
+    """
+    tcp = await open_tcp(url)
+    try:
+        yield tcp
+    finally:
+        await tcp.aclose()

@@ -11,7 +11,8 @@ check what was (or was not) sent. Messages are JSON text frames:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
@@ -197,9 +198,14 @@ class TinyAdapter:
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> TinyProtocol:
         return TinyProtocol(self.unsupported, options.get("keepalive", 0))
 
-    async def connect(self, url: str) -> Link:
+    @asynccontextmanager
+    async def connect(self, url: str) -> AsyncIterator[Link]:
         await trio.lowlevel.checkpoint()
-        return self.server.connect()
+        link = self.server.connect()
+        try:
+            yield link
+        finally:
+            await link.aclose()
 
     def simulator(self, switch: Any) -> Any:
         raise NotImplementedError("the tiny adapter has no simulator")

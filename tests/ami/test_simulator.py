@@ -189,59 +189,59 @@ async def test_snapshot_after_reconnect_restores_the_call() -> None:
             await until(agent, "checked_in.talking")
             await agent._conn.transport.aclose()  # type: ignore[union-attr]
         # a new connection: log in, snapshot, and hang up the call it never saw start
-        transport = await adapter.connect(url)
-        protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
+        async with adapter.connect(url) as transport:
+            protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
 
-        async def exchange(messages: list[dict[str, str]], last: type) -> list[object]:
-            for m in messages:
-                await transport.send(protocol.codec.encode(m))
-            got: list[object] = []
-            with trio.fail_after(5):
-                while not any(isinstance(g, last) for g in got):
-                    for raw in protocol.codec.feed(await transport.receive()):
-                        got.extend(protocol.receive(raw))
-            return got
+            async def exchange(messages: list[dict[str, str]], last: type) -> list[object]:
+                for m in messages:
+                    await transport.send(protocol.codec.encode(m))
+                got: list[object] = []
+                with trio.fail_after(5):
+                    while not any(isinstance(g, last) for g in got):
+                        for raw in protocol.codec.feed(await transport.receive()):
+                            got.extend(protocol.receive(raw))
+                return got
 
-        login = protocol.encode_command(
-            "connect", {"user": AGENT, "password": "pw1001", "url": url}, 1
-        )
-        assert await exchange(list(login), Answer) == [Signal("logged_in", {}), Answer(1, True)]
-        got = await exchange(list(protocol.snapshot_request(2)), Snapshot)
-        snapshot = got[-1]
-        assert isinstance(snapshot, Snapshot) and snapshot.state == "checked_in.talking"
-        # Asterisk answers the action first, then reports the Hangup
-        got = await exchange(list(protocol.encode_command("hangup", {}, 3)), Answer)
-        assert got == [Answer(3, True)]
-        got = await exchange([], Signal)
-        assert [g.name for g in got if isinstance(g, Signal)] == ["hung_up"]
-        assert sw.call_of("1001") is None
-        await transport.aclose()
+            login = protocol.encode_command(
+                "connect", {"user": AGENT, "password": "pw1001", "url": url}, 1
+            )
+            assert await exchange(list(login), Answer) == [Signal("logged_in", {}), Answer(1, True)]
+            got = await exchange(list(protocol.snapshot_request(2)), Snapshot)
+            snapshot = got[-1]
+            assert isinstance(snapshot, Snapshot) and snapshot.state == "checked_in.talking"
+            # Asterisk answers the action first, then reports the Hangup
+            got = await exchange(list(protocol.encode_command("hangup", {}, 3)), Answer)
+            assert got == [Answer(3, True)]
+            got = await exchange([], Signal)
+            assert [g.name for g in got if isinstance(g, Signal)] == ["hung_up"]
+            assert sw.call_of("1001") is None
+            await transport.aclose()
 
 
 async def test_unknown_actions_and_garbage_get_errors_and_the_link_stays() -> None:
     sw = demo_switch()
     async with running(sw) as url:
-        transport = await adapter.connect(url)
-        protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
-        await transport.send(b"this is not AMI\r\n\r\nAction: Ping\r\nActionID: p1\r\n\r\n")
-        await transport.send(b"Action: Frobnicate\r\nActionID: f1\r\n\r\n")
-        got: list[object] = []
-        with trio.fail_after(5):
-            while len([g for g in got if isinstance(g, dict) and "Response" in g]) < 2:
-                got.extend(protocol.codec.feed(await transport.receive()))
-        responses = [g for g in got if isinstance(g, dict) and "Response" in g]
-        assert responses[0] == {
-            "Response": "Success",
-            "ActionID": "p1",
-            "Ping": "Pong",
-            "Timestamp": responses[0]["Timestamp"],
-        }
-        assert responses[1] == {
-            "Response": "Error",
-            "ActionID": "f1",
-            "Message": "Permission denied",
-        }
-        await transport.aclose()
+        async with adapter.connect(url) as transport:
+            protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
+            await transport.send(b"this is not AMI\r\n\r\nAction: Ping\r\nActionID: p1\r\n\r\n")
+            await transport.send(b"Action: Frobnicate\r\nActionID: f1\r\n\r\n")
+            got: list[object] = []
+            with trio.fail_after(5):
+                while len([g for g in got if isinstance(g, dict) and "Response" in g]) < 2:
+                    got.extend(protocol.codec.feed(await transport.receive()))
+            responses = [g for g in got if isinstance(g, dict) and "Response" in g]
+            assert responses[0] == {
+                "Response": "Success",
+                "ActionID": "p1",
+                "Ping": "Pong",
+                "Timestamp": responses[0]["Timestamp"],
+            }
+            assert responses[1] == {
+                "Response": "Error",
+                "ActionID": "f1",
+                "Message": "Permission denied",
+            }
+            await transport.aclose()
 
 
 async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:

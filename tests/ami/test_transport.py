@@ -50,25 +50,25 @@ async def test_login_over_tcp_and_server_close(nursery: trio.Nursery) -> None:
         )
     )
     port = listeners[0].socket.getsockname()[1]
-    transport = await adapter.connect(f"tcp://127.0.0.1:{port}")
-    protocol = adapter.protocol(user="PJSIP/1001", options={"username": "cti"})
-    (login,) = protocol.encode_command(
-        "connect", {"user": "PJSIP/1001", "password": "pw", "url": ""}, 1
-    )
-    await transport.send(protocol.codec.encode(login))
-    inbound = []
-    with trio.fail_after(5):
-        while not any(isinstance(i, Answer) for i in inbound):
-            for message in protocol.codec.feed(await transport.receive()):
-                inbound.extend(protocol.receive(message))
-    assert inbound == [Signal("logged_in", {}), Answer(1, True)]
-    assert got[0].startswith(b"Action: Login\r\nUsername: cti\r\nSecret: pw\r\n")
-    with pytest.raises(Disconnected, match="closed the connection"), trio.fail_after(5):
-        await transport.receive()
-    await transport.aclose()
-    await transport.aclose()  # idempotent
-    with pytest.raises(Disconnected):
-        await transport.send(b"Action: Ping\r\n\r\n")
+    async with adapter.connect(f"tcp://127.0.0.1:{port}") as transport:
+        protocol = adapter.protocol(user="PJSIP/1001", options={"username": "cti"})
+        (login,) = protocol.encode_command(
+            "connect", {"user": "PJSIP/1001", "password": "pw", "url": ""}, 1
+        )
+        await transport.send(protocol.codec.encode(login))
+        inbound = []
+        with trio.fail_after(5):
+            while not any(isinstance(i, Answer) for i in inbound):
+                for message in protocol.codec.feed(await transport.receive()):
+                    inbound.extend(protocol.receive(message))
+        assert inbound == [Signal("logged_in", {}), Answer(1, True)]
+        assert got[0].startswith(b"Action: Login\r\nUsername: cti\r\nSecret: pw\r\n")
+        with pytest.raises(Disconnected, match="closed the connection"), trio.fail_after(5):
+            await transport.receive()
+        await transport.aclose()
+        await transport.aclose()  # idempotent
+        with pytest.raises(Disconnected):
+            await transport.send(b"Action: Ping\r\n\r\n")
 
 
 async def test_unreachable_server_is_disconnected() -> None:
@@ -78,7 +78,8 @@ async def test_unreachable_server_is_disconnected() -> None:
     port = sock.getsockname()[1]
     sock.close()
     with pytest.raises(Disconnected, match=f"cannot reach AMI at 127.0.0.1:{port}"):
-        await adapter.connect(f"tcp://127.0.0.1:{port}")
+        async with adapter.connect(f"tcp://127.0.0.1:{port}"):
+            pass  # pragma: no cover - entering fails
 
 
 @pytest.mark.parametrize(
@@ -95,4 +96,5 @@ def test_parse_url(url: str, expected: tuple[str, int]) -> None:
 
 async def test_bad_url_is_disconnected() -> None:
     with pytest.raises(Disconnected, match="tcp://"):
-        await adapter.connect("ws://pbx:5038")
+        async with adapter.connect("ws://pbx:5038"):
+            pass  # pragma: no cover - entering fails

@@ -127,9 +127,16 @@ OpenClient = Callable[..., Awaitable[Client]]
 async def connect(nursery: trio.Nursery, sim: CstaSimulator) -> AsyncIterator[OpenClient]:
     """``await connect("1001")``: a logged-in client (``login=False``: just connected)."""
     clients: list[Client] = []
+    finished = trio.Event()
+
+    async def hold_open(url: str, *, task_status: trio.TaskStatus[Transport]) -> None:
+        # the websocket's own tasks live in this task, opened and closed here
+        async with adapter.connect(url) as transport:
+            task_status.started(transport)
+            await finished.wait()
 
     async def open_client(user: str, password: str | None = None, *, login: bool = True) -> Client:
-        transport = await adapter.connect(sim.url)
+        transport = await nursery.start(hold_open, sim.url)
         client = Client(transport, adapter.protocol(user=user, options={}))
         clients.append(client)
         nursery.start_soon(client.read)
@@ -143,3 +150,4 @@ async def connect(nursery: trio.Nursery, sim: CstaSimulator) -> AsyncIterator[Op
     yield open_client
     for client in clients:
         await client.transport.aclose()
+    finished.set()

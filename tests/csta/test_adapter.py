@@ -32,10 +32,10 @@ async def test_simulator_and_transport_satisfy_the_contract(
     sim: CstaSimulator, switch: Switch
 ) -> None:
     assert isinstance(sim, Simulator)
-    transport = await adapter.connect(sim.url)
-    assert isinstance(transport, Transport)
-    await transport.aclose()
-    await transport.aclose()  # idempotent
+    async with adapter.connect(sim.url) as transport:
+        assert isinstance(transport, Transport)
+        await transport.aclose()
+        await transport.aclose()  # idempotent
 
 
 async def test_an_agent_follows_the_switch(sim: CstaSimulator, switch: Switch) -> None:

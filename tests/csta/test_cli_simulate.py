@@ -30,14 +30,16 @@ async def test_serves_the_demo_population_and_prints_it_without_passwords(
         assert expected in text
     assert "pw1001" not in text and "pw9001" not in text
     # it really serves: a demo account logs in
-    transport = await adapter.connect(simulator.url)
-    protocol = adapter.protocol(user="1002", options={})
-    for message in protocol.encode_command("connect", {"user": "1002", "password": "pw1002"}, 1):
-        await transport.send(protocol.codec.encode(message))
-    [response] = protocol.codec.feed(await transport.receive())
-    assert isinstance(response, dict)
-    assert protocol.receive(response)[0] == Answer(1, True, "", response["result"])
-    await transport.aclose()
+    async with adapter.connect(simulator.url) as transport:
+        protocol = adapter.protocol(user="1002", options={})
+        for message in protocol.encode_command(
+            "connect", {"user": "1002", "password": "pw1002"}, 1
+        ):
+            await transport.send(protocol.codec.encode(message))
+        [response] = protocol.codec.feed(await transport.receive())
+        assert isinstance(response, dict)
+        assert protocol.receive(response)[0] == Answer(1, True, "", response["result"])
+        await transport.aclose()
 
 
 def test_arguments() -> None:
