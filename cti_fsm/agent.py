@@ -50,6 +50,8 @@ from .paths import shortest_signal_path
 __all__ = ["Agent", "AgentStatistics", "Backoff", "Lifecycle", "open_agent"]
 
 log = logging.getLogger("cti_fsm.agent")
+#: backoff jitter for agents not given their own: one shared generator, not one per agent
+_JITTER = random.Random()
 
 Listener = Callable[[Notification], Any]
 RawListener = Callable[[RawMessage], Any]
@@ -213,7 +215,7 @@ class Agent:
         self.reconnect = reconnect
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self.machine = Machine(self.chart, rights=rights)
-        self._rng = rng or random.Random()
+        self._rng = rng or _JITTER
         self._buffer = notification_buffer
         self._requests = itertools.count(1)
         self._conn: _Connection | None = None
@@ -381,10 +383,13 @@ class Agent:
             self._check(name, args)
             waiting = next((p.command for p in self._pending), "another command")
             raise Busy(command=name, state=self.state, waiting=waiting)
-        async with self._serial:
+        await _acquire(self._serial)
+        try:
             # a queued command is checked when its turn comes: `hold()` then `retrieve()`
             # sent together is a sequence, and retrieve is legal once hold has landed
             return await self._send_and_wait(name, args, self._check(name, args))
+        finally:
+            self._serial.release()
 
     def _check(self, name: str, args: Mapping[str, Any]) -> CommandRule:
         if name != self.lifecycle.connect and not self.connected:
@@ -422,9 +427,12 @@ class Agent:
         return pending.step
 
     async def _send_all(self, conn: _Connection, messages: Sequence[RawMessage], name: str) -> None:
-        async with self._send_lock:
+        await _acquire(self._send_lock)
+        try:
             for message in messages:
                 await conn.transport.send(conn.protocol.codec.encode(message))
+        finally:
+            self._send_lock.release()
 
     async def send_raw(self, message: RawMessage) -> None:
         """Send a raw vendor message as is (no chart check): the passthrough for features
@@ -774,6 +782,15 @@ class Agent:
             await conn.transport.aclose()
         for pending in tuple(self._pending):
             pending.fail(Disconnected("closed", command=pending.command))
+
+
+async def _acquire(lock: trio.Lock) -> None:
+    """Take ``lock``, without a trip through the scheduler when it is free: a command
+    reaches a checkpoint anyway when it sends and when it waits for its answer."""
+    try:
+        lock.acquire_nowait()
+    except trio.WouldBlock:
+        await lock.acquire()
 
 
 @asynccontextmanager

@@ -125,6 +125,47 @@ def _matches(expected: Any, actual: Any) -> bool:
     return str(expected) == str(actual)
 
 
+#: how many field paths the rule index uses, and how many value tuples it remembers
+_INDEX_PATHS = 3
+_INDEX_CELLS = 4096
+
+
+def _literal(expected: Any) -> bool:
+    """A condition the index can decide: fixed text or numbers, no placeholder."""
+    if isinstance(expected, list):
+        return bool(expected) and all(_literal(e) for e in expected)
+    if isinstance(expected, str):
+        return _TEMPLATE.search(expected) is None
+    return isinstance(expected, (int, float)) and not isinstance(expected, bool)
+
+
+#: stands for an absent field in an index key (no field's text contains a NUL)
+_ABSENT_KEY = "\0absent"
+
+
+def _may_match(expected: Any, text: str) -> bool:
+    """False only if a rule's condition surely rejects a field whose value reads ``text``
+    (``_ABSENT_KEY``: the field is absent, which no literal condition accepts)."""
+    if expected is _ABSENT or not _literal(expected):
+        return True
+    if text == _ABSENT_KEY:
+        return False
+    if isinstance(expected, list):
+        return any(str(e) == text for e in expected)
+    return str(expected) == text
+
+
+def _index_paths(rules: Sequence[SignalRule]) -> tuple[str, ...]:
+    """The field paths most rules pin to literal values (first seen first on ties)."""
+    counts: dict[str, int] = {}
+    for rule in rules:
+        for path, expected in rule.when.items():
+            if _literal(expected):
+                counts[path] = counts.get(path, 0) + 1
+    ranked = sorted(counts, key=lambda p: -counts[p])
+    return tuple(ranked[:_INDEX_PATHS])
+
+
 @attrs.frozen
 class SignalRule:
     """One rule of a vendor map: when a raw message matches, it means ``signal``.
@@ -190,14 +231,52 @@ class VendorMap:
     states: Mapping[str, str]
     description: str = ""
     source: str = "<map>"
+    #: the field paths rules most often pin to fixed values, and per tuple of a message's
+    #: values there, the rules that could match it (in order): most messages are tried
+    #: against a handful of rules instead of all of them
+    _index_paths: tuple[str, ...] = attrs.field(init=False, repr=False)
+    _candidates: dict[tuple[str, ...], tuple[SignalRule, ...]] = attrs.field(
+        init=False, repr=False, factory=dict
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_index_paths", _index_paths(self.rules))
 
     def signal(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
         """The signal of the first rule that matches ``message``, or None."""
-        for rule in self.rules:
+        for rule in self.candidates(message):
             found = rule.match(message, context)
             if found is not None:
                 return found
         return None
+
+    def candidates(self, message: RawMessage) -> tuple[SignalRule, ...]:
+        """The rules, in order, that could match ``message``: every rule whose fixed
+        conditions on the indexed fields agree with it (all rules for an unusual message)."""
+        key = []
+        for path in self._index_paths:
+            value = lookup(message, path)
+            if value is _ABSENT:
+                key.append(_ABSENT_KEY)
+                continue
+            # lists (repeated keys) and booleans take the full scan, which handles them
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                return self.rules
+            key.append(str(value))
+        cell = tuple(key)
+        found = self._candidates.get(cell)
+        if found is None:
+            found = tuple(
+                rule
+                for rule in self.rules
+                if all(
+                    _may_match(rule.when.get(p, _ABSENT), v)
+                    for p, v in zip(self._index_paths, cell, strict=True)
+                )
+            )
+            if len(self._candidates) < _INDEX_CELLS:
+                self._candidates[cell] = found
+        return found
 
     def encode(self, command: str, context: Mapping[str, Any]) -> list[Any]:
         """The raw messages for ``command``, filled from ``context`` (arguments included).

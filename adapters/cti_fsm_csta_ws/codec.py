@@ -23,6 +23,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+# built once: json.loads/dumps with non-default arguments build a new one on every call
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 class JsonCodec:
     """Decode JSON text frames into dicts and encode dicts as compact JSON text.
 
@@ -49,7 +54,7 @@ class JsonCodec:
         else:
             text = data
         try:
-            value = json.loads(text, parse_constant=_no_constant)
+            value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             # the text ran out before the value did: a frame cut short
             if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
@@ -70,7 +75,7 @@ class JsonCodec:
         Raises:
             TypeError: the message holds something JSON cannot carry.
         """
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(message)
 
     def __repr__(self) -> str:
         return f"JsonCodec(max_frame={self.max_frame})"

@@ -16,9 +16,11 @@ each command is written. What a stateless map cannot say lives here:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -149,10 +151,7 @@ class CstaProtocol:
         self._map = vendor_map
         self._chart = chart
         self._application_id = str(options.get("application_id", "cti-fsm"))
-        self._secret_args = {
-            name: frozenset(a.name for a in spec.args if a.secret) | vendor_map.secrets
-            for name, spec in chart.commands.items()
-        }
+        self._secret_args = _secret_args(chart, vendor_map)
         self._outstanding: dict[Any, _Request] = {}
         self._aux_ids = itertools.count(1)
 
@@ -441,3 +440,15 @@ def _other(call: Mapping[str, Any], me: str | None) -> str | None:
 
 def _hashable(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=32)
+def _secret_args(chart: Chart, vendor_map: VendorMap) -> Mapping[str, frozenset[str]]:
+    """Per command, the argument and field names never shown: once per (chart, map),
+    not once per connection (thousands of agents share it)."""
+    return MappingProxyType(
+        {
+            name: frozenset(a.name for a in spec.args if a.secret) | vendor_map.secrets
+            for name, spec in chart.commands.items()
+        }
+    )

@@ -19,6 +19,16 @@ from typing import TYPE_CHECKING, Any
 from .coverage import ChartTransition, CommandVariant, Coverage, chart_transitions, command_variants
 
 if TYPE_CHECKING:
+    from .conformance import (
+        ConformanceError,
+        ConformanceReport,
+        Gap,
+        Login,
+        LoopbackRelay,
+        Scenario,
+        check_adapter,
+        check_adapter_sync,
+    )
     from .state_machine import ChartStateMachine, chart_state_machine, plan_walks
     from .strategies import Flow, FlowStep, flows
 
@@ -26,11 +36,19 @@ __all__ = [
     "ChartStateMachine",
     "ChartTransition",
     "CommandVariant",
+    "ConformanceError",
+    "ConformanceReport",
     "Coverage",
     "Flow",
     "FlowStep",
+    "Gap",
+    "Login",
+    "LoopbackRelay",
+    "Scenario",
     "chart_state_machine",
     "chart_transitions",
+    "check_adapter",
+    "check_adapter_sync",
     "command_variants",
     "flows",
     "plan_walks",
@@ -43,6 +61,15 @@ _LAZY = {
     "ChartStateMachine": "state_machine",
     "chart_state_machine": "state_machine",
     "plan_walks": "state_machine",
+    # the adapter conformance suite (trio; hypothesis for its random walk)
+    "ConformanceError": "conformance",
+    "ConformanceReport": "conformance",
+    "Gap": "conformance",
+    "Login": "conformance",
+    "LoopbackRelay": "conformance",
+    "Scenario": "conformance",
+    "check_adapter": "conformance",
+    "check_adapter_sync": "conformance",
 }
 
 
