@@ -220,28 +220,27 @@ async def test_snapshot_after_reconnect_restores_the_call() -> None:
 
 async def test_unknown_actions_and_garbage_get_errors_and_the_link_stays() -> None:
     sw = demo_switch()
-    async with running(sw) as url:
-        async with adapter.connect(url) as transport:
-            protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
-            await transport.send(b"this is not AMI\r\n\r\nAction: Ping\r\nActionID: p1\r\n\r\n")
-            await transport.send(b"Action: Frobnicate\r\nActionID: f1\r\n\r\n")
-            got: list[object] = []
-            with trio.fail_after(5):
-                while len([g for g in got if isinstance(g, dict) and "Response" in g]) < 2:
-                    got.extend(protocol.codec.feed(await transport.receive()))
-            responses = [g for g in got if isinstance(g, dict) and "Response" in g]
-            assert responses[0] == {
-                "Response": "Success",
-                "ActionID": "p1",
-                "Ping": "Pong",
-                "Timestamp": responses[0]["Timestamp"],
-            }
-            assert responses[1] == {
-                "Response": "Error",
-                "ActionID": "f1",
-                "Message": "Permission denied",
-            }
-            await transport.aclose()
+    async with running(sw) as url, adapter.connect(url) as transport:
+        protocol = adapter.protocol(user=AGENT, options={"username": "1001"})
+        await transport.send(b"this is not AMI\r\n\r\nAction: Ping\r\nActionID: p1\r\n\r\n")
+        await transport.send(b"Action: Frobnicate\r\nActionID: f1\r\n\r\n")
+        got: list[object] = []
+        with trio.fail_after(5):
+            while len([g for g in got if isinstance(g, dict) and "Response" in g]) < 2:
+                got.extend(protocol.codec.feed(await transport.receive()))
+        responses = [g for g in got if isinstance(g, dict) and "Response" in g]
+        assert responses[0] == {
+            "Response": "Success",
+            "ActionID": "p1",
+            "Ping": "Pong",
+            "Timestamp": responses[0]["Timestamp"],
+        }
+        assert responses[1] == {
+            "Response": "Error",
+            "ActionID": "f1",
+            "Message": "Permission denied",
+        }
+        await transport.aclose()
 
 
 async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
