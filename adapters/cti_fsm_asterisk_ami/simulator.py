@@ -30,6 +30,7 @@ Tests drive the world through the switch itself (``inbound_call``, ``customer_an
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -82,6 +83,10 @@ class _Session:
     agent: str | None = None
 
 
+#: how many received actions a simulator keeps for tests to inspect
+RECEIVED_KEPT = 10_000
+
+
 class AmiSimulator:
     """The AMI server (``adapter.simulator(switch)``).
 
@@ -112,7 +117,21 @@ class AmiSimulator:
         self._outbox: list[Packet] = []
         self._acting = 0
         self._quiet = False
-        self.received: list[Packet] = []
+        #: the latest actions received (bounded: a long-running simulator must not grow)
+        self.received: collections.deque[Packet] = collections.deque(maxlen=RECEIVED_KEPT)
+        self.host: str | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        """``tcp://host:port`` once serving.
+
+        Raises:
+            RuntimeError: not serving yet.
+        """
+        if self.port is None:
+            raise RuntimeError("the simulator is not serving yet")
+        return f"tcp://{self.host}:{self.port}"
 
     # --- serving ----------------------------------------------------------------------------
     async def serve(
@@ -127,10 +146,12 @@ class AmiSimulator:
         unsubscribe = self.switch.subscribe(self._on_switch)
         try:
             async with trio.open_nursery() as nursery:
-                task_status.started(listeners[0].socket.getsockname()[1])
+                self.host, self.port = host, listeners[0].socket.getsockname()[1]
+                task_status.started(self.port)
                 await trio.serve_listeners(self._handle, listeners, handler_nursery=nursery)
         finally:
             unsubscribe()
+            self.port = None
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         send, receive = trio.open_memory_channel[bytes](_BACKLOG)
