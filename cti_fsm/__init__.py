@@ -4,6 +4,7 @@ The sans-IO core is ``load_chart`` (a YAML chart into an immutable ``Chart``) an
 ``Machine`` (one agent's state under it: ``check`` commands, ``apply`` signals).
 """
 
+from .agent import Agent, AgentStatistics, Backoff, Lifecycle, open_agent
 from .chart import (
     ArgSpec,
     Chart,
@@ -18,6 +19,7 @@ from .chart import (
 from .chart_loader import default_chart, default_chart_path, load_chart, load_chart_text
 from .diagrams import diagram
 from .errors import (
+    Busy,
     CommandError,
     CommandFailed,
     CommandTimeout,
@@ -36,7 +38,11 @@ from .machine import Machine, Notification, Step, compile_chart
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentStatistics",
     "ArgSpec",
+    "Backoff",
+    "Busy",
     "Chart",
     "CommandError",
     "CommandFailed",
@@ -48,6 +54,7 @@ __all__ = [
     "Emit",
     "IllegalCommand",
     "InvalidArguments",
+    "Lifecycle",
     "Machine",
     "Notification",
     "NotificationSpec",
@@ -66,4 +73,5 @@ __all__ = [
     "diagram",
     "load_chart",
     "load_chart_text",
+    "open_agent",
 ]

@@ -219,7 +219,10 @@ class Agent:
         self._buffer = notification_buffer
         self._requests = itertools.count(1)
         self._conn: _Connection | None = None
-        self._pending: list[_Pending] = []
+        # commands awaiting their answer, by request id (insertion order = sending order),
+        # and per confirm or fail signal the ones it would answer, oldest first
+        self._pending: dict[int, _Pending] = {}
+        self._awaiting: dict[str, collections.deque[_Pending]] = {}
         self._serial = trio.Lock()
         self._send_lock = trio.Lock()
         self._listeners: dict[str, list[Listener]] = collections.defaultdict(list)
@@ -256,7 +259,7 @@ class Agent:
         return AgentStatistics(
             state=self.state,
             connected=self.connected,
-            pending=tuple(p.command for p in self._pending),
+            pending=tuple(p.command for p in self._pending.values()),
             reconnects=self._stats["reconnects"],
             malformed_frames=self._stats["malformed"],
             ignored_signals=self._stats["ignored"],
@@ -381,7 +384,7 @@ class Agent:
             return await self._send_and_wait(name, args, self._check(name, args))
         if mode == "reject" and self._serial.locked():
             self._check(name, args)
-            waiting = next((p.command for p in self._pending), "another command")
+            waiting = next((p.command for p in self._pending.values()), "another command")
             raise Busy(command=name, state=self.state, waiting=waiting)
         await _acquire(self._serial)
         try:
@@ -412,7 +415,10 @@ class Agent:
         if rule.confirm is None and rule.fail is None:
             await self._send_all(conn, messages, name)
             return None
-        self._pending.append(pending)
+        self._pending[pending.request_id] = pending
+        answered_by = {signal for signal in (rule.confirm, rule.fail) if signal is not None}
+        for signal in answered_by:
+            self._awaiting.setdefault(signal, collections.deque()).append(pending)
         try:
             await self._send_all(conn, messages, name)
             with trio.move_on_after(rule.timeout) as scope:
@@ -420,8 +426,14 @@ class Agent:
             if scope.cancelled_caught:
                 raise CommandTimeout(name, rule.timeout)
         finally:
-            if pending in self._pending:
-                self._pending.remove(pending)
+            del self._pending[pending.request_id]
+            for signal in answered_by:
+                queue = self._awaiting[signal]
+                # usually it was answered from the front; an unanswered one is removed here
+                if pending in queue:
+                    queue.remove(pending)
+                if not queue:
+                    del self._awaiting[signal]
         if pending.error is not None:
             raise pending.error
         return pending.step
@@ -496,14 +508,17 @@ class Agent:
         for step_listener in tuple(self._step_listeners):
             self._call_listener(step_listener, step)
         self._emit(step.notifications)
-        for pending in tuple(self._pending):
+        queue = self._awaiting.get(signal)
+        while queue:
+            pending = queue.popleft()
+            if pending.done.is_set():
+                continue  # answered already (by its request id, say)
             if signal == pending.rule.confirm:
                 pending.resolve(step)
-                break
-            if signal == pending.rule.fail:
+            else:
                 reason = payload.get("message") or payload.get("reason") or signal
                 pending.fail(CommandFailed(pending.command, str(reason), signal))
-                break
+            break
         return step
 
     def _answer(self, answer: Answer) -> None:
@@ -511,8 +526,8 @@ class Agent:
         if ping is not None:
             ping.set()
             return
-        pending = next((p for p in self._pending if p.request_id == answer.request_id), None)
-        if pending is None:
+        pending = self._pending.get(answer.request_id)
+        if pending is None or pending.done.is_set():
             return
         if answer.ok:
             if pending.rule.confirm is None:
@@ -694,7 +709,9 @@ class Agent:
 
     async def _login(self, conn: _Connection) -> None:
         """Log in, ask for a snapshot, walk the machine to it, then release notifications."""
-        before, self._last_online = self._last_online, None
+        # kept until a resync succeeds: a link that drops again mid-resync must still
+        # walk from where the user last saw the agent
+        before = self._last_online
         # connect's notification (onConnect) must come after the resync's notifications
         self._held = []
         try:
@@ -703,6 +720,7 @@ class Agent:
             )
             held, self._held = self._held, None
             await self._resync(conn, before)
+            self._last_online = None
             self._emit(held)
         finally:
             if self._held is not None:
@@ -755,11 +773,17 @@ class Agent:
             self.user,
             reason,
         )
-        for pending in tuple(self._pending):
+        for pending in tuple(self._pending.values()):
             pending.fail(Disconnected(reason, command=pending.command))
-        if self.machine.handles(self.lifecycle.link_lost):
+        if not self.machine.handles(self.lifecycle.link_lost):
+            return
+        if self._last_online is None:
             self._last_online = self.state
             self._apply(self.lifecycle.link_lost, {"reason": reason})
+        else:
+            # dropped again before the user heard it was back: they already know it is
+            # down, so the machine goes down without a second announcement
+            self.machine.apply(self.lifecycle.link_lost, reason=reason)
 
     async def aclose(self) -> None:
         """Log out (best effort, briefly) and close the connection; idempotent."""
@@ -780,7 +804,7 @@ class Agent:
                     except CtiError as exc:
                         log.info("%s: logout on close failed: %s", self.user, exc)
             await conn.transport.aclose()
-        for pending in tuple(self._pending):
+        for pending in tuple(self._pending.values()):
             pending.fail(Disconnected("closed", command=pending.command))
 
 

@@ -44,7 +44,7 @@ OPTIONS: Mapping[str, str] = {
 #: The pseudo-command a snapshot request is recorded under.
 SNAPSHOT = "(snapshot)"
 #: Requests remembered while waiting for their responses; the oldest is forgotten beyond.
-MAX_OUTSTANDING = 1024
+MAX_OUTSTANDING = 65_536
 #: The connection field that names the call in each call event.
 _CONNECTION_FIELD: Mapping[str, str] = {
     "serviceInitiated": "initiatedConnection",
