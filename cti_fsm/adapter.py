@@ -139,8 +139,15 @@ class VendorProtocol(Protocol):
         unsupported: commands the vendor cannot do; the agent refuses them before sending.
     """
 
-    codec: Codec
-    unsupported: frozenset[str]
+    @property
+    def codec(self) -> Codec:
+        """The codec for this connection."""
+        ...
+
+    @property
+    def unsupported(self) -> frozenset[str]:
+        """Commands the vendor cannot do; the agent refuses them before sending."""
+        ...
 
     def encode_command(
         self, command: str, args: Mapping[str, Any], request_id: int

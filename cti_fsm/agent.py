@@ -378,6 +378,17 @@ class Agent:
             CommandFailed: the vendor refused it (its reason attached).
             CommandTimeout: no answer within the chart's timeout for the command.
         """
+        step = await self._command(name, args)
+        if name == self.lifecycle.disconnect:
+            # the user logged out: the server closing the link now is no drop to recover
+            # from, so the session ends instead of reconnecting and logging back in
+            self._closing = True
+            conn = self._conn
+            if conn is not None:
+                await conn.transport.aclose()
+        return step
+
+    async def _command(self, name: str, args: Mapping[str, Any]) -> Step | None:
         spec = self.chart.commands.get(name)
         mode = spec.pending if spec is not None else "reject"
         if mode == "parallel":
