@@ -10,8 +10,9 @@ Decoding is lenient where Asterisk is irregular and strict where it matters:
 - a key may repeat (``ChanVariable``, ``Variable``): its values are kept, in order, as a list;
 - ``Response: Follows`` (the ``Command`` action of Asterisk 11 and older) carries raw output
   lines up to ``--END COMMAND--``: they are kept as a list under ``Output``;
-- a second ``Event:`` or ``Response:`` line inside a packet means a missing empty line
-  (seen in the wild): it starts a new packet;
+- a second ``Event:`` line, or a second ``Response:`` line, inside a packet means a missing
+  empty line (seen in the wild): it starts a new packet. A ``Response:`` inside an event is
+  one of its fields (``OriginateResponse`` carries one) and does not split it;
 - a line that is not ``Key: Value`` yields a ``Malformed`` and decoding goes on; a packet
   with no ``Event``, ``Response`` or ``Action`` yields a ``Malformed`` too;
 - a packet (or a line) longer than ``max_packet`` bytes yields one ``Malformed`` and is
@@ -38,7 +39,13 @@ DEFAULT_MAX_PACKET = 64 * 1024
 
 _BANNER_PREFIX = "Asterisk Call Manager/"
 _TYPE_KEYS = ("Event", "Response", "Action")
-_SPLITTING_KEYS = frozenset(("Event", "Response"))
+#: A key that starts a new packet when the packet so far already has one of these keys.
+#: An event may carry a ``Response`` field (OriginateResponse), so only a second ``Event``
+#: or a second ``Response`` means an empty line went missing.
+_SPLITS_AFTER: dict[str, frozenset[str]] = {
+    "Event": frozenset(("Event", "Response")),
+    "Response": frozenset(("Response",)),
+}
 # keys are tokens: letters, digits and a few punctuation marks Asterisk uses
 # (Cause-txt, CID-CallingPres, LOCAL(ARG1) in UserEvent bodies); never spaces or brackets
 _KEY = re.compile(r"[A-Za-z0-9_\-.()/*@#$%&+=!?~^]+")
@@ -137,14 +144,14 @@ class AmiCodec:
             out.append(Malformed.of("not a 'Key: Value' line", text))
             return
         value = value.strip()
-        if key in _SPLITTING_KEYS and any(k in self._fields for k in _SPLITTING_KEYS):
+        if any(k in self._fields for k in _SPLITS_AFTER.get(key, ())):
             # an empty line went missing: what came so far is a packet of its own
             self._lines.pop()
             self._finish(out)
             self._lines.append(text)
             self._size = len(raw) + 2
         self._add(key, value)
-        if key == "Response" and value == "Follows":
+        if key == "Response" and value == "Follows" and "Event" not in self._fields:
             self._follows = []
 
     def _output(self, text: str, out: list[RawMessage | Malformed]) -> bool:

@@ -290,9 +290,10 @@ class AmiProtocol:
     # --- inbound ----------------------------------------------------------------------------
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
         """What one AMI packet means for this agent (often nothing)."""
-        if "Response" in message:
-            return self._response(message)
         event = message.get("Event")
+        if event is None and "Response" in message:
+            # an event may carry a Response field (OriginateResponse): it stays an event
+            return self._response(message)
         if not isinstance(event, str):
             return []  # the banner, or an action in a recorded stream
         action_id = message.get("ActionID")
@@ -321,6 +322,8 @@ class AmiProtocol:
         bridge = message.get("BridgeUniqueid")
         agent_bridge = t.in_agent_bridge(bridge)
         facts["consulting"] = t.consulting
+        if event == "BridgeEnter":
+            facts["returning"] = t.returns_to(message.get("Channel"), bridge)
         self._member_facts(event, message, facts)
         t.observe(event, message)
         self._post_facts(event, message, facts, agent_bridge)

@@ -730,11 +730,20 @@ def _conferenced(s: AmiSimulator, e: sw.CallConferenced) -> list[Packet]:
         return out
     if e.kind == "barge_in":
         return []  # a DTMF mode switch inside ChanSpy: nothing on AMI
+    # the consultation is merged into the call: its channels now belong to the call alone
+    # (a copy left under the consultation would make _cleared take the agent's channel for
+    # one shared by two calls, and never write its Hangup)
+    if e.secondary is not None and e.secondary != e.call:
+        for key in [k for k in s._channels if k[0] == e.secondary]:
+            moved = s._channels.pop(key)
+            s._channels.setdefault((e.call, key[1]), moved)
+        local = s._local.pop(e.secondary, None)
+        if local is not None:
+            s._local.setdefault(e.call, local)
     out = []
     for device, _ in e.parties:
-        c = s._channels.get((e.call, device)) or s._channels.get((e.secondary or "", device))
+        c = s._channels.get((e.call, device))
         if c is not None:
-            s._channels[(e.call, device)] = c
             out += s._enter(c, s._bridge_id(e.call))
     return out
 

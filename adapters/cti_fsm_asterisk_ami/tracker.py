@@ -15,6 +15,10 @@ vendor map matches on.
 - **Bridges** (12+) are followed for every channel, because the agent's bridge can be
   entered by the other party before the agent's channel arrives. Entries go when channels
   leave or hang up; a cap keeps a stream with lost events from growing the tables.
+- A bridge an agent channel **left** while others stayed in it (the customer's, when a
+  consultation starts) is remembered until the channel goes back, the bridge goes or the
+  channel hangs up, so its return there (taking the held customer back) can be told from
+  a new call.
 """
 
 from __future__ import annotations
@@ -61,7 +65,16 @@ class CallTracker:
         device: the agent's device (``PJSIP/1001``); ``None`` until known.
     """
 
-    __slots__ = ("_bridge_of", "_members", "_own", "_peers", "consulting", "device", "optimizing")
+    __slots__ = (
+        "_bridge_of",
+        "_left",
+        "_members",
+        "_own",
+        "_peers",
+        "consulting",
+        "device",
+        "optimizing",
+    )
 
     def __init__(self, device: str | None) -> None:
         self.device = device
@@ -71,6 +84,8 @@ class CallTracker:
         self._peers: dict[str, str] = {}
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, set[str]] = {}
+        #: (agent channel, bridge) it left while others stayed there, oldest first
+        self._left: dict[tuple[str, str], None] = {}
         self.consulting = False
         #: Local channel halves being optimized away (12+): they are no party, until gone
         self.optimizing: set[str] = set()
@@ -135,6 +150,13 @@ class CallTracker:
         count = int(reported) if isinstance(reported, str) and reported.isdigit() else len(members)
         return count - len(members & self.optimizing)
 
+    def returns_to(self, channel: Any, bridge: Any) -> bool:
+        """True if agent ``channel`` entering ``bridge`` goes back to a bridge it left while
+        others stayed in it (the held customer's); ask before ``observe`` sees the entry."""
+        return (
+            isinstance(channel, str) and isinstance(bridge, str) and (channel, bridge) in self._left
+        )
+
     def others_in_bridge_of(self, channel: str) -> list[str]:
         """The other channels in ``channel``'s bridge (the spied agent's customer, say)."""
         bridge = self._bridge_of.get(channel)
@@ -155,6 +177,7 @@ class CallTracker:
         """Rebuild the tables from a ``CoreShowChannels`` listing (after a reconnect)."""
         self._own.clear()
         self._peers.clear()
+        self._left.clear()
         for row in channels:
             name = row.get("Channel")
             bridge = row.get("BridgeId") or row.get("BridgeID")
@@ -220,6 +243,8 @@ class CallTracker:
         if not isinstance(channel, str):
             return
         self.optimizing.discard(channel)
+        for key in [k for k in self._left if k[0] == channel]:
+            del self._left[key]
         self._own.pop(channel, None)
         self._peers.pop(channel, None)
         bridge = self._bridge_of.get(channel)
@@ -273,6 +298,7 @@ def _on_bridge_enter(t: CallTracker, m: Mapping[str, Any]) -> None:
     if not isinstance(bridge, str) or not isinstance(channel, str):
         return
     t._enter(bridge, channel)
+    t._left.pop((channel, bridge), None)
     if t.in_agent_bridge(bridge):
         for other in t.members(bridge):
             t._peer_add(other)
@@ -282,6 +308,11 @@ def _on_bridge_leave(t: CallTracker, m: Mapping[str, Any]) -> None:
     bridge, channel = m.get("BridgeUniqueid"), m.get("Channel")
     if isinstance(bridge, str) and isinstance(channel, str):
         t._leave(bridge, channel)
+        # others stayed (by Asterisk's count, or the members known): the agent may come back
+        if t.is_agent(channel) and t.parties(bridge, m.get("BridgeNumChannels")) > 0:
+            t._left[(channel, bridge)] = None
+            while len(t._left) > _MAX_OWN:
+                del t._left[next(iter(t._left))]
 
 
 def _on_bridge_destroy(t: CallTracker, m: Mapping[str, Any]) -> None:
@@ -289,6 +320,8 @@ def _on_bridge_destroy(t: CallTracker, m: Mapping[str, Any]) -> None:
     if isinstance(bridge, str):
         for channel in t._members.pop(bridge, set()):
             t._bridge_of.pop(channel, None)
+        for key in [k for k in t._left if k[1] == bridge]:
+            del t._left[key]
 
 
 def _on_hangup(t: CallTracker, m: Mapping[str, Any]) -> None:

@@ -175,3 +175,32 @@ def test_encode_refuses_what_would_break_framing_without_showing_the_value(
     with pytest.raises(EncodeError) as info:
         encode_packet(packet)
     assert "Hangup" not in str(info.value) and "pa" not in str(info.value).replace("packet", "")
+
+
+def test_a_response_field_inside_an_event_does_not_split_it() -> None:
+    # OriginateResponse carries Response: Success/Failure as one of its fields
+    out = decode_whole(
+        b"Event: OriginateResponse\r\nActionID: cti-4-0\r\nResponse: Failure\r\n"
+        b"Channel: PJSIP/8901\r\nReason: 0\r\n\r\n"
+    )
+    assert out == [
+        {
+            "Event": "OriginateResponse",
+            "ActionID": "cti-4-0",
+            "Response": "Failure",
+            "Channel": "PJSIP/8901",
+            "Reason": "0",
+        }
+    ]
+
+
+def test_missing_blank_line_after_a_response_still_splits() -> None:
+    out = decode_whole(
+        b"Response: Success\r\nActionID: 1\r\nResponse: Error\r\nActionID: 2\r\n"
+        b"Event: Hangup\r\nResponse: Success\r\n\r\n"
+    )
+    assert out == [
+        {"Response": "Success", "ActionID": "1"},
+        {"Response": "Error", "ActionID": "2"},
+        {"Event": "Hangup", "Response": "Success"},
+    ]

@@ -569,3 +569,118 @@ def test_hangup_counts_only_the_agents_last_channel(protocol: AmiProtocol) -> No
     assert names(feed(protocol, {"Event": "Hangup", "Channel": CALLER_CH})) == []
     assert names(feed(protocol, {"Event": "Hangup", "Channel": "PJSIP/10010-00000001"})) == []
     assert names(feed(protocol, {"Event": "Hangup", "Channel": AGENT_CH})) == ["hung_up"]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        ("dial_out", {"number": "5550100"}, Signal("dial_failed", {"reason": "0"})),
+        ("listen", {"agent_id": "PJSIP/1002"}, Signal("listen_failed", {"message": "0"})),
+    ],
+)
+def test_a_failed_originate_response_event_fails_the_originate(
+    protocol: AmiProtocol, command: str, args: dict[str, Any], expected: Signal
+) -> None:
+    protocol.tracker.device = AGENT
+    (action,) = protocol.encode_command(command, args, 4)
+    assert feed(protocol, response(action, message="Originate successfully queued")) == [
+        Answer(4, True)
+    ]
+    # the event names the action and carries a Response field: it is still an event
+    event = {
+        "Event": "OriginateResponse",
+        "ActionID": action["ActionID"],
+        "Response": "Failure",
+        "Channel": AGENT,
+        "Reason": "0",
+    }
+    assert feed(protocol, event) == [expected]
+
+
+def consultation(protocol: AmiProtocol) -> list[str]:
+    """The agent on a call consults 2001: it leaves the customer's bridge b1 for b2."""
+    in_call(protocol)
+    (action,) = protocol.encode_command("consult", {"target": "2001"}, 5)
+    local = "Local/2001@default-00000001"
+    return names(
+        feed(
+            protocol,
+            response(action),
+            {
+                "Event": "BridgeLeave",
+                "BridgeUniqueid": "b1",
+                "BridgeNumChannels": "1",
+                "Channel": AGENT_CH,
+            },
+            {"Event": "MusicOnHoldStart", "Channel": CALLER_CH},
+            {
+                "Event": "BridgeEnter",
+                "BridgeUniqueid": "b2",
+                "BridgeNumChannels": "1",
+                "Channel": AGENT_CH,
+            },
+            {
+                "Event": "BridgeEnter",
+                "BridgeUniqueid": "b2",
+                "BridgeNumChannels": "2",
+                "Channel": f"{local};1",
+            },
+            {"Event": "DialBegin", "Channel": f"{local};2", "DestChannel": "PJSIP/trunk-0000000c"},
+        )
+    )
+
+
+def test_a_consulted_party_hanging_up_fails_the_consultation(protocol: AmiProtocol) -> None:
+    assert consultation(protocol) == ["consult_started"]
+    out = feed(
+        protocol,
+        {
+            "Event": "DialEnd",
+            "Channel": "Local/2001@default-00000001;2",
+            "DestChannel": "PJSIP/trunk-0000000c",
+            "DialStatus": "ANSWER",
+        },
+        {"Event": "Hangup", "Channel": "PJSIP/trunk-0000000c", "Cause-txt": "Normal Clearing"},
+    )
+    assert names(out) == ["consult_answered", "consult_failed"]
+    assert out[-1] == Signal("consult_failed", {"message": "Normal Clearing"})
+
+
+def test_going_back_into_the_customers_bridge_is_retrieved(protocol: AmiProtocol) -> None:
+    consultation(protocol)
+    back = [
+        {
+            "Event": "BridgeLeave",
+            "BridgeUniqueid": "b2",
+            "BridgeNumChannels": "0",
+            "Channel": AGENT_CH,
+        },
+        {"Event": "BridgeDestroy", "BridgeUniqueid": "b2"},
+        {"Event": "MusicOnHoldStop", "Channel": CALLER_CH},
+        {
+            "Event": "BridgeEnter",
+            "BridgeUniqueid": "b1",
+            "BridgeNumChannels": "2",
+            "Channel": AGENT_CH,
+            "Linkedid": "1700000000.9",
+        },
+    ]
+    assert feed(
+        protocol,
+        {
+            "Event": "DialEnd",
+            "Channel": "Local/2001@default-00000001;2",
+            "DestChannel": "PJSIP/trunk-0000000c",
+            "DialStatus": "BUSY",
+        },
+        *back,
+    ) == [
+        Signal("consult_failed", {"message": "BUSY"}),
+        Signal("retrieved", {"call_id": "1700000000.9"}),
+    ]
+    # once back, entering a bridge again is no return: a new call is answered as before
+    assert not protocol.tracker.returns_to(AGENT_CH, "b1")
+
+
+def test_a_new_call_entering_a_bridge_is_not_retrieved(protocol: AmiProtocol) -> None:
+    assert "retrieved" not in names(feed(protocol, *inbound_call()))
