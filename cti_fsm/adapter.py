@@ -48,7 +48,7 @@ __all__ = [
     "load_adapter",
 ]
 
-#: One decoded vendor message: a JSON object, or an AMI packet as a dict of fields.
+#: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
 RawMessage = Mapping[str, Any]
 #: What goes over the wire: a websocket text or binary message, or bytes of a TCP stream.
 Frame = bytes | str
@@ -204,7 +204,7 @@ class Adapter(Protocol):
     """What the ``cti_fsm.adapters`` entry point names.
 
     Attributes:
-        name: the vendor name used to select it (``open_agent("csta-ws", ...)``).
+        name: the vendor name used to select it (``open_agent("my-vendor", ...)``).
         chart: the chart its vendor map is written for (usually the default chart).
         unsupported: commands the vendor cannot do.
     """
@@ -232,6 +232,8 @@ class Adapter(Protocol):
         """
         ...
 
+    # Optional, looked up with getattr by the replay command:
+    #   describe_message(message) -> str   a raw message's name for timelines
     # Optional, looked up with getattr by cti_fsm.replay:
     #   read_capture(path) -> list[Frame]   frames of a captured stream, for the codec
     #   replay_start: str                   the state a replayed agent starts in

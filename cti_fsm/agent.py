@@ -1,6 +1,6 @@
 """The agent business code holds: a Machine driven by a vendor connection, under trio.
 
-``async with open_agent("csta-ws", url, user, password) as agent:`` connects, logs in,
+``async with open_agent("my-vendor", url, user, password) as agent:`` connects, logs in,
 synchronises with the server's view of the agent and yields. Every chart command is an
 awaitable method (``await agent.hold()``) that is validated against the chart before
 anything is sent and returns when the confirming signal has moved the machine. Every

@@ -119,7 +119,7 @@ def _matches(expected: Any, actual: Any) -> bool:
         return any(_matches(e, actual) for e in expected)
     if isinstance(actual, (list, tuple)):  # repeated keys: any value may match
         return any(_matches(expected, a) for a in actual)
-    # wire formats disagree on types ("1" in AMI, 1 in JSON): compare as text
+    # wire formats disagree on types ("1" in a text protocol, 1 in JSON): compare as text
     if isinstance(expected, bool) or isinstance(actual, bool):
         return bool(expected == actual)
     return str(expected) == str(actual)

@@ -32,6 +32,14 @@ class AmiAdapter(MapBackedAdapter):
     name = "asterisk-ami"
     replay_start = "idle"
 
+    def describe_message(self, message: Mapping[str, Any]) -> str:
+        """A packet's name for timelines: its Event, Response or Action."""
+        for field in ("Event", "Response", "Action"):
+            value = message.get(field)
+            if isinstance(value, str):
+                return value
+        return "?"
+
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> AmiProtocol:
         """A fresh protocol for one connection of the agent whose queue-member interface is
         ``user``. ``options["vendor_map"]`` (a path) swaps in another map, for example one

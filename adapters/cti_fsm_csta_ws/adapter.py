@@ -29,6 +29,14 @@ class CstaWsAdapter(MapBackedAdapter):
 
     name = "csta-ws"
 
+    def describe_message(self, message: Mapping[str, Any]) -> str:
+        """A message's name for timelines: its event name, else its type."""
+        for field in ("event", "service", "type"):
+            value = message.get(field)
+            if isinstance(value, str):
+                return value
+        return "?"
+
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> CstaProtocol:
         """A fresh protocol for one connection of agent ``user`` (options: see
         ``protocol.OPTIONS``).

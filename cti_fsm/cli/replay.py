@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..adapter import AdapterNotFound, Malformed, RawMessage
+from ..adapter import AdapterNotFound, Malformed, RawMessage, load_adapter
 from ..errors import CtiError
 from ..replay import Replayed, replay
 
 HELP = "replay a recorded vendor stream and print the agent's transitions and notifications"
-#: Fields a vendor message is named by, tried in order (AMI packets, JSON events).
-_NAME_FIELDS = ("Event", "Response", "Action", "event", "type", "name")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
     counts = {"malformed": 0, "signals": 0, "ignored": 0, "transitions": 0}
     final = None
     try:
+        # how a message is named is the adapter's knowledge (optional: else its start)
+        describe = getattr(load_adapter(args.vendor), "describe_message", _describe)
         for item in replay(
             args.vendor, args.file, user=args.agent, start=args.start, options=options
         ):
-            line = _line(item, counts, args.all)
+            line = _line(item, counts, args.all, describe)
             if item.step is not None:
                 final = item.step.target
             if line:
@@ -70,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _line(item: Replayed, counts: dict[str, int], show_all: bool) -> str | None:
+def _line(
+    item: Replayed,
+    counts: dict[str, int],
+    show_all: bool,
+    describe: Callable[[RawMessage], str],
+) -> str | None:
     if isinstance(item.message, Malformed):
         counts["malformed"] += 1
         return f"{item.index:6}  MALFORMED {item.message.reason}: {item.message.excerpt!r}"
-    name = _name(item.message)
+    name = describe(item.message)[:22]
     step = item.step
     if step is None:
         return f"{item.index:6}  {name:<22} {item.inbound}" if show_all else None
@@ -94,9 +99,9 @@ def _line(item: Replayed, counts: dict[str, int], show_all: bool) -> str | None:
     return f"{item.index:6}  {name:<22} {step.signal:<18} {move}  {notes}".rstrip()
 
 
-def _name(message: RawMessage) -> str:
-    for field in _NAME_FIELDS:
-        value = message.get(field)
+def _describe(message: RawMessage) -> str:
+    """A message named by its first field's value (for adapters that do not say)."""
+    for value in message.values():
         if isinstance(value, str):
             return value
     return "?"
