@@ -44,7 +44,8 @@ groups they may sign in to and rights. An agent's *session* is its login to the 
 signed in to groups it is *ready* or *not ready* (with a reason code). A call is one bridge
 with *legs*, one per party: an agent's device or an external number (the customer, a far
 end). A leg is ``initiated`` (dialling), ``alerting`` (ringing), ``connected`` or ``held``
-(the holding party's own leg is held, as the telephony standards model it); a supervisor's leg may be *silent*. A
+(the holding party's own leg is held, as the telephony standards model it); a
+supervisor's leg may be *silent*. A
 consultation is a second call of the same agent, tied to its first (``consultation_of``).
 Inbound calls arrive for a group: offered at once to the group's ready, free agent that has
 been free longest, else queued (first in, first out) until one becomes free. A call ends
