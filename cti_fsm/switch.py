@@ -1160,20 +1160,7 @@ class Switch:
                 "invalid_call_state", f"agent {target.id!r} is not talking in {call.id!r}"
             )
         self._add_leg(call, sup, "connected", silent=True)
-        out: list[SwitchEvent] = [
-            CallConferenced(
-                concerns=self._concerns(call),
-                call=call.id,
-                primary=call.id,
-                secondary=None,
-                controller=sup.device,
-                added=sup.device,
-                silent=True,
-                kind="listen",
-                parties=tuple((x.device, x.silent) for x in call.legs),
-            )
-        ]
-        return self._publish(out)
+        return self._publish([self._supervisor_joined(call, sup, "listen")])
 
     def barge_in(self, supervisor_id: str, agent_id: str | None = None) -> list[SwitchEvent]:
         """Supervisor: turn a silent listen into a three-party call (the agent is retrieved
@@ -1192,20 +1179,22 @@ class Switch:
             if leg.state == "held" and leg.agent is not None:
                 self._retrieve(out, call, leg, self._agents[leg.agent])
         mine.silent = False
-        out.append(
-            CallConferenced(
-                concerns=self._concerns(call),
-                call=call.id,
-                primary=call.id,
-                secondary=None,
-                controller=sup.device,
-                added=sup.device,
-                silent=False,
-                kind="barge_in",
-                parties=tuple((x.device, x.silent) for x in call.legs),
-            )
-        )
+        out.append(self._supervisor_joined(call, sup, "barge_in"))
         return self._publish(out)
+
+    def _supervisor_joined(self, call: _Call, sup: _Agent, kind: str) -> CallConferenced:
+        """The event for a supervisor's leg joining ``call`` (silent while listening)."""
+        return CallConferenced(
+            concerns=self._concerns(call),
+            call=call.id,
+            primary=call.id,
+            secondary=None,
+            controller=sup.device,
+            added=sup.device,
+            silent=kind == "listen",
+            kind=kind,
+            parties=tuple((x.device, x.silent) for x in call.legs),
+        )
 
     def take_over(self, supervisor_id: str, agent_id: str | None = None) -> list[SwitchEvent]:
         """Supervisor: drop the agent from the call the supervisor listens to or joined.
