@@ -382,6 +382,16 @@ class Machine:
                 out.append(c.nodes[last - 1][0] if last else None)
         return tuple(out)
 
+    @property
+    def configuration(self) -> tuple[int, int]:
+        """The machine's whole state as one opaque, hashable value.
+
+        Two machines of the same chart and rights with equal configurations behave the same
+        from now on: the value covers the current leaf and what every history state would
+        resume. Cheap to take; meant for comparing and for search (visited sets).
+        """
+        return (self._row.leaf, self._hist)
+
     def allowed(self) -> tuple[str, ...]:
         """The commands that may be sent now (state and rights), in chart order."""
         return self._c.allowed(self._row.leaf, self.rights)

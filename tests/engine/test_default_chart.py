@@ -593,3 +593,24 @@ def test_jump_into_available_follows_history(agent_chart: Chart) -> None:
     assert m.jump(AVAILABLE) == Step("checked_in.talking", PAUSED, None)
     assert Machine(agent_chart, state="checked_in").state == IDLE
     assert Machine(agent_chart).history == (None,)
+
+
+def test_configuration_tells_apart_exactly_what_behaves_differently(agent_chart: Chart) -> None:
+    talking_from_idle = Machine(agent_chart, state=IDLE)
+    talking_from_idle.jump("checked_in.talking")
+    talking_from_paused = Machine(agent_chart, state=PAUSED)
+    talking_from_paused.jump("checked_in.talking")
+    # same leaf, different history: they end the call in different states
+    assert talking_from_idle.state == talking_from_paused.state
+    assert talking_from_idle.configuration != talking_from_paused.configuration
+    # a copy, and a machine brought to the same place another way, compare equal
+    assert talking_from_idle.copy().configuration == talking_from_idle.configuration
+    other = Machine(agent_chart, state=IDLE)
+    other.apply("ringing")
+    other.apply("answered")
+    assert other.configuration == talking_from_idle.configuration
+    assert hash(other.configuration) == hash(talking_from_idle.configuration)
+    # an ignored signal leaves it as it was
+    before = other.configuration
+    assert other.apply("checked_in").ignored
+    assert other.configuration == before
