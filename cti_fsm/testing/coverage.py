@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=True, cache_hash=True)  # cells live in sets, hashed many times
 class ChartTransition:
     """One cell of the chart's tables: a signal or a command in a leaf state.
 

@@ -16,6 +16,17 @@ walks of at most ``plan_steps`` steps, and each walk runs as one example. So eve
 transition is taken in the first few examples, not by luck; hypothesis then explores
 freely. A walk that fails is reported with its steps; it is already short.
 
+Hypothesis explores through ``explore``: each example is one block of bytes that
+hypothesis draws, read step by step (``moves.py``): at each step one of the rules whose
+precondition holds, with its arguments, then every invariant. Hypothesis's own runner
+(``run_state_machine_as_test``) makes a choice per rule and per argument and tests every
+rule's precondition at every step; with some eighty rules that is about twenty times
+slower (``benchmarks/flows.py`` measures both). It still runs these classes, and
+``explore`` hands it any class whose rules use bundles. Like hypothesis's runner,
+``explore`` leaves a random set of rules out of each example (swarm testing) and shrinks
+a failure: steps it can do without are skipped, and the note on the error lists the
+steps that remain.
+
 Use it as a test of your own code by overriding the hooks, which both phases call::
 
     class AgentFlows(chart_state_machine(default_chart(), rights=())):
@@ -29,10 +40,12 @@ Use it as a test of your own code by overriding the hooks, which both phases cal
 
     TestAgentFlows = AgentFlows.TestCase  # collected by pytest (or unittest)
 
-``AgentFlows.TestCase.settings = settings(max_examples=50)`` tunes the hypothesis phase;
-``AgentFlows.run()`` runs both phases outside a test runner. Rules added with hypothesis's
-``@rule`` and ``@invariant`` in a subclass run in the hypothesis phase (invariants in both);
-``@initialize`` rules run in the hypothesis phase only.
+``AgentFlows.TestCase.settings = settings(max_examples=50)`` tunes the hypothesis phase
+(``stateful_step_count`` is a flow's length); ``AgentFlows.run()`` runs both phases outside
+a test runner. Rules added with hypothesis's ``@rule`` and ``@invariant`` in a subclass run
+in the hypothesis phase (invariants in both), drawing their arguments from their
+strategies; ``@initialize`` rules run at the start of each hypothesis example, in the
+order they are declared.
 """
 
 from __future__ import annotations
@@ -44,7 +57,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, ClassVar, cast
 
 import attrs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -59,9 +72,33 @@ from ..chart_loader import default_chart
 from ..errors import IllegalCommand, PermissionDenied
 from ..machine import Machine, Step
 from .coverage import ChartTransition, CommandVariant, Coverage, command_variants
+from .moves import (
+    FIRST_MOVE,
+    STOP,
+    Chosen,
+    DrawFn,
+    MoveTable,
+    Swarm,
+    block_size,
+    read_mask,
+    step_values,
+)
 from .strategies import answers, args_strategy, payload_strategy
 
 __all__ = ["ChartStateMachine", "chart_state_machine", "plan_walks"]
+
+#: Marks the rules ``chart_state_machine`` generates (the runner reads them from its table).
+_CHART_RULE = "_cti_fsm_chart_rule"
+#: Marks the refusal probes (the runner gives them an index from the flow's bytes).
+_PROBE = "_cti_fsm_probe"
+#: The refusal probes' index range.
+_PROBE_INDICES = 1001
+
+
+def _probe(function: Any) -> Any:
+    setattr(function, _PROBE, True)
+    return function
+
 
 _SAMPLE_VALUES: Mapping[str, Any] = {
     "string": "1",
@@ -90,19 +127,6 @@ class Action:
         if self.kind == "signal":
             return f"signal {self.name}"
         return f"command {self.name}" + (f" -> {self.answer}" if self.answer else "")
-
-
-def _history_states(chart: Chart) -> tuple[str, ...]:
-    return tuple(p for p, s in chart.states.items() if s.history)
-
-
-def configuration(machine: Machine, history_states: Iterable[str]) -> tuple[str, ...]:
-    """The machine's whole state: its leaf, and the leaf each history state would resume.
-
-    Two machines with equal configurations behave the same from now on. Probed through
-    ``jump`` on copies, so only the machine's public interface is used.
-    """
-    return (machine.state, *(machine.copy().jump(h).target for h in history_states))
 
 
 def _actions(
@@ -152,7 +176,6 @@ def plan_walks(
         raise ValueError(f"plan_steps must be positive, got {plan_steps}")
     granted = frozenset(chart.rights if rights is None else rights)
     actions = _actions(chart, granted, stimuli)
-    history = _history_states(chart)
     variants = {v.label: v for v in command_variants(chart)}
     untaken = {t for acts in actions.values() for _, taken in acts for t in taken}
     walks: list[tuple[Action, ...]] = []
@@ -160,7 +183,7 @@ def plan_walks(
         machine = Machine(chart, rights=granted, state=start)
         walk: list[Action] = []
         while untaken and len(walk) < plan_steps:
-            path = _shortest_path(machine, untaken, actions, history, variants)
+            path = _shortest_path(machine, untaken, actions, variants)
             if path is None or (walk and len(walk) + len(path) > plan_steps):
                 break
             for action in path:
@@ -191,10 +214,9 @@ def _shortest_path(
     machine: Machine,
     untaken: set[ChartTransition],
     actions: Mapping[str, list[tuple[Action, tuple[ChartTransition, ...]]]],
-    history: tuple[str, ...],
     variants: Mapping[str, CommandVariant],
 ) -> list[Action] | None:
-    seen = {configuration(machine, history)}
+    seen = {machine.configuration}
     queue: deque[tuple[Machine, list[Action]]] = deque([(machine, [])])
     while queue:
         here, path = queue.popleft()
@@ -204,7 +226,7 @@ def _shortest_path(
         for action, _ in actions[here.state]:
             there = here.copy()
             _take(there, action, actions, variants)
-            key = configuration(there, history)
+            key = there.configuration
             if key not in seen:
                 seen.add(key)
                 queue.append((there, [*path, action]))
@@ -249,6 +271,7 @@ class ChartStateMachine(RuleBasedStateMachine):
         machine: the machine under test (a fresh one per example).
         coverage: class-wide: the transitions taken by every example so far.
         examples: class-wide: how many examples (walks and hypothesis runs) ran.
+        steps: class-wide: how many steps (moves, probes and your rules) they took.
         full_coverage_at: class-wide: the example that took the last reachable
             transition (None until then).
     """
@@ -261,11 +284,13 @@ class ChartStateMachine(RuleBasedStateMachine):
     coverage: ClassVar[Coverage]
     reachable: ClassVar[frozenset[ChartTransition]]
     examples: ClassVar[int]
+    steps: ClassVar[int]
     full_coverage_at: ClassVar[int | None]
     _args: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
     _payloads: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
     _leaves: ClassVar[frozenset[str]]
-    _allowed: ClassVar[dict[str, tuple[str, ...]]]
+    _allowed_seen: ClassVar[dict[str, tuple[str, ...]]]
+    _marked: ClassVar[set[tuple[str, str, str]]]
     _plans: ClassVar[tuple[tuple[Action, ...], ...] | None]
 
     TestCase = _SeededTestCaseProperty()  # type: ignore[assignment]
@@ -275,13 +300,14 @@ class ChartStateMachine(RuleBasedStateMachine):
         if hasattr(cls, "chart"):
             # a subclass (yours, of a generated class) counts its own examples
             cls.coverage = Coverage(cls.chart)
+            cls._marked = set()
             cls.examples = 0
+            cls.steps = 0
             cls.full_coverage_at = None
 
     def __init__(self) -> None:
         super().__init__()
         self.machine = Machine(self.chart, rights=self.rights)
-        self._history = _history_states(self.chart)
 
     # --- hooks for subclasses -----------------------------------------------------------------
     def on_command(self, command: str, args: Mapping[str, Any], rule: CommandRule) -> None:
@@ -300,21 +326,20 @@ class ChartStateMachine(RuleBasedStateMachine):
     ) -> None:
         """Send a command the chart allows here, then apply its answer signal."""
         v = self.variants[variant]
-        before = configuration(self.machine, self._history)
+        before = self.machine.configuration
         rule = self.machine.check(v.command, **args)
         assert rule is v.rule, f"{v.command}: check chose {rule}, expected {v.rule}"
-        assert configuration(self.machine, self._history) == before, "check changed the state"
-        self._mark(ChartTransition(before[0], "command", variant))
+        assert self.machine.configuration == before, "check changed the state"
+        self._mark(self.machine.state, "command", variant)
         self.on_command(v.command, args, rule)
         if answer is not None:
             self.receive(answer, payload)
 
     def receive(self, signal: str, payload: Mapping[str, Any]) -> None:
         """Apply a signal the current state handles."""
-        source = self.machine.state
         step = self.machine.apply(signal, **payload)
-        assert not step.ignored, f"{source} does not handle {signal}"
-        self._mark(ChartTransition(source, "signal", signal))
+        assert not step.ignored, f"{step.source} does not handle {signal}"
+        self._mark(step.source, "signal", signal)
         self.on_signal(step)
 
     def refuse(self, index: int) -> None:
@@ -329,14 +354,14 @@ class ChartStateMachine(RuleBasedStateMachine):
             return
         v = refused[index % len(refused)]
         args = _sample_args(self.chart, v)
-        before = configuration(self.machine, self._history)
+        before = self.machine.configuration
         try:
             self.machine.check(v.command, **args)
         except (IllegalCommand, PermissionDenied):
             pass
         else:
             raise AssertionError(f"{leaf}: {v.label} was accepted; the chart refuses it")
-        assert configuration(self.machine, self._history) == before, "a refusal changed the state"
+        assert self.machine.configuration == before, "a refusal changed the state"
 
     def ignore(self, index: int) -> None:
         """Apply a signal the state does not handle (the ``index``-th); nothing may change."""
@@ -345,21 +370,26 @@ class ChartStateMachine(RuleBasedStateMachine):
         if not unhandled:
             return
         signal = unhandled[index % len(unhandled)]
-        before = configuration(self.machine, self._history)
+        before = self.machine.configuration
         step = self.machine.apply(signal)
-        assert step.ignored and not step.notifications, f"{before[0]} took {signal}"
-        assert configuration(self.machine, self._history) == before, "an ignored signal moved"
+        assert step.ignored and not step.notifications, f"{self.machine.state} took {signal}"
+        assert self.machine.configuration == before, "an ignored signal moved"
 
-    def _mark(self, cell: ChartTransition) -> None:
-        self.coverage.mark(cell)
+    def _mark(self, state: str, kind: str, name: str) -> None:
+        key = (state, kind, name)
+        if key not in self._marked:  # the class's coverage only grows: mark each cell once
+            self._marked.add(key)
+            self.coverage.mark(ChartTransition(state, kind, name))
 
     # --- rules and invariants that do not depend on the chart -----------------------------------
-    @rule(index=st.integers(min_value=0, max_value=1000))
+    @rule(index=st.integers(min_value=0, max_value=_PROBE_INDICES - 1))
+    @_probe
     def refused_command(self, index: int) -> None:
         """A command the state does not allow is refused and changes nothing."""
         self.refuse(index)
 
-    @rule(index=st.integers(min_value=0, max_value=1000))
+    @rule(index=st.integers(min_value=0, max_value=_PROBE_INDICES - 1))
+    @_probe
     def ignored_signal(self, index: int) -> None:
         """A signal the state does not handle is ignored and changes nothing."""
         self.ignore(index)
@@ -373,16 +403,16 @@ class ChartStateMachine(RuleBasedStateMachine):
     def allowed_commands_follow_the_chart(self) -> None:
         """The commands the machine allows are the ones the chart declares here."""
         leaf = self.machine.state
-        expected = self._allowed.get(leaf)
-        if expected is None:
-            expected = self._allowed[leaf] = tuple(
-                dict.fromkeys(
-                    v.command
-                    for v in self.variants.values()
-                    if leaf in v.leaves and v.rule.rights <= self.rights
-                )
-            )
-        assert set(self.machine.allowed()) == set(expected), (leaf, self.machine.allowed())
+        allowed = self.machine.allowed()
+        if self._allowed_seen.get(leaf) is allowed:
+            return  # this very answer was checked in this state already
+        expected = frozenset(
+            v.command
+            for v in self.variants.values()
+            if leaf in v.leaves and v.rule.rights <= self.rights
+        )
+        assert set(allowed) == expected and len(allowed) == len(expected), (leaf, allowed)
+        self._allowed_seen[leaf] = allowed
 
     def teardown(self) -> None:
         cls = type(self)
@@ -412,7 +442,7 @@ class ChartStateMachine(RuleBasedStateMachine):
     def check_all_invariants(self) -> None:
         """Run every ``@invariant`` of the class (hypothesis does this between rules)."""
         for inv in self.invariants:
-            if all(pre(self) for pre in inv.preconditions):
+            if not inv.preconditions or all(pre(self) for pre in inv.preconditions):
                 inv.function(self)
 
     @classmethod
@@ -429,6 +459,7 @@ class ChartStateMachine(RuleBasedStateMachine):
             try:
                 machine.check_all_invariants()
                 for action in walk:
+                    cls.steps += 1
                     done.append(f"{machine.machine.state}: {action}")
                     machine.run_action(action)
                     machine.check_all_invariants()
@@ -450,7 +481,172 @@ class ChartStateMachine(RuleBasedStateMachine):
         """
         if walks:
             cls.run_walks()
-        run_state_machine_as_test(cls, settings=settings)
+        cls.explore(settings=settings)
+
+    @classmethod
+    def move_table(cls) -> MoveTable:
+        """The moves open in each state (computed once per class)."""
+        found = cls.__dict__.get("_move_table")
+        if found is None:
+            found = MoveTable(cls.chart, cls.rights, cls.stimuli, cls._args, cls._payloads)
+            type.__setattr__(cls, "_move_table", found)
+        return found
+
+    @classmethod
+    def explore(cls, *, settings: settings | None = None) -> None:
+        """Let hypothesis explore: ``settings.max_examples`` flows of up to
+        ``settings.stateful_step_count`` steps (default settings: ``TestCase.settings``).
+
+        Each flow is read from one block of bytes hypothesis draws (see ``moves.py``): at
+        each step, a move open in the current state (a chart rule whose precondition
+        holds), a refusal probe, or one of your ``@rule``s whose preconditions hold, with
+        every ``@invariant`` checked after it; your ``@initialize`` rules run first. A
+        failing flow is shrunk by hypothesis and reported with its steps. A class with
+        rules that use bundles runs under hypothesis's own state-machine runner instead
+        (``run_state_machine_as_test``, which also works for any of these classes, about
+        twenty times slower).
+
+        Raises:
+            AssertionError: (or whatever a hook or rule raised) a flow failed.
+        """
+        if settings is None:
+            settings = cls.TestCase.settings  # type: ignore[attr-defined]
+        state = cls.setup_state()
+        extra = [r for r in state.rules if not getattr(r.function, _CHART_RULE, False)]
+        if any(r.bundles or r.targets for r in (*extra, *state.initializers)):
+            run_state_machine_as_test(cls, settings=settings)
+            return
+        size = block_size(settings.stateful_step_count)
+        blocks = st.binary(min_size=size, max_size=size)
+        # st.data() costs every example something: only when a field or a rule draws
+        draws = cls.move_table().draws or any(
+            r.arguments and not getattr(r.function, _PROBE, False)
+            for r in (*extra, *state.initializers)
+        )
+
+        def explore_with_draws(choices: bytes, data: st.DataObject) -> None:
+            cls.run_flow(choices, data.draw)
+
+        def explore(choices: bytes) -> None:
+            cls.run_flow(choices)
+
+        test = explore_with_draws if draws else explore
+        # hypothesis keys its example database by the test's name: one per class
+        test.__name__ = f"explore_{cls.__name__}"
+        test.__qualname__ = f"{cls.__qualname__}.explore"
+        test.__module__ = cls.__module__
+        strategies = (blocks, st.data()) if draws else (blocks,)
+        settings(given(*strategies)(test))()
+
+    @classmethod
+    def run_flow(cls, choices: bytes, draw: DrawFn | None = None) -> None:
+        """Run one flow read from ``choices`` (what ``explore`` does for each example).
+
+        Raises:
+            AssertionError: (or whatever a hook or rule raised) the flow failed; its note
+                lists the steps that led there.
+        """
+        machine = cls()
+        # (state, what ran): formatted only if the flow fails
+        done: list[tuple[str, Chosen | tuple[str, Mapping[str, Any]]]] = []
+        try:
+            machine._run_flow(choices, draw, done)
+        except BaseException as exc:
+            steps = [f"{state}: {_describe_step(what)}" for state, what in done]
+            steps.append(f"(now in {machine.machine.state})")
+            exc.add_note(f"in a flow of {cls.__name__}, after:\n  " + "\n  ".join(steps))
+            raise
+        finally:
+            machine.teardown()
+
+    def _run_flow(
+        self,
+        choices: bytes,
+        draw: DrawFn | None,
+        done: list[tuple[str, Chosen | tuple[str, Mapping[str, Any]]]],
+    ) -> None:
+        state = self.setup_state()
+        table = self.move_table()
+        swarm = Swarm(table, read_mask(choices))
+        # the probes and your own rules, each with a bit of the mask after the table's;
+        # those without preconditions are open everywhere
+        extra = [
+            (r, bool(r.preconditions))
+            for index, r in enumerate(
+                (r for r in state.rules if not getattr(r.function, _CHART_RULE, False)),
+                table.moves_total,
+            )
+            if swarm.left_in(index)
+        ]
+        guarded = any(g for _, g in extra)
+        always = [r for r, g in extra if not g]
+        for init in state.initializers:
+            args = _draw_arguments(init, draw)
+            done.append(("(initialize)", (init.function.__name__, args)))
+            init.function(self, **args)
+        self.check_all_invariants()
+        steps = 0
+        try:
+            for number in step_values(choices):
+                if number < FIRST_MOVE:
+                    if number == STOP:
+                        return
+                    continue  # SKIP: a step the shrinker took out
+                leaf = self.machine.state
+                moves = swarm.moves(leaf)
+                live = (
+                    [r for r, g in extra if not g or all(p(self) for p in r.preconditions)]
+                    if guarded
+                    else always
+                )
+                rest, index = divmod(number - FIRST_MOVE, len(moves) + len(live))
+                steps += 1
+                if index < len(moves):
+                    chosen = moves[index].read(rest, draw)
+                    done.append((leaf, chosen))
+                    self.run_chosen(chosen)
+                else:
+                    picked = live[index - len(moves)]
+                    args = (
+                        {"index": rest % _PROBE_INDICES}
+                        if getattr(picked.function, _PROBE, False)
+                        else _draw_arguments(picked, draw)
+                    )
+                    done.append((leaf, (picked.function.__name__, args)))
+                    picked.function(self, **args)
+                self.check_all_invariants()
+        finally:
+            type(self).steps += steps
+
+    def run_chosen(self, chosen: Chosen) -> None:
+        """Run a move read from a flow's bytes: send the command or apply the signal."""
+        move = chosen.move
+        if move.variant is None:
+            assert chosen.signal is not None
+            self.receive(chosen.signal, chosen.payload)
+        else:
+            self.send(move.name, chosen.args, chosen.signal, chosen.payload)
+
+
+def _draw_arguments(r: Any, draw: DrawFn | None) -> dict[str, Any]:
+    if not r.arguments:
+        return {}
+    assert draw is not None
+    return {name: draw(strategy) for name, strategy in r.arguments.items()}
+
+
+def _describe(name: str, args: Mapping[str, Any]) -> str:
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+
+
+def _describe_step(what: Chosen | tuple[str, Mapping[str, Any]]) -> str:
+    if not isinstance(what, Chosen):
+        return _describe(*what)
+    move = what.move
+    if move.variant is None:
+        return f"signal {_describe(move.name, what.payload)}"
+    answer = f" -> {_describe(what.signal, what.payload)}" if what.signal else ""
+    return f"command {_describe(move.name, what.args)}{answer}"
 
 
 def _sample_args(chart: Chart, variant: CommandVariant) -> dict[str, Any]:
@@ -500,7 +696,7 @@ def chart_state_machine(
         "_args": args,
         "_payloads": payloads,
         "_leaves": frozenset(chart.leaves()),
-        "_allowed": {},
+        "_allowed_seen": {},
         "_plans": None,
         "__doc__": f"Hypothesis state machine for chart {chart.name!r} (rights: {set(granted)}).",
     }
@@ -560,6 +756,7 @@ def _command_rule(
 
     command.__name__ = command.__qualname__ = rule_name
     command.__doc__ = f"Send {variant.label} where the chart allows it, then its answer."
+    setattr(command, _CHART_RULE, True)
     decorated = rule(args=args_strategy(chart, variant, args), answer=answer)(command)
     return precondition(lambda self: self.machine.state in leaves)(decorated)
 
@@ -572,5 +769,6 @@ def _signal_rule(
 
     receive.__name__ = receive.__qualname__ = "signal_" + _rule_name(signal)
     receive.__doc__ = f"The switch sends {signal} where the current state handles it."
+    setattr(receive, _CHART_RULE, True)
     decorated = rule(payload=payload_strategy(chart, signal, payloads))(receive)
     return precondition(lambda self: self.machine.handles(signal))(decorated)

@@ -19,16 +19,19 @@ each step's notifications, so a flow carries the events business code must recei
 
 ``tests/examples/test_screen_pop.py`` is a complete example, with the bug it finds.
 
-Command arguments and signal payloads are drawn from small strategies by type (strings
-of digits and letters); pass ``args=`` / ``payloads=`` to draw a field from your own.
-Not modelled: a command left unanswered (timeout), and signals arriving between a command
-and its answer.
+Each example is read from one block of bytes that hypothesis draws (``moves.py`` says
+how), so a flow costs one hypothesis choice, not several per step, and shrinks towards the
+first move and the first value of everything. Command arguments and signal payload fields
+take one of a few fixed values of their type (``VALUE_POOLS``: three strings, three
+lists, ...), so the same call id turning up twice is common; pass ``args=`` /
+``payloads=`` to draw a field from your own strategy instead. Not modelled: a command
+left unanswered (timeout), and signals arriving between a command and its answer.
 """
 
 from __future__ import annotations
 
-import string
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from itertools import chain, repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -38,20 +41,14 @@ from hypothesis import strategies as st
 from ..chart import ArgSpec, Chart
 from ..chart_loader import default_chart
 from ..machine import Machine, Notification, Step
-from .coverage import CommandVariant, command_variants
+from .coverage import CommandVariant
+from .moves import FIRST_MOVE, VALUE_POOLS, MoveTable, Swarm, block_size, read_mask, step_values
 
 __all__ = ["Flow", "FlowStep", "flows"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-_TEXT = st.text(alphabet=string.digits + string.ascii_lowercase, min_size=1, max_size=8)
 _ARG_VALUES: Mapping[str, st.SearchStrategy[Any]] = MappingProxyType(
-    {
-        "string": _TEXT,
-        "list": st.lists(_TEXT, min_size=1, max_size=3),
-        "number": st.integers(min_value=0, max_value=999),
-        "bool": st.booleans(),
-        "any": _TEXT,
-    }
+    {kind: st.sampled_from(pool) for kind, pool in VALUE_POOLS.items() if kind != "list"}
+    | {"list": st.sampled_from(VALUE_POOLS["list"]).map(list)}  # a fresh list each time
 )
 
 
@@ -173,41 +170,12 @@ def payload_strategy(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """A payload for ``signal``: every field the chart declares for it."""
     fields = chart.signals[signal].payload
-    return st.fixed_dictionaries({f: (overrides or {}).get(f, _TEXT) for f in fields})
+    return st.fixed_dictionaries({f: (overrides or {}).get(f, _ARG_VALUES["any"]) for f in fields})
 
 
 def answers(variant: CommandVariant) -> tuple[str, ...]:
     """The signals that may answer a command sent under ``variant``'s rule."""
     return tuple(s for s in (variant.rule.confirm, variant.rule.fail) if s is not None)
-
-
-@attrs.frozen(eq=False)
-class _Options:
-    """What may happen in one leaf state: the variants sendable and the stimuli handled."""
-
-    variants: tuple[CommandVariant, ...]
-    stimuli: tuple[str, ...]
-
-
-def _options_for(
-    chart: Chart, rights: frozenset[str], stimuli: Collection[str] | None
-) -> Callable[[str], _Options]:
-    variants = [v for v in command_variants(chart) if v.rule.rights <= rights]
-    cache: dict[str, _Options] = {}
-
-    def options(leaf: str) -> _Options:
-        found = cache.get(leaf)
-        if found is None:
-            handled = Machine(chart, state=leaf).handled()
-            found = cache[leaf] = _Options(
-                tuple(v for v in variants if leaf in v.leaves),
-                tuple(
-                    s for s in chart.signals if s in handled and (stimuli is None or s in stimuli)
-                ),
-            )
-        return found
-
-    return options
 
 
 def flows(
@@ -246,47 +214,40 @@ def flows(
         first = Machine(chart, rights=granted, state=start)
     except KeyError:
         raise ValueError(f"chart {chart.name!r} has no state {start!r}") from None
-    options = _options_for(chart, granted, stimuli)
-    variant_args = {
-        v.label: args_strategy(chart, v, args) for v in command_variants(chart) if v.leaves
-    }
-    signal_payloads = {s: payload_strategy(chart, s, payloads) for s in chart.signals}
-    choices: dict[str, st.SearchStrategy[tuple[str, Any]]] = {}
-
-    def choice(leaf: str) -> st.SearchStrategy[tuple[str, Any]]:
-        found = choices.get(leaf)
-        if found is None:
-            opts = options(leaf)
-            items = [("command", v) for v in opts.variants] + [("signal", s) for s in opts.stimuli]
-            found = choices[leaf] = st.sampled_from(items) if items else st.nothing()
-        return found
+    table = MoveTable(chart, granted, stimuli, args, payloads)
+    # the head holds the flow's length; then the mask and one slice per step (moves.py)
+    head = 2
+    block = st.binary(min_size=block_size(max_steps, head), max_size=block_size(max_steps, head))
+    lengths = max_steps - min_steps + 1
 
     @st.composite
     def draw_flow(draw: st.DrawFn) -> Flow:
+        choices = draw(block)
+        count = min_steps + int.from_bytes(choices[:head], "big") % lengths
+        field_draw = draw if table.draws else None
+        swarm = Swarm(table, read_mask(choices, head))
         machine = first.copy()
         steps: list[FlowStep] = []
-        count = draw(st.integers(min_value=min_steps, max_value=max_steps))
-        for _ in range(count):
+        # skipped steps do not count; once the block runs out, the simplest move follows
+        numbers = chain(
+            (n - FIRST_MOVE for n in step_values(choices, head) if n >= FIRST_MOVE), repeat(0)
+        )
+        for _, number in zip(range(count), numbers, strict=False):
             leaf = machine.state
-            opts = options(leaf)
-            if not opts.variants and not opts.stimuli:
+            moves = swarm.moves(leaf)
+            if not moves:
                 break
-            kind, what = draw(choice(leaf))
-            if kind == "signal":
-                steps.append(_signal_step(machine, what, draw(signal_payloads[what])))
+            rest, index = divmod(number, len(moves))
+            chosen = moves[index].read(rest, field_draw)
+            if chosen.move.variant is None:
+                assert chosen.signal is not None
+                steps.append(_signal_step(machine, chosen.signal, chosen.payload))
                 continue
-            variant: CommandVariant = what
-            command_args = draw(variant_args[variant.label])
-            machine.check(variant.command, **command_args)
-            steps.append(FlowStep("command", variant.command, command_args, leaf, leaf))
-            possible = answers(variant)
-            if possible:
-                answer = draw(st.sampled_from(possible))
-                steps.append(
-                    _signal_step(
-                        machine, answer, draw(signal_payloads[answer]), answers=variant.command
-                    )
-                )
+            command = chosen.move.variant.command
+            machine.check(command, **chosen.args)
+            steps.append(FlowStep("command", command, chosen.args, leaf, leaf))
+            if chosen.signal is not None:
+                steps.append(_signal_step(machine, chosen.signal, chosen.payload, answers=command))
         return Flow(first.state, granted, tuple(steps))
 
     return draw_flow()

@@ -6,6 +6,15 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from cti_fsm import Machine, Step, default_chart, load_chart_text
 from cti_fsm.testing import ChartTransition, chart_state_machine, chart_transitions, plan_walks
@@ -154,3 +163,97 @@ notifications:
     cls = chart_state_machine(chart, plan_steps=5)
     cls.run_walks()
     assert cls.coverage.complete
+
+
+# --- the runner: flows read from one block of bytes -----------------------------------------------
+def test_a_zero_block_ends_at_once_and_skips_do_nothing() -> None:
+    from cti_fsm.testing.moves import MASK_BYTES, SKIP, STEP_BYTES, block_size
+
+    cls = chart_state_machine(CHART, name="Blocks")
+    cls.run_flow(bytes(block_size(10)))  # STOP first: no step
+    assert (cls.examples, cls.steps, cls.coverage.covered) == (1, 0, set())
+    skips = bytes(MASK_BYTES) + SKIP.to_bytes(STEP_BYTES, "big") * 10
+    cls.run_flow(skips)
+    assert (cls.examples, cls.steps, cls.coverage.covered) == (2, 0, set())
+    # the simplest move of the start state: connect, answered by its confirm signal
+    first = bytes(MASK_BYTES) + (2).to_bytes(STEP_BYTES, "big") + bytes(STEP_BYTES)
+    cls.run_flow(first)
+    assert cls.steps == 1
+    assert ChartTransition(CHART.initial, "command", "connect") in cls.coverage.covered
+
+
+def test_explore_runs_full_length_flows_and_counts_them() -> None:
+    cls = chart_state_machine(CHART, name="Lengths")
+    cls.explore(settings=settings(QUICK, max_examples=30, stateful_step_count=12, database=None))
+    assert cls.examples >= 25  # hypothesis may stop early only when it runs out of ideas
+    # hypothesis's first example is all zeros (STOP at once); a random block almost never is
+    assert 0.8 * 12 * cls.examples <= cls.steps <= 12 * cls.examples
+
+
+def test_a_failing_flow_is_shrunk_and_reported_step_by_step() -> None:
+    # few stimuli, so that hypothesis finds a held call quickly without the walks
+    base = chart_state_machine(CHART, rights=(), stimuli={"ringing", "answered"}, name="Held")
+
+    class Held(base):  # type: ignore[misc,valid-type]
+        def on_signal(self, step: Step) -> None:
+            assert step.target != "checked_in.held", "the customer was put on hold"
+
+    with pytest.raises(AssertionError, match="put on hold") as caught:
+        Held.run(walks=False, settings=settings(QUICK, database=None, derandomize=True))
+    note = next(n for n in caught.value.__notes__ if n.startswith("in a flow of Held"))
+    *steps, now = note.splitlines()[1:]
+    # connect, check in, a call rings, it is answered, then held: a short flow, not the
+    # twenty steps it was drawn with; skipped steps are left out
+    assert len(steps) <= 8, note
+    assert steps[0].strip().startswith("offline: command connect(")
+    assert steps[-1].strip().startswith("checked_in.talking: command hold()"), note
+    assert now.strip() == "(now in checked_in.held)"
+
+
+def test_your_rules_initializers_and_invariants_run_in_the_fast_runner() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Yours(chart_state_machine(CHART, rights=(), name="Yours")):  # type: ignore[misc]
+        @initialize(note=st.sampled_from(["a", "b"]))
+        def start(self, note: str) -> None:
+            seen.append(("init", note))
+            assert self.machine.state == CHART.initial
+
+        @precondition(lambda self: self.machine.state == "connected")
+        @rule(value=st.integers(min_value=5, max_value=9))
+        def poke(self, value: int) -> None:
+            assert self.machine.state == "connected"
+            seen.append(("poke", value))
+
+        @invariant()
+        def counted(self) -> None:
+            seen.append(("invariant", None))
+
+    Yours.explore(settings=settings(QUICK, max_examples=40, database=None))
+    kinds = [k for k, _ in seen]
+    assert kinds.count("init") == Yours.examples
+    pokes = [v for k, v in seen if k == "poke"]
+    assert pokes and all(isinstance(v, int) and 5 <= v <= 9 for v in pokes)
+    assert kinds.count("invariant") >= Yours.examples + Yours.steps
+
+
+def test_rules_with_bundles_run_under_hypothesis_s_own_runner() -> None:
+    made: list[int] = []
+
+    class WithBundle(chart_state_machine(CHART, name="WithBundle")):  # type: ignore[misc]
+        calls = Bundle("calls")
+
+        @rule(target=calls, n=st.integers(0, 3))
+        def open_call(self, n: int) -> int:
+            made.append(n)
+            return n
+
+    WithBundle.explore(settings=settings(QUICK, max_examples=5, database=None))
+    assert made and WithBundle.examples >= 5
+    assert WithBundle.steps == 0  # hypothesis's runner does not count steps
+
+
+def test_hypothesis_s_own_runner_still_runs_the_generated_class() -> None:
+    cls = chart_state_machine(CHART, name="Stock")
+    run_state_machine_as_test(cls, settings=settings(QUICK, max_examples=5, database=None))
+    assert cls.examples >= 5 and cls.coverage.covered

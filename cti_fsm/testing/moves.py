@@ -1,0 +1,302 @@
+"""What can happen in each leaf state, and how a step is read from a block of choice bytes.
+
+``flows()`` and ``chart_state_machine``'s runner let hypothesis draw one block of bytes per
+example and read the whole flow from it. One hypothesis choice costs about as much as a
+whole step on the machine, so a flow of fifty steps drawn choice by choice spends almost all
+its time in hypothesis; read from one block it does not. Hypothesis's shrinker lowers bytes
+towards zero, and zero is always the simplest reading: the first move, the first answer,
+the first value, an optional argument left out.
+
+A block is laid out as:
+
+- ``MASK_BYTES``: which rules this example leaves out (swarm testing, as hypothesis's own
+  state machines do, so that some examples never hang up and get deep into a call): bit
+  ``r`` (modulo the mask's bits) set leaves rule ``r`` out, unless that leaves a state with
+  nothing to do. All zero leaves nothing out.
+- ``STEP_BYTES`` per step: one big-endian number. ``STOP`` (zero) ends a state machine's
+  flow there; ``SKIP`` (one) is a step where nothing happens, which is how the shrinker,
+  unable to delete a step from the block, takes out the steps a failure does not need (a
+  reported flow leaves them out). Any other number, less ``FIRST_MOVE``, picks modulo the
+  number of moves open in the current state the move (one per command rule, one per
+  signal); the quotient then picks, digit by digit, the command's answer (confirm or fail)
+  and each argument and payload field. Each step has its own bytes, so simplifying one
+  step does not shift the others.
+
+Field values: a field with a strategy given (``args=`` / ``payloads=``) is drawn from it
+(a hypothesis draw of its own); any other takes one of a few fixed values of its type
+(``VALUE_POOLS``), so the same id turning up twice in a flow, which business code keyed by
+call id must handle, is common rather than rare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from ..chart import Chart
+from ..machine import Machine
+from .coverage import CommandVariant, command_variants
+
+__all__ = [
+    "FIRST_MOVE",
+    "MASK_BYTES",
+    "SKIP",
+    "STEP_BYTES",
+    "STOP",
+    "VALUE_POOLS",
+    "Chosen",
+    "DrawFn",
+    "Field",
+    "Move",
+    "MoveTable",
+    "Swarm",
+    "block_size",
+    "read_mask",
+    "step_values",
+]
+
+#: Bytes of the per-example mask of left-out rules (rules past its bits share them).
+MASK_BYTES = 8
+#: Bytes per step: enough for the move and the digits of its fields (each byte hypothesis
+#: draws costs about a microsecond, as much as a step's own work on the machine).
+STEP_BYTES = 2
+
+#: The values a field of each type takes when no strategy is given for it. Lists are
+#: handed out as fresh lists.
+VALUE_POOLS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
+    {
+        "string": ("1", "2", "3"),
+        "list": (("1",), ("1", "2"), ("2",)),
+        "number": (0, 1, 999),
+        "bool": (False, True),
+        "any": ("1", "2", "3"),
+    }
+)
+
+#: Step numbers with a meaning of their own (see the module docstring).
+STOP = 0
+SKIP = 1
+FIRST_MOVE = 2
+
+_MASK_BITS = 8 * MASK_BYTES
+_ABSENT = object()
+
+#: hypothesis's ``draw``, for fields drawn from a strategy.
+DrawFn = Callable[[st.SearchStrategy[Any]], Any]
+
+
+@attrs.frozen(eq=False)
+class Field:
+    """An argument or payload field, and where its value comes from.
+
+    Attributes:
+        name: the argument's or payload field's name.
+        pool: the values to choose from (empty when ``strategy`` is set).
+        strategy: a strategy to draw the value from instead of the pool.
+        optional: the field may be left out (digit zero leaves it out).
+        as_list: pool values are tuples handed out as lists.
+    """
+
+    name: str
+    pool: tuple[Any, ...] = ()
+    strategy: st.SearchStrategy[Any] | None = None
+    optional: bool = False
+    as_list: bool = False
+    #: How many readings one digit of this field has.
+    radix: int = attrs.field(init=False)
+
+    @radix.default
+    def _radix(self) -> int:
+        return (1 if self.strategy is not None else len(self.pool)) + self.optional
+
+    def value(self, digit: int, draw: DrawFn | None) -> Any:
+        """The value for ``digit`` (``_ABSENT`` for an optional field left out)."""
+        if self.optional:
+            if digit == 0:
+                return _ABSENT
+            digit -= 1
+        if self.strategy is not None:
+            if draw is None:
+                raise RuntimeError(f"field {self.name!r} needs a draw function")
+            return draw(self.strategy)
+        found = self.pool[digit]
+        return list(found) if self.as_list else found
+
+
+@attrs.frozen(eq=False)
+class Move:
+    """One thing that can happen in a state: a command rule sent, or a signal arriving.
+
+    Attributes:
+        kind: ``"command"`` or ``"signal"``.
+        name: the command variant's label, or the signal's name.
+        rule: the move's index among every move of the table (its bit in the mask).
+        variant: for a command, the rule it is sent under.
+        args: for a command, its argument fields.
+        outcomes: the signals that may follow, each with its payload fields: a command's
+            answers (``(None, ())`` for a command that has none), or the signal itself.
+    """
+
+    kind: str
+    name: str
+    rule: int
+    variant: CommandVariant | None
+    args: tuple[Field, ...]
+    outcomes: tuple[tuple[str | None, tuple[Field, ...]], ...]
+
+    def read(self, number: int, draw: DrawFn | None) -> Chosen:
+        """The outcome, arguments and payload that ``number``'s digits pick.
+
+        Raises:
+            RuntimeError: a field needs a strategy drawn and ``draw`` is None.
+        """
+        number, pick = divmod(number, len(self.outcomes))
+        signal, payload_fields = self.outcomes[pick]
+        args: dict[str, Any] = {}
+        for f in self.args:
+            number, digit = divmod(number, f.radix)
+            value = f.value(digit, draw)
+            if value is not _ABSENT:
+                args[f.name] = value
+        payload: dict[str, Any] = {}
+        for f in payload_fields:  # payload fields are never optional
+            number, digit = divmod(number, f.radix)
+            payload[f.name] = f.value(digit, draw)
+        return Chosen(self, args, signal, payload)
+
+
+@attrs.frozen
+class Chosen:
+    """A move as one step reads it.
+
+    Attributes:
+        move: the move.
+        args: the command's arguments (empty for a signal).
+        signal: the signal applied: the command's answer (None if it has none), or the
+            arriving signal.
+        payload: that signal's payload.
+    """
+
+    move: Move
+    args: Mapping[str, Any]
+    signal: str | None
+    payload: Mapping[str, Any]
+
+
+def _field(
+    name: str, kind: str, optional: bool, overrides: Mapping[str, st.SearchStrategy[Any]] | None
+) -> Field:
+    if overrides and name in overrides:
+        return Field(name, strategy=overrides[name], optional=optional)
+    return Field(name, VALUE_POOLS[kind], optional=optional, as_list=kind == "list")
+
+
+class MoveTable:
+    """Per leaf state, the moves open there under some rights and stimuli.
+
+    Args:
+        chart: the chart.
+        rights: the agent's rights: command rules needing others get no move.
+        stimuli: the signals that may arrive unsolicited (None: any the state handles).
+        args, payloads: strategies for argument and payload fields, by name.
+    """
+
+    def __init__(
+        self,
+        chart: Chart,
+        rights: frozenset[str],
+        stimuli: Collection[str] | None = None,
+        args: Mapping[str, st.SearchStrategy[Any]] | None = None,
+        payloads: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    ) -> None:
+        self.chart = chart
+        payload_fields = {
+            s: tuple(_field(f, "any", False, payloads) for f in spec.payload)
+            for s, spec in chart.signals.items()
+        }
+        prototypes: list[Move] = []
+        for v in command_variants(chart):
+            if not v.leaves or not v.rule.rights <= rights:
+                continue
+            fields = []
+            for arg in chart.commands[v.command].args:
+                if arg.name == v.arg or (arg.required and arg.when_given is None):
+                    fields.append(_field(arg.name, arg.type, False, args))
+                elif arg.when_given is None:
+                    fields.append(_field(arg.name, arg.type, True, args))
+            answers = [s for s in (v.rule.confirm, v.rule.fail) if s is not None]
+            outcomes = tuple((s, payload_fields[s]) for s in answers) or ((None, ()),)
+            move = Move("command", v.label, len(prototypes), v, tuple(fields), outcomes)
+            prototypes.append(move)
+        for signal in chart.signals:
+            if stimuli is None or signal in stimuli:
+                outcome = ((signal, payload_fields[signal]),)
+                prototypes.append(Move("signal", signal, len(prototypes), None, (), outcome))
+        self.moves_total = len(prototypes)
+        self.draws = any(
+            f.strategy is not None
+            for m in prototypes
+            for fields in (m.args, *(p for _, p in m.outcomes))
+            for f in fields
+        )
+        self._by_leaf: dict[str, tuple[Move, ...]] = {}
+        for leaf in chart.leaves():
+            handled = set(Machine(chart, state=leaf).handled())
+            self._by_leaf[leaf] = tuple(
+                m
+                for m in prototypes
+                if (m.variant is not None and leaf in m.variant.leaves)
+                or (m.variant is None and m.name in handled)
+            )
+
+    def moves(self, leaf: str) -> tuple[Move, ...]:
+        """Every move open in ``leaf`` (chart order: commands, then signals)."""
+        return self._by_leaf[leaf]
+
+
+class Swarm:
+    """One example's view of a table: the moves its mask leaves in, per leaf.
+
+    Args:
+        table: the table.
+        mask: bit ``r`` set leaves move ``r`` out (see the module docstring).
+    """
+
+    def __init__(self, table: MoveTable, mask: int) -> None:
+        self._table = table
+        self._mask = mask
+        self._cache: dict[str, tuple[Move, ...]] = {}
+
+    def left_in(self, rule: int) -> bool:
+        """False if the mask leaves rule index ``rule`` out."""
+        return not (self._mask >> rule % _MASK_BITS) & 1
+
+    def moves(self, leaf: str) -> tuple[Move, ...]:
+        """The moves open in ``leaf`` that the mask leaves in (all of them if it leaves none)."""
+        found = self._cache.get(leaf)
+        if found is None:
+            every = self._table.moves(leaf)
+            found = tuple(m for m in every if self.left_in(m.rule)) or every
+            self._cache[leaf] = found
+        return found
+
+
+def block_size(steps: int, head: int = 0) -> int:
+    """Bytes in a block of ``steps`` steps after ``head`` bytes and the mask."""
+    return head + MASK_BYTES + steps * STEP_BYTES
+
+
+def read_mask(block: bytes, head: int = 0) -> int:
+    """The block's mask of left-out rules."""
+    return int.from_bytes(block[head : head + MASK_BYTES], "little")
+
+
+def step_values(block: bytes, head: int = 0) -> Iterator[int]:
+    """The block's step numbers, in order (see the module docstring)."""
+    start = head + MASK_BYTES
+    for at in range(start, len(block) - STEP_BYTES + 1, STEP_BYTES):
+        yield int.from_bytes(block[at : at + STEP_BYTES], "big")
