@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "MissingContext",
     "SignalRule",
     "VendorMap",
+    "compile_template",
     "fill",
     "load_vendor_map",
     "load_vendor_map_text",
@@ -57,9 +58,30 @@ class MissingContext(CtiError):
 
 def lookup(message: Any, path: str) -> Any:
     """The value at a dotted path (``"params.callId"``, ``"items.0"``), or a sentinel."""
-    value = message
-    for part in path.split("."):
-        if isinstance(value, Mapping):
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _split(path)
+    return _walk(message, parts)
+
+
+#: dotted paths already split: the same few dozen paths are looked up for every message
+_PATHS: dict[str, tuple[str, ...]] = {}
+_PATHS_MAX = 4096
+
+
+def _split(path: str) -> tuple[str, ...]:
+    parts = tuple(path.split("."))
+    if len(_PATHS) < _PATHS_MAX:
+        _PATHS[path] = parts
+    return parts
+
+
+def _walk(value: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        if type(value) is dict:
+            # decoded messages are plain dicts: no ABC check for them
+            value = value.get(part, _ABSENT)
+        elif isinstance(value, Mapping):
             value = value.get(part, _ABSENT)
         elif isinstance(value, Sequence) and not isinstance(value, str) and part.isdigit():
             index = int(part)
@@ -81,21 +103,7 @@ def fill(template: Any, context: Mapping[str, Any]) -> Any:
     Raises:
         MissingContext: a placeholder names something the context does not have.
     """
-    if isinstance(template, str):
-        whole = _TEMPLATE.fullmatch(template)
-        if whole:
-            return _context_value(context, whole.group(1))
-        return _TEMPLATE.sub(lambda m: _text(_context_value(context, m.group(1))), template)
-    if isinstance(template, Mapping):
-        out = {}
-        for key, value in template.items():
-            filled = fill(value, context)
-            if filled is not None:
-                out[key] = filled
-        return out
-    if isinstance(template, list):
-        return [fill(item, context) for item in template]
-    return template
+    return compile_template(template)(context)
 
 
 def _text(value: Any) -> str:
@@ -103,11 +111,70 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _context_value(context: Mapping[str, Any], name: str) -> Any:
-    value = lookup(context, name)
-    if value is _ABSENT:
-        raise MissingContext(f"{{{name}}} is not known now")
-    return value
+Filler = Callable[[Mapping[str, Any]], Any]
+
+
+def compile_template(template: Any) -> Filler:
+    """``fill`` prepared once: a function of the context giving what ``fill(template,
+    context)`` gives, without parsing the template's placeholders again on every call.
+
+    The function raises ``MissingContext`` as ``fill`` does.
+    """
+    if isinstance(template, str):
+        whole = _TEMPLATE.fullmatch(template)
+        if whole:
+            return _placeholder(whole.group(1))
+        if _TEMPLATE.search(template) is None:
+            return lambda context: template
+        pieces = _TEMPLATE.split(template)  # literal, name, literal, name, ..., literal
+        names = tuple(_placeholder(name) for name in pieces[1::2])
+        literals = pieces[0::2]
+
+        def text(context: Mapping[str, Any]) -> str:
+            out = [literals[0]]
+            for name, literal in zip(names, literals[1:], strict=True):
+                out.append(_text(name(context)))
+                out.append(literal)
+            return "".join(out)
+
+        return text
+    if isinstance(template, Mapping):
+        items = tuple((key, compile_template(value)) for key, value in template.items())
+
+        def mapping(context: Mapping[str, Any]) -> dict[Any, Any]:
+            out = {}
+            for key, value in items:
+                filled = value(context)
+                if filled is not None:
+                    out[key] = filled
+            return out
+
+        return mapping
+    if isinstance(template, list):
+        elements = tuple(compile_template(item) for item in template)
+        return lambda context: [element(context) for element in elements]
+    return lambda context: template
+
+
+def _placeholder(name: str) -> Filler:
+    parts = tuple(name.split("."))
+    if len(parts) == 1:
+        # the usual placeholder, a plain name: one dictionary look-up
+        def simple(context: Mapping[str, Any]) -> Any:
+            value = context.get(name, _ABSENT)
+            if value is _ABSENT:
+                raise MissingContext(f"{{{name}}} is not known now")
+            return value
+
+        return simple
+
+    def dotted(context: Mapping[str, Any]) -> Any:
+        value = _walk(context, parts)
+        if value is _ABSENT:
+            raise MissingContext(f"{{{name}}} is not known now")
+        return value
+
+    return dotted
 
 
 def _matches(expected: Any, actual: Any) -> bool:
@@ -182,6 +249,22 @@ class SignalRule:
     unless: Mapping[str, Any] = attrs.field(factory=dict)
     payload: Mapping[str, str] = attrs.field(factory=dict)
     constants: Mapping[str, Any] = attrs.field(factory=dict)
+    #: ``when``, ``unless`` and ``payload`` prepared once (split paths, compiled templates):
+    #: every message tried against the rule would otherwise parse them again
+    _when: tuple[_Condition, ...] = attrs.field(init=False, eq=False, repr=False)
+    _unless: tuple[_Condition, ...] = attrs.field(init=False, eq=False, repr=False)
+    _payload: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_when", _conditions(self.when))
+        object.__setattr__(self, "_unless", _conditions(self.unless))
+        object.__setattr__(
+            self,
+            "_payload",
+            tuple((field, tuple(str(path).split("."))) for field, path in self.payload.items()),
+        )
 
     def match(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
         """The signal this rule makes of ``message``, or None if it does not apply.
@@ -190,22 +273,50 @@ class SignalRule:
         does not match: the rule is about something this agent is not part of.
         """
         try:
-            for path, expected in self.when.items():
-                if not _matches(fill(expected, context), lookup(message, path)):
+            for parts, expected, filler in self._when:
+                if filler is not None:
+                    expected = filler(context)
+                if not _matches(expected, _walk(message, parts)):
                     return None
-            if self.unless and all(
-                _matches(fill(expected, context), lookup(message, path))
-                for path, expected in self.unless.items()
+            if self._unless and all(
+                _matches(expected if filler is None else filler(context), _walk(message, parts))
+                for parts, expected, filler in self._unless
             ):
                 return None
         except MissingContext:
             return None
         payload = dict(self.constants)
-        for field, path in self.payload.items():
-            value = lookup(message, path)
+        for field, parts in self._payload:
+            value = _walk(message, parts)
             if value is not _ABSENT:
                 payload[field] = value
         return Signal(self.signal, MappingProxyType(payload))
+
+
+#: one condition of a rule: the field's path, split, and the expected value, either fixed
+#: (the filler is None) or filled from the context by the filler
+_Condition = tuple[tuple[str, ...], Any, Filler | None]
+
+
+def _conditions(conditions: Mapping[str, Any]) -> tuple[_Condition, ...]:
+    return tuple(
+        (
+            tuple(path.split(".")),
+            expected,
+            compile_template(expected) if _has_placeholder(expected) else None,
+        )
+        for path, expected in conditions.items()
+    )
+
+
+def _has_placeholder(template: Any) -> bool:
+    if isinstance(template, str):
+        return _TEMPLATE.search(template) is not None
+    if isinstance(template, Mapping):
+        return any(_has_placeholder(v) for v in template.values())
+    if isinstance(template, list):
+        return any(_has_placeholder(v) for v in template)
+    return False
 
 
 @attrs.frozen(eq=False)
@@ -238,9 +349,19 @@ class VendorMap:
     _candidates: dict[tuple[str, ...], tuple[SignalRule, ...]] = attrs.field(
         init=False, repr=False, factory=dict
     )
+    _index_parts: tuple[tuple[str, ...], ...] = attrs.field(init=False, repr=False)
+    #: the command templates compiled once (``compile_template``)
+    _templates: Mapping[str, tuple[Filler, ...]] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_index_paths", _index_paths(self.rules))
+        paths = _index_paths(self.rules)
+        object.__setattr__(self, "_index_paths", paths)
+        object.__setattr__(self, "_index_parts", tuple(tuple(p.split(".")) for p in paths))
+        object.__setattr__(
+            self,
+            "_templates",
+            {name: tuple(compile_template(t) for t in ts) for name, ts in self.commands.items()},
+        )
 
     def signal(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
         """The signal of the first rule that matches ``message``, or None."""
@@ -254,15 +375,17 @@ class VendorMap:
         """The rules, in order, that could match ``message``: every rule whose fixed
         conditions on the indexed fields agree with it (all rules for an unusual message)."""
         key = []
-        for path in self._index_paths:
-            value = lookup(message, path)
-            if value is _ABSENT:
+        for parts in self._index_parts:
+            value = _walk(message, parts)
+            if type(value) is str:
+                key.append(value)
+            elif value is _ABSENT:
                 key.append(_ABSENT_KEY)
-                continue
             # lists (repeated keys) and booleans take the full scan, which handles them
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 return self.rules
-            key.append(str(value))
+            else:
+                key.append(str(value))
         cell = tuple(key)
         found = self._candidates.get(cell)
         if found is None:
@@ -285,7 +408,7 @@ class VendorMap:
             KeyError: the map has no template for the command.
             MissingContext: a template needs a value the context does not have.
         """
-        return [fill(t, context) for t in self.commands[command]]
+        return [template(context) for template in self._templates[command]]
 
     def redact(self, message: Any) -> Any:
         """A copy of ``message`` with every secret field's value replaced by ``***``."""
