@@ -25,7 +25,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -136,8 +135,13 @@ class _Connection:
     id: int
     ws: WebSocketConnection
     stream: trio.abc.Stream
-    outbox: trio.MemorySendChannel[_Outgoing]
-    inbox: trio.MemoryReceiveChannel[_Outgoing]
+    nursery: trio.Nursery
+    #: frames not written yet, in order; one task at a time (holding ``writing``) writes them
+    outbox: collections.deque[_Outgoing] = attrs.field(factory=collections.deque)
+    writing: trio.StrictFIFOLock = attrs.field(factory=trio.StrictFIFOLock)
+    #: set when frames were queued that no request's reader will write (see ``_flush``)
+    wake: trio.Event = attrs.field(factory=trio.Event)
+    closed: bool = False
     agent: str | None = None
     session: str | None = None
     monitor: str | None = None
@@ -183,11 +187,14 @@ class CstaSimulator:
         self._connections: dict[int, _Connection] = {}
         self._by_agent: dict[str, list[_Connection]] = {}
         # bounded, so a long-running simulator does not grow without end
-        self._received: collections.deque[tuple[str | None, dict[str, Any]]] = collections.deque(
-            maxlen=REQUEST_LOG
-        )
+        # [agent, request, redacted yet?]: a sign-in is redacted when received, the others
+        # (no secrets in this protocol after it) when first asked for: the requests are only
+        # read, never changed
+        self._received: collections.deque[list[Any]] = collections.deque(maxlen=REQUEST_LOG)
         self._ids = itertools.count(1)
         self._holding: list[SwitchEvent] | None = None
+        # the connection whose request is being handled: its reader writes what it causes
+        self._serving: _Connection | None = None
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.port is not None else "not serving"
@@ -238,17 +245,17 @@ class CstaSimulator:
                 nursery.cancel_scope.cancel()
                 await stream.aclose()
                 return
-            outbox, inbox = trio.open_memory_channel[_Outgoing](math.inf)
-            conn = _Connection(next(self._ids), ws, stream, outbox, inbox)
+            conn = _Connection(next(self._ids), ws, stream, nursery)
             self._connections[conn.id] = conn
-            nursery.start_soon(self._write, conn, nursery)
+            nursery.start_soon(self._write, conn)
             try:
                 with conn.reader:
                     await self._read(conn)
             finally:
                 self._detach(conn)
                 del self._connections[conn.id]
-                conn.outbox.close()
+                conn.closed = True
+                conn.outbox.clear()
                 with trio.CancelScope(shield=True):
                     if conn.abrupt:
                         await stream.aclose()
@@ -268,20 +275,52 @@ class CstaSimulator:
                     log.warning("connection %d: malformed request: %s", conn.id, item.reason)
                     continue
                 self._on_request(conn, item)
+            # the reader writes what its request caused itself, as a plain server does: a
+            # hand-off to the writer task would cost a trip through the scheduler per
+            # request. Reading waits until it is written, so a client that stops reading
+            # stops its own requests from being read instead of growing the outbox.
+            try:
+                await self._flush(conn)
+            except ConnectionClosed:
+                return
 
-    async def _write(self, conn: _Connection, nursery: trio.Nursery) -> None:
+    async def _write(self, conn: _Connection) -> None:
+        """Write what was queued outside any request of this connection (events the switch
+        emitted for another agent's request or a test's stimulus, injected faults)."""
         try:
-            async for out in conn.inbox:
+            while True:
+                await conn.wake.wait()
+                conn.wake = trio.Event()
+                await self._flush(conn)
+        except ConnectionClosed:
+            conn.reader.cancel()
+
+    async def _flush(self, conn: _Connection) -> None:
+        """Write the outbox in order; one writer at a time, so frames never overtake.
+
+        Raises:
+            ConnectionClosed: the client is gone.
+        """
+        if not conn.outbox:
+            return
+        # free in the usual case: no trip through the scheduler to take it
+        try:
+            conn.writing.acquire_nowait()
+        except trio.WouldBlock:
+            await conn.writing.acquire()
+        try:
+            while conn.outbox:
+                out = conn.outbox.popleft()
                 if out.is_event and conn.delay_next is not None:
                     delay, conn.delay_next = conn.delay_next, None
-                    nursery.start_soon(self._send_late, conn, out.frame, delay)
+                    conn.nursery.start_soon(self._send_late, conn, out.frame, delay)
                     continue
                 if out.is_event and conn.duplicate_next:
                     conn.duplicate_next = False
                     await conn.ws.send_message(out.frame)
                 await conn.ws.send_message(out.frame)
-        except ConnectionClosed:
-            conn.reader.cancel()
+        finally:
+            conn.writing.release()
 
     async def _send_late(self, conn: _Connection, frame: str | bytes, delay: float) -> None:
         await trio.sleep(delay)
@@ -296,7 +335,13 @@ class CstaSimulator:
     def requests(self, agent_id: str | None = None) -> list[dict[str, Any]]:
         """The requests received (of one agent's connections, if given), secrets hidden, the
         last ``REQUEST_LOG`` of them. A login counts as its agent's even if it failed."""
-        return [m for a, m in self._received if agent_id is None or a == agent_id]
+        out = []
+        for entry in self._received:
+            if agent_id is None or entry[0] == agent_id:
+                if not entry[2]:
+                    entry[1], entry[2] = self._redact(entry[1]), True
+                out.append(entry[1])
+        return out
 
     def services(self, agent_id: str | None = None) -> list[str]:
         """The services of ``requests(agent_id)``, in order: what a test usually checks."""
@@ -349,7 +394,7 @@ class CstaSimulator:
     def _push_raw(self, agent_id: str, frame: str | bytes) -> int:
         conns = self._conns_of(agent_id)
         for conn in conns:
-            conn.outbox.send_nowait(_Outgoing(frame, is_event=False))
+            self._queue(conn, _Outgoing(frame, is_event=False))
         return len(conns)
 
     def _filler_event(self, agent_id: str, padding: int) -> dict[str, Any]:
@@ -364,7 +409,18 @@ class CstaSimulator:
 
     # --- requests ----------------------------------------------------------------------------
     def _on_request(self, conn: _Connection, message: Mapping[str, Any]) -> None:
-        self._received.append((conn.agent or _login_user(message), self._redact(message)))
+        self._serving = conn
+        try:
+            self._handle(conn, message)
+        finally:
+            self._serving = None
+
+    def _handle(self, conn: _Connection, message: Mapping[str, Any]) -> None:
+        if conn.agent is None:
+            # signing in: the request carries the password, which is hidden at once
+            self._received.append([_login_user(message), self._redact(message), True])
+        else:
+            self._received.append([conn.agent, message, False])
         invoke_id = message.get("invokeId")
         service = message.get("service")
         if message.get("type") != "request" or invoke_id is None:
@@ -406,8 +462,15 @@ class CstaSimulator:
         return message
 
     def _enqueue(self, conn: _Connection, message: Mapping[str, Any], *, is_event: bool) -> None:
-        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            conn.outbox.send_nowait(_Outgoing(self._codec.encode(message), is_event))
+        self._queue(conn, _Outgoing(self._codec.encode(message), is_event))
+
+    def _queue(self, conn: _Connection, out: _Outgoing) -> None:
+        if conn.closed:
+            return
+        conn.outbox.append(out)
+        if conn is not self._serving:
+            # no reader is about to flush this connection: its writer task must
+            conn.wake.set()
 
     def _attach(self, conn: _Connection, agent_id: str) -> None:
         n = next(self._ids)

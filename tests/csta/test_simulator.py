@@ -425,3 +425,26 @@ async def test_a_simulator_bug_fails_one_request_not_the_server(
     assert "bug" in caplog.text
     monkeypatch.undo()
     assert (await client.command("pause", reason="y")).ok
+
+
+async def test_fault_injection_applies_to_events_a_request_causes(
+    connect: OpenClient, sim: CstaSimulator, switch: Switch
+) -> None:
+    # the events of the agent's own request are written by the connection's reader, after
+    # the response; duplicating and delaying them works there as for the switch's events
+    client = await signed_in(connect, A, "sales")
+    switch.inbound_call("sales")
+    await client.wait_signal("ringing")
+    assert (await client.command("answer")).ok
+    await client.wait_signal("answered")
+    sim.duplicate_next_event(A)
+    request = await client.send("hold")
+    await client.wait_for(lambda: client.signals().count("held") == 2)
+    kinds = [type(i).__name__ for i in client.items[-3:]]
+    assert kinds == ["Answer", "Signal", "Signal"]
+    assert client.items[-3].request_id == request  # type: ignore[union-attr]
+    sim.delay_next_event(A, 0.2)
+    assert (await client.command("retrieve")).ok
+    assert (await client.command("hold")).ok  # while the retrieved event is late
+    await client.wait_for(lambda: "retrieved" in client.signals())
+    assert client.signals()[-4:] == ["held", "held", "held", "retrieved"]
