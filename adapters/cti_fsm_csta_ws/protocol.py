@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -72,28 +72,6 @@ class _Request:
     args: Mapping[str, Any]
     request_id: int = 0
     aux: bool = False
-
-
-class _View(Mapping[str, Any]):
-    """A raw message with read-only fields added for the rules, without copying it."""
-
-    __slots__ = ("_extra", "_message")
-
-    def __init__(self, message: RawMessage, extra: Mapping[str, Any]) -> None:
-        self._message = message
-        self._extra = extra
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._extra:
-            return self._extra[key]
-        return self._message[key]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._extra
-        yield from (k for k in self._message if k not in self._extra)
-
-    def __len__(self) -> int:
-        return len(self._extra) + sum(1 for k in self._message if k not in self._extra)
 
 
 def error_reason(error: Any) -> str:
@@ -154,6 +132,12 @@ class CstaProtocol:
         self._secret_args = _secret_args(chart, vendor_map)
         self._outstanding: dict[Any, _Request] = {}
         self._aux_ids = itertools.count(1)
+        # what rules see as context and as ``me``, rebuilt only when what they hold changed
+        self._known: tuple[str | None, ...] = ()
+        self._known_context: Mapping[str, Any] = MappingProxyType({})
+        self._me_device: str | None = None
+        # a plain dict (rules only read it): field look-ups take their fast path on dicts
+        self._me_view: dict[str, Any] = {"agent_id": user, "device": None}
 
     def __repr__(self) -> str:
         return (
@@ -222,16 +206,17 @@ class CstaProtocol:
             context["group_ids"] = list(groups)
         return context
 
-    def _correlation(self) -> dict[str, Any]:
+    def _correlation(self) -> Mapping[str, Any]:
         # an unknown value is left out: rules naming it do not match, commands needing it
         # are refused with MissingContext instead of sending a request without it
-        known = {
-            "device": self.device,
-            "session_id": self.session_id,
-            "call_id": self.call_id,
-            "consult_call_id": self.consult_call_id,
-        }
-        return {k: v for k, v in known.items() if v is not None}
+        known = (self.device, self.session_id, self.call_id, self.consult_call_id)
+        if known != self._known:
+            names = ("device", "session_id", "call_id", "consult_call_id")
+            self._known = known
+            self._known_context = MappingProxyType(
+                {k: v for k, v in zip(names, known, strict=True) if v is not None}
+            )
+        return self._known_context
 
     def _safe_args(self, command: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
         hidden = self._secret_args.get(command, self._map.secrets)
@@ -256,11 +241,16 @@ class CstaProtocol:
             return self._answer(message, ok=kind == "response")
         return []
 
-    def _me(self) -> Mapping[str, Any]:
-        return {"agent_id": self.user, "device": self.device}
+    def _me(self) -> dict[str, Any]:
+        if self.device != self._me_device:
+            self._me_device = self.device
+            self._me_view = {"agent_id": self.user, "device": self.device}
+        return self._me_view
 
     def _event(self, message: RawMessage) -> list[Inbound]:
-        view = _View(message, {"me": self._me()})
+        # the rules also see who "me" is: a shallow copy of the few top-level fields is
+        # cheaper than a mapping view that every field look-up would go through
+        view = {**message, "me": self._me()}
         signal = self._map.signal(view, self._correlation())
         self._follow(message)
         return [signal] if signal is not None else []
@@ -289,10 +279,11 @@ class CstaProtocol:
             self._learn(request.command, result)
         out: list[Inbound] = [Answer(request.request_id, ok, reason, result)]
         if ok:
-            view = _View(
-                message,
-                {"request": {"command": request.command, "args": request.args}, "me": self._me()},
-            )
+            view = {
+                **message,
+                "request": {"command": request.command, "args": request.args},
+                "me": self._me(),
+            }
             signal = self._map.signal(view, self._correlation())
             if signal is not None:
                 out.append(signal)
