@@ -125,6 +125,8 @@ class _Pending:
     done: trio.Event = attrs.field(factory=trio.Event)
     step: Step | None = None
     error: BaseException | None = None
+    #: when it times out (trio's clock)
+    deadline: float = math.inf
 
     def resolve(self, step: Step | None) -> None:
         if not self.done.is_set():
@@ -237,6 +239,10 @@ class Agent:
         self._link_up = trio.Event()
         self._stats = collections.Counter[str]()
         self._pings: dict[int, trio.Event] = {}
+        # commands awaiting an answer, in sending order, and the watchdog's cancel scope,
+        # whose deadline is (no later than) the first of theirs (see ``_time_out``)
+        self._deadlines: collections.deque[_Pending] = collections.deque()
+        self._timer: trio.CancelScope | None = None
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -361,6 +367,8 @@ class Agent:
 
         command.__name__ = name
         command.__doc__ = spec.description
+        # found in the instance from now on: `agent.hold` is not built again on every call
+        self.__dict__[name] = command
         return command
 
     async def command(self, name: str, /, **args: Any) -> Step | None:
@@ -422,21 +430,38 @@ class Agent:
             raise Disconnected("not connected", command=name)
         pending = _Pending(name, rule, next(self._requests))
         messages = conn.protocol.encode_command(name, args, pending.request_id)
-        log.debug("%s: sending %s (request %d)", self.user, name, pending.request_id)
-        if rule.confirm is None and rule.fail is None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: sending %s (request %d)", self.user, name, pending.request_id)
+        answered_by = _answered_by(rule)
+        if not answered_by:
             await self._send_all(conn, messages, name)
             return None
         self._pending[pending.request_id] = pending
-        answered_by = {signal for signal in (rule.confirm, rule.fail) if signal is not None}
         for signal in answered_by:
-            self._awaiting.setdefault(signal, collections.deque()).append(pending)
+            queue = self._awaiting.get(signal)
+            if queue is None:
+                queue = self._awaiting[signal] = collections.deque()
+            queue.append(pending)
+        pending.deadline = trio.current_time() + rule.timeout
+        self._deadlines.append(pending)
+        timer = self._timer
+        if timer is not None and pending.deadline < timer.deadline:
+            timer.deadline = pending.deadline
         try:
             await self._send_all(conn, messages, name)
-            with trio.move_on_after(rule.timeout) as scope:
+            if timer is not None:
                 await pending.done.wait()
-            if scope.cancelled_caught:
-                raise CommandTimeout(name, rule.timeout)
+            else:  # no watchdog running (not inside ``run``): time out here
+                with trio.move_on_after(rule.timeout):
+                    await pending.done.wait()
+                if not pending.done.is_set():
+                    raise CommandTimeout(name, rule.timeout)
         finally:
+            # answered, or abandoned (cancelled): nothing may answer it from now on
+            pending.done.set()
+            deadlines = self._deadlines
+            while deadlines and deadlines[0].done.is_set():
+                deadlines.popleft()
             del self._pending[pending.request_id]
             for signal in answered_by:
                 queue = self._awaiting[signal]
@@ -448,6 +473,38 @@ class Agent:
         if pending.error is not None:
             raise pending.error
         return pending.step
+
+    async def _time_out(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Fail commands not answered within their timeout with ``CommandTimeout``.
+
+        One task for all of an agent's commands, asleep until the first deadline, instead
+        of a cancel scope per command (entering and leaving one costs more than the rest
+        of sending a command). A command moves the deadline only when its own comes first.
+        """
+        started = False
+        try:
+            while True:
+                with trio.CancelScope() as timer:
+                    self._timer = timer
+                    timer.deadline = min((p.deadline for p in self._deadlines), default=math.inf)
+                    if not started:
+                        started = True
+                        task_status.started()
+                    await trio.sleep_forever()
+                now = trio.current_time()
+                waiting: collections.deque[_Pending] = collections.deque()
+                for pending in self._deadlines:
+                    if pending.done.is_set():
+                        continue
+                    if pending.deadline <= now:
+                        pending.fail(CommandTimeout(pending.command, pending.rule.timeout))
+                    else:
+                        waiting.append(pending)
+                self._deadlines = waiting
+        finally:
+            self._timer = None
 
     async def _send_all(self, conn: _Connection, messages: Sequence[RawMessage], name: str) -> None:
         await _acquire(self._send_lock)
@@ -476,8 +533,9 @@ class Agent:
                 self._stats["malformed"] += 1
                 log.warning("%s: malformed frame dropped: %s", self.user, item.reason)
                 continue
-            for raw_listener in tuple(self._raw_listeners):
-                self._call_listener(raw_listener, item)
+            if self._raw_listeners:
+                for raw_listener in tuple(self._raw_listeners):
+                    self._call_listener(raw_listener, item)
             try:
                 inbound = conn.protocol.receive(item)
             except Exception:
@@ -514,11 +572,13 @@ class Agent:
             self._stats["ignored"] += 1
             log.debug("%s: signal %s ignored in %s", self.user, signal, step.source)
             return step
-        if step.changed:
+        if step.changed and log.isEnabledFor(logging.INFO):
             log.info("%s: %s --%s--> %s", self.user, step.source, signal, step.target)
-        for step_listener in tuple(self._step_listeners):
-            self._call_listener(step_listener, step)
-        self._emit(step.notifications)
+        if self._step_listeners:
+            for step_listener in tuple(self._step_listeners):
+                self._call_listener(step_listener, step)
+        if step.notifications:
+            self._emit(step.notifications)
         queue = self._awaiting.get(signal)
         while queue:
             pending = queue.popleft()
@@ -596,6 +656,7 @@ class Agent:
         error: CtiError | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(self._time_out)
             try:
                 await self._session(task_status)
             except CtiError as exc:
@@ -817,6 +878,13 @@ class Agent:
             await conn.transport.aclose()
         for pending in tuple(self._pending.values()):
             pending.fail(Disconnected("closed", command=pending.command))
+
+
+def _answered_by(rule: CommandRule) -> tuple[str, ...]:
+    """The signals that answer a command of ``rule`` (its confirm and fail signals)."""
+    if rule.fail is None or rule.fail == rule.confirm:
+        return () if rule.confirm is None else (rule.confirm,)
+    return (rule.fail,) if rule.confirm is None else (rule.confirm, rule.fail)
 
 
 async def _acquire(lock: trio.Lock) -> None:

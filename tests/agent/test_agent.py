@@ -130,6 +130,33 @@ async def test_a_command_without_answer_times_out_after_the_charts_timeout(
         assert agent.statistics().pending == ()
 
 
+async def test_each_command_gets_its_whole_timeout_whatever_was_answered_before(
+    tiny, server, autojump_clock
+):
+    # one watchdog times every command out; a deadline left from an answered command must
+    # neither cut a later command short nor stop it timing out
+    async with open_agent(tiny, "mem://", "1001", PASSWORD) as agent:
+        timeout = agent.chart.commands["check_in"].rule.timeout
+        await agent.check_in("g1")  # answered at once, at time 0
+        await trio.sleep(timeout / 2)
+        await deliver(server.link, {"signal": "ringing", "payload": {"call_id": "c1"}})
+        server.script["answer"] = []  # the server says nothing
+        start = trio.current_time()
+        with trio.fail_after(3 * timeout), pytest.raises(cti_fsm.CommandTimeout):
+            await agent.answer()
+        assert trio.current_time() - start == pytest.approx(
+            agent.chart.commands["answer"].rule.timeout
+        )
+        # and the watchdog is ready for the next one
+        start = trio.current_time()
+        with trio.fail_after(3 * timeout), pytest.raises(cti_fsm.CommandTimeout):
+            await agent.answer()
+        assert trio.current_time() - start == pytest.approx(
+            agent.chart.commands["answer"].rule.timeout
+        )
+        assert agent.statistics().pending == ()
+
+
 async def test_link_drop_fails_pending_command_then_reconnects_and_resyncs(
     tiny, server, autojump_clock
 ):
