@@ -112,6 +112,7 @@ class AgentStatistics:
     malformed_frames: int
     ignored_signals: int
     dropped_during_resync: int
+    drift_corrections: int
     notifications: int
     listener_errors: int
     dropped_notifications: int
@@ -147,6 +148,12 @@ class _Connection:
     #: where the resync walks from: the state before the drop, or None (just logged in)
     resync_origin: str | None = None
     snapshot_arrived: trio.Event = attrs.field(factory=trio.Event)
+    #: the reconciliation snapshot asked for and not answered yet
+    reconcile_request: int | None = None
+    #: the state the last reconciliation snapshot named, when it disagreed with the machine
+    suspect: str | None = None
+    #: set to ask the reconciliation loop for a second look soon
+    recheck: trio.Event = attrs.field(factory=trio.Event)
 
 
 class _Subscription:
@@ -191,6 +198,19 @@ class Agent:
         lifecycle: the chart names for login, logout and link loss (default: the
             chart's ``session:`` section).
         rng: randomness for the backoff jitter (a seeded one makes tests repeatable).
+        notification_buffer: how many notifications each ``notifications()`` consumer
+            may fall behind before the oldest are dropped.
+        reconcile_every: seconds between reconciliations (None: none). While connected and
+            no command awaits its answer, the agent asks the server for a snapshot; if the
+            server names another state than the machine's twice in a row (the second look
+            follows after ``RECHECK_AFTER`` seconds, or ``reconcile_every`` if shorter, so
+            an event still on its way is not mistaken for drift), the machine walks there
+            as a resync does, listeners hear what changed, a warning is logged and
+            ``statistics().drift_corrections`` counts it. This heals events a server lost
+            or sent out of order.
+
+    Raises:
+        ValueError: ``reconcile_every`` is not a positive number of seconds.
     """
 
     def __init__(
@@ -207,6 +227,7 @@ class Agent:
         lifecycle: Lifecycle | None = None,
         rng: random.Random | None = None,
         notification_buffer: int = 10_000,
+        reconcile_every: float | None = None,
     ) -> None:
         self.adapter: Adapter = load_adapter(adapter) if isinstance(adapter, str) else adapter
         self.url = url
@@ -219,6 +240,9 @@ class Agent:
         self.machine = Machine(self.chart, rights=rights)
         self._rng = rng or _JITTER
         self._buffer = notification_buffer
+        if reconcile_every is not None and not reconcile_every > 0:
+            raise ValueError(f"reconcile_every must be positive seconds, got {reconcile_every}")
+        self.reconcile_every = reconcile_every
         self._requests = itertools.count(1)
         self._conn: _Connection | None = None
         # commands awaiting their answer, by request id (insertion order = sending order),
@@ -270,6 +294,7 @@ class Agent:
             malformed_frames=self._stats["malformed"],
             ignored_signals=self._stats["ignored"],
             dropped_during_resync=self._stats["dropped_resync"],
+            drift_corrections=self._stats["drift_corrections"],
             notifications=self._stats["notifications"],
             listener_errors=self._stats["listener_errors"],
             dropped_notifications=sum(s.dropped for s in self._subscriptions),
@@ -565,6 +590,13 @@ class Agent:
             conn.resync_request = None
             self._apply_snapshot(conn.resync_origin, inbound)
             conn.snapshot_arrived.set()
+        elif (
+            isinstance(inbound, Snapshot)
+            and conn.reconcile_request is not None
+            and inbound.request_id in (None, conn.reconcile_request)
+        ):
+            conn.reconcile_request = None
+            self._reconcile(conn, inbound)
 
     def _apply(self, signal: str, payload: Mapping[str, Any]) -> Step:
         step = self.machine.apply(signal, **payload)
@@ -734,6 +766,8 @@ class Agent:
                 if not started:
                     task_status.started()
                 nursery.start_soon(self._keepalive_loop, conn, lost)
+                if self.reconcile_every is not None:
+                    nursery.start_soon(self._reconcile_loop, conn, self.reconcile_every)
         # raised out here, not inside the nursery, so callers get the error itself
         self._conn = None
         self._link_up = trio.Event()
@@ -837,6 +871,55 @@ class Agent:
             self._apply(signal, snapshot.payload)
         log.info("%s: resynchronised to %s via %s", self.user, self.state, ", ".join(path))
 
+    async def _reconcile_loop(self, conn: _Connection, interval: float) -> None:
+        """Ask for a snapshot every ``interval`` seconds (sooner for a second look)."""
+        while True:
+            with trio.move_on_after(interval):
+                await conn.recheck.wait()
+            if conn.recheck.is_set():
+                conn.recheck = trio.Event()
+                await trio.sleep(min(RECHECK_AFTER, interval))
+            if conn.reconcile_request is not None:
+                # unanswered for a whole interval: forget it, ask again
+                log.debug("%s: reconciliation snapshot not answered", self.user)
+                conn.reconcile_request = None
+            if self._pending or conn.resync_request is not None:
+                # an answer on its way would race the snapshot: look again next time
+                continue
+            request = next(self._requests)
+            messages = conn.protocol.snapshot_request(request)
+            if not messages:
+                return  # the vendor has no snapshot to reconcile with
+            conn.reconcile_request = request
+            await self._send_all(conn, messages, "snapshot")
+
+    def _reconcile(self, conn: _Connection, snapshot: Snapshot) -> None:
+        """Compare a reconciliation snapshot with the machine; correct a confirmed drift."""
+        try:
+            target = self.chart.resolve(snapshot.state)
+        except KeyError:
+            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+            return
+        if self.chart.contains(target, self.state):
+            conn.suspect = None
+            return
+        if conn.suspect != target:
+            # the first look: an event may still be on its way; look again soon
+            conn.suspect = target
+            conn.recheck.set()
+            return
+        conn.suspect = None
+        drifted = self.state
+        self._stats["drift_corrections"] += 1
+        self._apply_snapshot(None, snapshot)
+        log.warning(
+            "%s: out of step with the server (%s, server says %s); now %s",
+            self.user,
+            drifted,
+            target,
+            self.state,
+        )
+
     def _link_lost(self, reason: str) -> None:
         # closing on purpose is not news; a drop is
         log.log(
@@ -878,6 +961,10 @@ class Agent:
             await conn.transport.aclose()
         for pending in tuple(self._pending.values()):
             pending.fail(Disconnected("closed", command=pending.command))
+
+
+#: Seconds before a reconciliation takes a second look at a state that disagreed.
+RECHECK_AFTER = 1.0
 
 
 def _answered_by(rule: CommandRule) -> tuple[str, ...]:

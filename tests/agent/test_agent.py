@@ -444,3 +444,68 @@ async def test_the_chart_names_the_login_command(server, autojump_clock):
         assert agent.lifecycle.connect == "login"
         assert agent.state == "connected"
     assert server.ops()[:2] == ["login", "snapshot"]
+
+
+# --- reconciliation: periodic snapshots heal lost or late events -------------------------------
+async def test_reconciliation_corrects_a_lost_event_after_a_second_look(
+    tiny, server, autojump_clock, caplog
+):
+    server.state = "checked_in.available.idle"
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, reconcile_every=10) as agent:
+        seen = recorder(agent)
+        server.state = "checked_in.available.paused"  # its "paused" event never comes
+        await trio.sleep(10.5)
+        # the first look disagrees: not corrected yet, a second look is coming
+        assert agent.state == "checked_in.available.idle"
+        assert server.ops().count("snapshot") == 2
+        await trio.sleep(1.0)
+        assert server.ops().count("snapshot") == 3
+        assert agent.state == "checked_in.available.paused"
+        assert names(seen) == ["onPause"]
+        assert agent.statistics().drift_corrections == 1
+        assert "out of step with the server" in caplog.text
+        await trio.sleep(10.5)  # in step now: the next look changes nothing
+        assert names(seen) == ["onPause"]
+        assert agent.statistics().drift_corrections == 1
+
+
+async def test_reconciliation_does_not_mistake_an_event_on_its_way_for_drift(
+    tiny, server, autojump_clock
+):
+    server.state = "checked_in.available.idle"
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, reconcile_every=10) as agent:
+        seen = recorder(agent)
+        # the server is already paused when it answers, and sends the event just after
+        server.state = "checked_in.available.paused"
+        server.after_snapshot = [{"signal": "paused", "payload": {"reason": "lunch"}}]
+        await trio.sleep(10.5)
+        server.after_snapshot = []  # sent once
+        await trio.sleep(1.5)
+        assert server.ops().count("snapshot") == 3  # the second look was taken
+        assert agent.state == "checked_in.available.paused"
+        assert names(seen) == ["onPause"]  # once, from the event itself, with its reason
+        assert seen[0]["reason"] == "lunch"
+        assert agent.statistics().drift_corrections == 0
+
+
+async def test_reconciliation_waits_while_a_command_awaits_its_answer(tiny, server, autojump_clock):
+    server.state = "checked_in.available.idle"
+    server.script["pause"] = []  # never answered: pause times out after the chart's timeout
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, reconcile_every=1) as agent:
+        before = server.ops().count("snapshot")
+        with pytest.raises(cti_fsm.CommandTimeout):
+            await agent.pause()
+        assert server.ops().count("snapshot") == before  # none while pause was waiting
+        await trio.sleep(1.5)
+        assert server.ops().count("snapshot") == before + 1
+
+
+async def test_no_reconciliation_unless_asked_and_a_bad_interval_is_refused(
+    tiny, server, autojump_clock
+):
+    async with open_agent(tiny, "mem://", "1001", PASSWORD) as agent:
+        await trio.sleep(3600)
+        assert server.ops() == ["connect", "snapshot"]
+        assert agent.statistics().drift_corrections == 0
+    with pytest.raises(ValueError, match="reconcile_every must be positive"):
+        Agent(tiny, "mem://", "1001", PASSWORD, reconcile_every=0)

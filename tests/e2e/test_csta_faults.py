@@ -252,3 +252,21 @@ async def test_a_flood_of_garbage_between_real_events(
     assert notes.names.count("onCallInRing") == 1
     assert a.statistics().reconnects == 0
     assert await settled(a, switch, A) == "checked_in.ringing"
+
+
+async def test_events_out_of_order_are_healed_by_reconciliation(
+    login: Any, sim: CstaSimulator, switch: Switch
+) -> None:
+    a, notes = await login(A, reconcile_every=0.1)
+    await a.check_in(group_ids=["sales"])
+    mark = notes.mark()
+    sim.delay_next_event(A, 0.05)  # the call rings late: after it has already ended
+    call = switch.inbound_call("sales")
+    switch.customer_hangs_up(call)
+    await notes.wait("onCallInRing", after=mark)
+    # the late ring left the agent ringing for a call the switch has ended ...
+    assert a.state == "checked_in.ringing" and switch.call_of(A) is None
+    await until(lambda: a.statistics().drift_corrections == 1)
+    # ... until the reconciliation took two looks and walked it back
+    assert await settled(a, switch, A) == "checked_in.available.idle"
+    assert notes.since(mark)[-1] == "onIdle"
