@@ -43,7 +43,15 @@ from .adapter import (
     load_adapter,
 )
 from .chart import Chart, CommandRule
-from .errors import Busy, CommandFailed, CommandTimeout, CtiError, Disconnected, Unsupported
+from .errors import (
+    Busy,
+    CommandError,
+    CommandFailed,
+    CommandTimeout,
+    CtiError,
+    Disconnected,
+    Unsupported,
+)
 from .machine import Machine, Notification, Step
 from .paths import shortest_signal_path
 
@@ -454,7 +462,17 @@ class Agent:
         if conn is None:
             raise Disconnected("not connected", command=name)
         pending = _Pending(name, rule, next(self._requests))
-        messages = conn.protocol.encode_command(name, args, pending.request_id)
+        try:
+            messages = conn.protocol.encode_command(name, args, pending.request_id)
+        except CommandError as exc:
+            # a protocol refusing a command does not know the machine's state: say it here
+            if not exc.state:
+                exc.state = self.state
+                exc.args = (f"{exc} (state {self.state!r})",)
+            raise
+        except CtiError as exc:
+            exc.add_note(f"command {name!r} in state {self.state!r}")
+            raise
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: sending %s (request %d)", self.user, name, pending.request_id)
         answered_by = _answered_by(rule)

@@ -15,7 +15,7 @@ from cti_fsm_asterisk_ami.codec import AmiCodec
 from e2etools import FAST, Recorder, fast_chart, settled
 
 from cti_fsm.agent import Agent
-from cti_fsm.errors import CommandFailed
+from cti_fsm.errors import CommandFailed, InvalidArguments
 from cti_fsm.switch import Switch, demo_switch
 
 A, S = "1001", "9001"
@@ -169,3 +169,18 @@ async def test_disconnect_keeps_the_agent_logged_out() -> None:
         assert switch.situation(A) == "offline"
         assert agent.state == "offline"
         assert notes.since(mark) == ["onDisconnect"]
+
+
+async def test_a_refusal_by_the_protocol_names_the_state_and_sends_nothing() -> None:
+    async with pbx() as (switch, url, nursery):
+        agent, notes = await start(nursery, url, AGENT, A)
+        await talking(agent, notes, switch)
+        mark = notes.mark()
+        with pytest.raises(InvalidArguments, match="DTMF digits") as info:
+            await agent.send_dtmf(digits="12x")  # the chart takes any string; AMI does not
+        assert info.value.state == "checked_in.talking"
+        assert "'checked_in.talking'" in str(info.value)
+        assert agent.state == "checked_in.talking" and notes.since(mark) == []
+        # the protocol refused it before anything was written: the link is fine
+        await agent.send_dtmf(digits="12#")
+        assert agent.state == "checked_in.talking"
