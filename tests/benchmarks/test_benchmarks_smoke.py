@@ -1,4 +1,4 @@
-"""The network benchmarks run end to end with tiny parameters and print their last line in
+"""The benchmarks run end to end with tiny parameters and print their last line in
 the agreed ``key=value`` format. No timing is asserted: only that each figure is a
 positive number, that the figures agree with each other, and that ``scale.py`` leaves no
 simulator process behind, whether it finishes or is killed."""
@@ -24,6 +24,10 @@ WIRE_LINE = re.compile(
 SCALE_LINE = re.compile(
     rf"agents=([0-9]+) connect_all_s={NUMBER} kib_per_agent={NUMBER} p99_notify_ms={NUMBER}"
 )
+FLOWS_LINE = re.compile(
+    rf"examples_to_full_coverage=([0-9]+) transitions=([0-9]+)/([0-9]+) flows_per_s={NUMBER}"
+)
+ENGINE_KEYS = ("engine_per_dict", "engine_per_transitions_hsm", "events_per_s")
 STARTED = re.compile(r"simulator process pid ([0-9]+) started")
 
 
@@ -101,3 +105,24 @@ def test_the_simulator_process_ends_when_scale_is_killed() -> None:
             bench.wait()
         if pid is not None and not gone(pid):
             os.kill(pid, signal.SIGKILL)  # the test failed; leave nothing running
+
+
+def test_flows_prints_its_figures() -> None:
+    lines = run_benchmark(
+        "flows.py", "--examples", "20", "--baseline-examples", "20", "--stock-examples", "3"
+    )
+    found = FLOWS_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    at, covered, total, rate = found.groups()
+    # the seeded walks take every transition within the first examples, whatever the speed
+    assert int(at) <= 50 and covered == total and float(rate) > 0
+    seeded = next(line for line in lines if line.strip().startswith("seeded:"))
+    assert f"{covered}/{total} transitions" in seeded
+    assert any(line.strip().startswith("stock:") for line in lines)
+
+
+def test_engine_prints_its_figures() -> None:
+    lines = run_benchmark("engine.py")
+    figures = dict(item.split("=", 1) for item in lines[-1].split())
+    assert set(ENGINE_KEYS) <= set(figures), lines[-1]
+    assert all(float(figures[k]) > 0 for k in ENGINE_KEYS)
