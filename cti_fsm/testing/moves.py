@@ -16,7 +16,8 @@ A block is laid out as:
 - ``STEP_BYTES`` per step: one big-endian number. ``STOP`` (zero) ends a state machine's
   flow there; ``SKIP`` (one) is a step where nothing happens, which is how the shrinker,
   unable to delete a step from the block, takes out the steps a failure does not need (a
-  reported flow leaves them out). Any other number, less ``FIRST_MOVE``, picks modulo the
+  reported flow leaves them out); ``flows()``, whose block starts with the flow's length,
+  skips both. Any other number, less ``FIRST_MOVE``, picks modulo the
   number of moves open in the current state the move (one per command rule, one per
   signal); the quotient then picks, digit by digit, the command's answer (confirm or fail)
   and each argument and payload field. Each step has its own bytes, so simplifying one
