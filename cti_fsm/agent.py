@@ -821,7 +821,11 @@ class Agent:
             await trio.sleep(interval)
             request = next(self._requests)
             answered = self._pings[request] = trio.Event()
-            await self._send_all(conn, keepalive(request), "keepalive")
+            try:
+                await self._send_all(conn, keepalive(request), "keepalive")
+            except Disconnected:
+                self._pings.pop(request, None)
+                return  # the link is going down: the receive loop reports it
             with trio.move_on_after(interval):
                 await answered.wait()
             if not answered.is_set():
@@ -909,7 +913,10 @@ class Agent:
             if not messages:
                 return  # the vendor has no snapshot to reconcile with
             conn.reconcile_request = request
-            await self._send_all(conn, messages, "snapshot")
+            try:
+                await self._send_all(conn, messages, "snapshot")
+            except Disconnected:
+                return  # the link is going down: the receive loop reports it
 
     def _reconcile(self, conn: _Connection, snapshot: Snapshot) -> None:
         """Compare a reconciliation snapshot with the machine; correct a confirmed drift."""

@@ -509,3 +509,21 @@ async def test_no_reconciliation_unless_asked_and_a_bad_interval_is_refused(
         assert agent.statistics().drift_corrections == 0
     with pytest.raises(ValueError, match="reconcile_every must be positive"):
         Agent(tiny, "mem://", "1001", PASSWORD, reconcile_every=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"reconcile_every": 5.0}, {"options": {"keepalive": 5.0}}], ids=["reconcile", "ping"]
+)
+async def test_a_background_send_on_a_closing_link_does_not_end_the_agent(
+    tiny, server, autojump_clock, kwargs
+):
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, reconnect=FAST, **kwargs) as agent:
+        sent = len(server.received)
+        server.link.closed = True  # closing: sends fail, the last frames still come in
+        await trio.sleep(6)  # the periodic snapshot or ping fails to go out
+        assert len(server.received) == sent
+        server.link.drop()  # now the link is gone: the receive loop reports it
+        while len(server.links) < 2 or not agent.connected:
+            await trio.sleep(0.1)
+        assert agent.state == "connected"
+        assert agent.statistics().reconnects == 1

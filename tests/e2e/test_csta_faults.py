@@ -270,3 +270,22 @@ async def test_events_out_of_order_are_healed_by_reconciliation(
     # ... until the reconciliation took two looks and walked it back
     assert await settled(a, switch, A) == "checked_in.available.idle"
     assert notes.since(mark)[-1] == "onIdle"
+
+
+async def test_reconciliation_finds_no_drift_in_a_normal_call(
+    login: Any, sim: CstaSimulator, switch: Switch
+) -> None:
+    a, notes = await login(A, reconcile_every=0.02)  # a look every 20 ms, all call long
+    mark = notes.mark()
+    await talking((a, notes), switch)  # checks in, takes a call
+    for _ in range(5):
+        await a.hold()
+        await trio.sleep(0.03)
+        await a.retrieve()
+        await trio.sleep(0.03)
+    await a.hangup()
+    await trio.sleep(0.1)
+    assert await settled(a, switch, A) == "checked_in.available.idle"
+    assert a.statistics().drift_corrections == 0
+    assert sim.services(A).count("SnapshotDevice") >= 5  # it did look
+    assert notes.since(mark).count("onHold") == 5
