@@ -184,3 +184,26 @@ async def test_a_refusal_by_the_protocol_names_the_state_and_sends_nothing() -> 
         # the protocol refused it before anything was written: the link is fine
         await agent.send_dtmf(digits="12#")
         assert agent.state == "checked_in.talking"
+
+
+async def test_reconciliation_finds_no_drift_in_a_normal_day() -> None:
+    async with pbx() as (switch, url, nursery):
+        agent, notes = await start(nursery, url, AGENT, A, reconcile_every=0.02)
+        answers: list[object] = []  # the snapshots it asked for (QueueStatus lists)
+
+        def count(message: dict[str, object]) -> None:
+            if message.get("Event") == "QueueStatusComplete":
+                answers.append(message)
+
+        agent.on_raw(count)
+        await talking(agent, notes, switch)
+        await trio.sleep(0.1)  # looks taken during the call
+        await agent.hangup()
+        for _ in range(3):
+            await agent.pause()
+            await trio.sleep(0.05)
+            await agent.restore()
+            await trio.sleep(0.05)
+        assert await settled(agent, switch, A) == "checked_in.available.idle"
+        assert agent.statistics().drift_corrections == 0
+        assert len(answers) >= 5  # it did look, all along
