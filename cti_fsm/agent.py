@@ -43,6 +43,7 @@ from .adapter import (
     load_adapter,
 )
 from .chart import Chart, CommandRule
+from .deadlines import watchdog
 from .errors import (
     Busy,
     CommandError,
@@ -134,8 +135,15 @@ class _Pending:
     done: trio.Event = attrs.field(factory=trio.Event)
     step: Step | None = None
     error: BaseException | None = None
-    #: when it times out (trio's clock)
-    deadline: float = math.inf
+
+    @property
+    def settled(self) -> bool:
+        """Answered, failed, or abandoned: its deadline no longer matters."""
+        return self.done.is_set()
+
+    def expire(self) -> None:
+        """Its deadline passed with no answer."""
+        self.fail(CommandTimeout(self.command, self.rule.timeout))
 
     def resolve(self, step: Step | None) -> None:
         if not self.done.is_set():
@@ -271,10 +279,6 @@ class Agent:
         self._link_up = trio.Event()
         self._stats = collections.Counter[str]()
         self._pings: dict[int, trio.Event] = {}
-        # commands awaiting an answer, in sending order, and the watchdog's cancel scope,
-        # whose deadline is (no later than) the first of theirs (see ``_time_out``)
-        self._deadlines: collections.deque[_Pending] = collections.deque()
-        self._timer: trio.CancelScope | None = None
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -485,26 +489,14 @@ class Agent:
             if queue is None:
                 queue = self._awaiting[signal] = collections.deque()
             queue.append(pending)
-        pending.deadline = trio.current_time() + rule.timeout
-        self._deadlines.append(pending)
-        timer = self._timer
-        if timer is not None and pending.deadline < timer.deadline:
-            timer.deadline = pending.deadline
+        # the run's watchdog fails it at its deadline (deadlines.py)
+        watchdog().watch(trio.current_time() + rule.timeout, pending)
         try:
             await self._send_all(conn, messages, name)
-            if timer is not None:
-                await pending.done.wait()
-            else:  # no watchdog running (not inside ``run``): time out here
-                with trio.move_on_after(rule.timeout):
-                    await pending.done.wait()
-                if not pending.done.is_set():
-                    raise CommandTimeout(name, rule.timeout)
+            await pending.done.wait()
         finally:
             # answered, or abandoned (cancelled): nothing may answer it from now on
             pending.done.set()
-            deadlines = self._deadlines
-            while deadlines and deadlines[0].done.is_set():
-                deadlines.popleft()
             del self._pending[pending.request_id]
             for signal in answered_by:
                 queue = self._awaiting[signal]
@@ -516,38 +508,6 @@ class Agent:
         if pending.error is not None:
             raise pending.error
         return pending.step
-
-    async def _time_out(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        """Fail commands not answered within their timeout with ``CommandTimeout``.
-
-        One task for all of an agent's commands, asleep until the first deadline, instead
-        of a cancel scope per command (entering and leaving one costs more than the rest
-        of sending a command). A command moves the deadline only when its own comes first.
-        """
-        started = False
-        try:
-            while True:
-                with trio.CancelScope() as timer:
-                    self._timer = timer
-                    timer.deadline = min((p.deadline for p in self._deadlines), default=math.inf)
-                    if not started:
-                        started = True
-                        task_status.started()
-                    await trio.sleep_forever()
-                now = trio.current_time()
-                waiting: collections.deque[_Pending] = collections.deque()
-                for pending in self._deadlines:
-                    if pending.done.is_set():
-                        continue
-                    if pending.deadline <= now:
-                        pending.fail(CommandTimeout(pending.command, pending.rule.timeout))
-                    else:
-                        waiting.append(pending)
-                self._deadlines = waiting
-        finally:
-            self._timer = None
 
     async def _send_all(self, conn: _Connection, messages: Sequence[RawMessage], name: str) -> None:
         await _acquire(self._send_lock)
@@ -706,7 +666,6 @@ class Agent:
         error: CtiError | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await nursery.start(self._time_out)
             try:
                 await self._session(task_status)
             except CtiError as exc:
