@@ -25,7 +25,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import trio
@@ -98,11 +98,14 @@ class Lifecycle:
         connect: the command that logs in (sent on open and after every reconnect).
         disconnect: the command that logs out (sent on close).
         link_lost: the signal applied when the transport drops.
+        rights: the query whose answer lists the rights the server grants (None: the
+            chart names none).
     """
 
     connect: str = "connect"
     disconnect: str = "disconnect"
     link_lost: str = "link_lost"
+    rights: str | None = None
 
     @classmethod
     def of(cls, chart: Chart) -> Lifecycle:
@@ -207,7 +210,10 @@ class Agent:
         url: the CTI server's address.
         user: the agent's login (for some vendors, a device or interface).
         password: the login secret; never logged or shown.
-        rights: rights the agent has (supervisor commands need them).
+        rights: rights the agent has (supervisor commands need them), or ``"server"``:
+            after each login, ask the server with the chart's ``session: rights`` query
+            and take the rights it grants (those the chart knows); until the answer, and
+            if the query fails or the vendor cannot make it (a warning is logged), none.
         chart: the chart to run (default: the adapter's chart).
         options: vendor-specific options passed to the adapter's protocol.
         reconnect: the backoff policy, or None to stay down after a drop.
@@ -226,7 +232,8 @@ class Agent:
             or sent out of order.
 
     Raises:
-        ValueError: ``reconcile_every`` is not a positive number of seconds.
+        ValueError: ``reconcile_every`` is not a positive number of seconds, or
+            ``rights="server"`` with a chart that names no rights query.
     """
 
     def __init__(
@@ -236,7 +243,7 @@ class Agent:
         user: str,
         password: str,
         *,
-        rights: Iterable[str] = (),
+        rights: Iterable[str] | Literal["server"] = (),
         chart: Chart | None = None,
         options: Mapping[str, Any] | None = None,
         reconnect: Backoff | None = Backoff(),
@@ -253,7 +260,13 @@ class Agent:
         self.options: Mapping[str, Any] = dict(options or {})
         self.reconnect = reconnect
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
-        self.machine = Machine(self.chart, rights=rights)
+        self._rights_from_server = rights == "server"
+        if self._rights_from_server and self.lifecycle.rights is None:
+            raise ValueError(
+                f"rights='server' needs the chart {self.chart.name!r} to name its rights"
+                " query (session: rights)"
+            )
+        self.machine = Machine(self.chart, rights=() if rights == "server" else rights)
         self._rng = rng or _JITTER
         self._buffer = notification_buffer
         if reconcile_every is not None and not reconcile_every > 0:
@@ -450,8 +463,10 @@ class Agent:
         finally:
             self._serial.release()
 
-    def _check(self, name: str, args: Mapping[str, Any]) -> CommandRule:
-        if name != self.lifecycle.connect and not self.connected:
+    def _check(
+        self, name: str, args: Mapping[str, Any], *, logging_in: bool = False
+    ) -> CommandRule:
+        if not logging_in and name != self.lifecycle.connect and not self.connected:
             why = "closed" if self._closing else "not connected (reconnecting)"
             raise Disconnected(why, command=name)
         rule = self.machine.check(name, **args)
@@ -808,11 +823,39 @@ class Agent:
             held, self._held = self._held, None
             await self._resync(conn, before)
             self._last_online = None
+            if self._rights_from_server:
+                await self._adopt_rights()
             self._emit(held)
         finally:
             if self._held is not None:
                 held, self._held = self._held, None
                 self._emit(held)
+
+    async def _adopt_rights(self) -> None:
+        """Ask the server what this agent may do and take it (``rights="server"``)."""
+        query = self.lifecycle.rights
+        assert query is not None  # checked when the agent was made
+        try:
+            # part of logging in: the link is not announced as up before it is done
+            step = await self._send_and_wait(query, {}, self._check(query, {}, logging_in=True))
+        except CommandError as exc:
+            log.warning("%s: cannot ask the server for rights: %s", self.user, exc)
+            return
+        except (CommandFailed, CommandTimeout) as exc:
+            log.warning("%s: the server did not say the rights: %s", self.user, exc)
+            return
+        granted = step.payload.get("rights") if step is not None else None
+        if isinstance(granted, str):
+            granted = [granted]
+        if not isinstance(granted, Iterable):
+            log.warning("%s: the server's rights are unreadable: %r", self.user, granted)
+            return
+        named = {str(r) for r in granted}
+        unknown = named - self.chart.rights
+        if unknown:
+            log.debug("%s: rights the chart does not know, ignored: %s", self.user, unknown)
+        self.machine.rights = frozenset(named & self.chart.rights)
+        log.info("%s: rights from the server: %s", self.user, sorted(self.machine.rights) or "none")
 
     async def _resync(self, conn: _Connection, before: str | None) -> None:
         """Ask for a snapshot and wait until the receive path has applied it."""

@@ -228,7 +228,8 @@ class Chart:
     source: str = "<chart>"
     #: the names the agent itself uses for the session's life: ``connect`` (the login
     #: command), ``disconnect`` (the logout command), ``link_lost`` (the signal applied
-    #: when the transport drops); absent roles take those names
+    #: when the transport drops); absent roles take those names. ``rights``, if named, is
+    #: the query whose answer's ``rights`` field lists what the server lets the agent do
     session: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
     #: the engine's compiled tables, set once by ``machine.compile_chart``; kept here so
     #: they live exactly as long as the chart (a cache keyed by the chart would keep it

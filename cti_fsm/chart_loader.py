@@ -35,7 +35,12 @@ from .yaml_nodes import NodeReader, compose_file, compose_text
 __all__ = ["default_chart", "default_chart_path", "load_chart", "load_chart_text"]
 
 #: the session roles a chart may name, and what each names
-_SESSION_KEYS = {"connect": "command", "disconnect": "command", "link_lost": "signal"}
+_SESSION_KEYS = {
+    "connect": "command",
+    "disconnect": "command",
+    "link_lost": "signal",
+    "rights": "command",
+}
 _TOP_KEYS = (
     "chart",
     "version",
@@ -129,6 +134,7 @@ class _ChartBuilder:
         self.rights: dict[str, yaml.Node] = {}
         self.rights_refs: list[tuple[str, yaml.Node]] = []
         self.session: dict[str, str] = {}
+        self._session_nodes: dict[str, yaml.Node] = {}
 
     # --- pass 1: shapes --------------------------------------------------------------------
     def build(self, root: yaml.Node | None) -> Chart:
@@ -184,6 +190,7 @@ class _ChartBuilder:
             if value not in declared[kind]:
                 r.unknown_name(value_node, kind, value, declared[kind], where=f"session {role}")
             self.session[role] = value
+            self._session_nodes[role] = value_node
         return self._resolve(
             name=name,
             version=version,
@@ -587,6 +594,15 @@ class _ChartBuilder:
     ) -> None:
         """Checks that need a fully resolved chart: reachability, answerable commands."""
         r = self.r
+        rights_command = chart.session.get("rights")
+        if rights_command is not None:
+            confirm = chart.commands[rights_command].rule.confirm
+            if confirm is None or "rights" not in chart.signals[confirm].payload:
+                r.problem(
+                    self._session_nodes["rights"],
+                    f"session rights: command {rights_command!r} must be confirmed by a signal"
+                    " with a 'rights' payload field (the rights the server grants)",
+                )
         handles = _handled_signals(chart)
         for cname, _key, rule, args, _mode, _desc in commands_raw:
             for raw, compiled in [(rule, chart.commands[cname].rule)] + [

@@ -15,7 +15,7 @@ import trio.testing
 
 import cti_fsm
 from cti_fsm.adapter import adapter_names, load_adapter
-from cti_fsm.agent import Agent, Backoff, open_agent
+from cti_fsm.agent import Agent, Backoff, Lifecycle, open_agent
 
 FAST = Backoff(base=0.01, cap=0.1)
 PASSWORD = "s3cret-pw"
@@ -527,3 +527,49 @@ async def test_a_background_send_on_a_closing_link_does_not_end_the_agent(
             await trio.sleep(0.1)
         assert agent.state == "connected"
         assert agent.statistics().reconnects == 1
+
+
+# --- rights from the server -------------------------------------------------------------------
+def granting(*rights: str) -> list[dict[str, Any]]:
+    """The fake server's answer to get_rights."""
+    return [
+        {"answer": "{id}", "ok": True},
+        {"signal": "agent_rights", "payload": {"rights": list(rights)}},
+    ]
+
+
+async def test_rights_from_the_server_are_asked_after_each_login(tiny, server, autojump_clock):
+    server.script["get_rights"] = granting("supervisor", "teleport")
+    async with open_agent(
+        tiny, "mem://", "9001", PASSWORD, rights="server", reconnect=FAST
+    ) as agent:
+        seen = recorder(agent)
+        assert server.ops() == ["connect", "snapshot", "get_rights"]
+        # the ones the chart knows: an unknown right is ignored
+        assert agent.machine.rights == frozenset({"supervisor"})
+        await agent.check_in("g1")
+        await agent.listen("1001")  # a supervisor's command, now allowed
+        assert agent.state == "checked_in.listening"
+        server.script["get_rights"] = granting()  # demoted while the link was down
+        server.link.drop()
+        while len(server.links) < 2 or not agent.connected:
+            await trio.sleep(0.1)
+        assert server.ops()[-1] == "get_rights"
+        assert agent.machine.rights == frozenset()
+        await agent.check_in("g1")
+        with pytest.raises(cti_fsm.PermissionDenied):
+            await agent.listen("1001")
+        assert "onConnect" in names(seen)
+
+
+async def test_no_rights_when_the_server_cannot_say(tiny, autojump_clock, caplog):
+    tiny.unsupported = frozenset({"get_rights"})
+    async with open_agent(tiny, "mem://", "9001", PASSWORD, rights="server") as agent:
+        assert agent.connected and agent.machine.rights == frozenset()
+        assert "cannot ask the server for rights" in caplog.text
+
+
+def test_rights_server_needs_a_rights_query_in_the_chart(tiny) -> None:
+    # a lifecycle naming no rights query, as a chart without `session: rights` gives
+    with pytest.raises(ValueError, match="needs the chart 'agent' to name its rights query"):
+        Agent(tiny, "mem://", "9001", PASSWORD, rights="server", lifecycle=Lifecycle())

@@ -17,7 +17,7 @@ from cti_fsm_csta_ws import CstaSimulator
 from e2etools import Recorder, sent_since, settled, until
 
 from cti_fsm.agent import Agent
-from cti_fsm.errors import CommandFailed
+from cti_fsm.errors import CommandFailed, PermissionDenied
 from cti_fsm.switch import Switch
 
 A, S = "1001", "9001"
@@ -837,3 +837,20 @@ async def test_queries(agent: Pair, supervisor: Pair, sim: CstaSimulator) -> Non
     await a.get_transfer_groups()  # the same when signed in
     assert notes.since(mark) == ["onGetOrgAgtgrps"]
     assert a.state == "checked_in.available.idle"
+
+
+async def test_rights_from_the_server(login: Any, switch: Switch) -> None:
+    sup, sup_notes = await login(S, rights="server")
+    plain, plain_notes = await login(A, rights="server")
+    assert sup.machine.rights == frozenset({"supervisor"})  # what the switch grants 9001
+    assert plain.machine.rights == frozenset()
+    assert "onGetAgentRights" in sup_notes.since(0)
+    await plain.check_in(group_ids=["sales"])
+    await sup.check_in(group_ids=["sales"])
+    with pytest.raises(PermissionDenied):
+        await plain.listen(agent_id=S)
+    call = switch.inbound_call("sales")
+    await plain_notes.wait("onCallInRing")
+    await plain.answer()
+    await sup.listen(agent_id=A)
+    assert sup.state == "checked_in.listening" and switch.call_of(A) == call

@@ -431,3 +431,16 @@ def test_when_given_keeps_the_commands_rights_unless_it_names_its_own() -> None:
     with pytest.raises(PermissionDenied):
         m.check("boss_only", who="x")
     m.check("boss_only", anyone="x")
+
+
+def test_the_rights_query_must_be_answered_with_rights() -> None:
+    # boss_only is confirmed by `up`, which carries no `rights` field
+    text = SESSION_CHART.replace("  link_lost: down\n", "  rights: boss_only\n")
+    with pytest.raises(SpecError) as info:
+        load_chart_text(text, "s.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.col) == (25, 11)
+    assert "session rights: command 'boss_only' must be confirmed by a signal" in problem.message
+    answered = "  up:\n    payload: [rights]\n    transitions:"
+    fixed = text.replace("  up:\n    transitions:", answered)
+    assert load_chart_text(fixed, "s.yaml").session["rights"] == "boss_only"
