@@ -17,7 +17,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from cti_fsm_csta_ws import CstaSimulator, adapter  # noqa: E402
-from e2etools import FAST, OpenAgent, Recorder  # noqa: E402
+from e2etools import FAST, OpenAgent, Pair, run_recorded  # noqa: E402
 
 from cti_fsm.agent import Agent  # noqa: E402
 from cti_fsm.switch import Switch, demo_switch  # noqa: E402
@@ -54,13 +54,11 @@ async def login(nursery: trio.Nursery, sim: CstaSimulator) -> AsyncIterator[Open
 
     async def open_one(
         user: str, *, password: str | None = None, url: str | None = None, **kwargs: Any
-    ) -> tuple[Agent, Recorder]:
+    ) -> Pair:
         kwargs.setdefault("reconnect", FAST)
         agent = Agent(adapter, url or sim.url, user, password or f"pw{user}", **kwargs)
-        notes = Recorder(agent)
-        agents.append(agent)
-        await nursery.start(agent.run)
-        return agent, notes
+        agents.append(agent)  # closed at the end even if its login fails
+        return await run_recorded(nursery, agent)
 
     yield open_one
     for agent in agents:
@@ -68,12 +66,12 @@ async def login(nursery: trio.Nursery, sim: CstaSimulator) -> AsyncIterator[Open
 
 
 @pytest.fixture
-async def agent(login: OpenAgent) -> tuple[Agent, Recorder]:
+async def agent(login: OpenAgent) -> Pair:
     """Agent 1001, logged in (connected, not signed in to any group)."""
     return await login("1001")
 
 
 @pytest.fixture
-async def supervisor(login: OpenAgent) -> tuple[Agent, Recorder]:
+async def supervisor(login: OpenAgent) -> Pair:
     """Supervisor 9001 (right ``supervisor``), logged in."""
     return await login("9001", rights={"supervisor"})

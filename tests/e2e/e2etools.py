@@ -89,6 +89,30 @@ class Recorder:
         return self.last(name)
 
 
+#: An agent and its notifications (the ``agent`` and ``supervisor`` fixtures).
+Pair = tuple[Agent, Recorder]
+
+
+async def run_recorded(nursery: trio.Nursery, agent: Agent) -> Pair:
+    """Start ``agent`` in ``nursery``; returns once it is logged in. The ``Recorder`` is
+    attached before the agent runs, so its notes begin with the login's own."""
+    notes = Recorder(agent)
+    await nursery.start(agent.run)
+    return agent, notes
+
+
+async def talking(pair: Pair, switch: Switch) -> str:
+    """Check the agent in to ``sales``, ring it with an inbound call and answer it;
+    returns the call's id."""
+    agent, notes = pair
+    await agent.check_in(group_ids=["sales"])
+    mark = notes.mark()
+    call = switch.inbound_call("sales")
+    await notes.wait("onCallInRing", after=mark)
+    await agent.answer()
+    return call
+
+
 async def settled(agent: Agent, switch: Switch, agent_id: str, *, quiet: float = 0.02) -> str:
     """Wait until the agent is connected and in the switch's state and stays there for
     ``quiet`` seconds (late frames have landed); returns that state."""
@@ -158,11 +182,14 @@ __all__ = [
     "FAST",
     "PATIENCE",
     "OpenAgent",
+    "Pair",
     "Recorder",
     "ami_login",
     "fast_chart",
     "raises",
+    "run_recorded",
     "sent_since",
     "settled",
+    "talking",
     "until",
 ]

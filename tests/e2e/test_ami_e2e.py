@@ -12,7 +12,7 @@ import pytest
 import trio
 from cti_fsm_asterisk_ami import adapter
 from cti_fsm_asterisk_ami.codec import AmiCodec
-from e2etools import FAST, Recorder, fast_chart, settled
+from e2etools import FAST, Pair, Recorder, fast_chart, run_recorded, settled
 
 from cti_fsm.agent import Agent
 from cti_fsm.errors import CommandFailed, InvalidArguments
@@ -33,7 +33,7 @@ async def pbx() -> AsyncIterator[tuple[Switch, str, trio.Nursery]]:
 
 async def start(
     nursery: trio.Nursery, url: str, interface: str, agent_id: str, **kwargs: object
-) -> tuple[Agent, Recorder]:
+) -> Pair:
     agent = Agent(
         adapter,
         url,
@@ -44,9 +44,7 @@ async def start(
         reconnect=FAST,
         **kwargs,  # type: ignore[arg-type]
     )
-    notes = Recorder(agent)
-    await nursery.start(agent.run)
-    return agent, notes
+    return await run_recorded(nursery, agent)
 
 
 async def talking(agent: Agent, notes: Recorder, switch: Switch) -> None:

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 from cti_fsm_csta_ws import CstaSimulator
-from e2etools import Recorder, sent_since, settled, until
+from e2etools import Pair, Recorder, sent_since, settled, until
 
 from cti_fsm.agent import Agent
 from cti_fsm.errors import CommandFailed, PermissionDenied
 from cti_fsm.switch import Switch
 
 A, S = "1001", "9001"
-Pair = tuple[Agent, Recorder]
 
 
 async def check_in(pair: Pair, group: str = "sales") -> None:

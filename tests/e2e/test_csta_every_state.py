@@ -9,14 +9,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from cti_fsm_csta_ws import CstaSimulator
-from e2etools import OpenAgent, Recorder, settled
+from e2etools import OpenAgent, Pair, settled
 
-from cti_fsm.agent import Agent
 from cti_fsm.errors import CommandFailed
 from cti_fsm.switch import Switch
 
 A, S = "1001", "9001"
-Pair = tuple[Agent, Recorder]
 
 
 async def _ring(pair: Pair, switch: Switch, user: str, group: str) -> None:

@@ -12,24 +12,13 @@ from typing import Any
 import pytest
 import trio
 from cti_fsm_csta_ws import CstaSimulator
-from e2etools import DOCUMENTED, Recorder, fast_chart, settled, until
+from e2etools import DOCUMENTED, Pair, fast_chart, settled, talking, until
 
 from cti_fsm.agent import Agent
 from cti_fsm.switch import Switch, SwitchError
 from cti_fsm.testing.conformance import LoopbackRelay
 
 A, S = "1001", "9001"
-Pair = tuple[Agent, Recorder]
-
-
-async def talking(pair: Pair, switch: Switch) -> str:
-    agent, notes = pair
-    await agent.check_in(group_ids=["sales"])
-    mark = notes.mark()
-    call = switch.inbound_call("sales")
-    await notes.wait("onCallInRing", after=mark)
-    await agent.answer()
-    return call
 
 
 @asynccontextmanager

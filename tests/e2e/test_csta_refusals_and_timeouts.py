@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 from cti_fsm_csta_ws import CstaSimulator, CstaWsAdapter
-from e2etools import Recorder, fast_chart, raises, sent_since, settled, until
+from e2etools import Pair, fast_chart, raises, run_recorded, sent_since, settled, talking, until
 
 from cti_fsm.agent import Agent
 from cti_fsm.errors import (
@@ -27,18 +27,7 @@ from cti_fsm.testing.conformance import LoopbackRelay
 from cti_fsm.vendor_map import vendor_map_path
 
 A = "1001"
-Pair = tuple[Agent, Recorder]
 TIMEOUT = 0.3
-
-
-async def talking(pair: Pair, switch: Switch) -> str:
-    agent, notes = pair
-    await agent.check_in(group_ids=["sales"])
-    mark = notes.mark()
-    call = switch.inbound_call("sales")
-    await notes.wait("onCallInRing", after=mark)
-    await agent.answer()
-    return call
 
 
 # --- refused before anything is sent ------------------------------------------------------------
@@ -71,9 +60,7 @@ async def test_vendor_unsupported_command_sends_nothing(
     limited = tmp_path / "csta-no-hold.yaml"
     limited.write_text(text.replace("unsupported: []\n", "unsupported: [hold]\n"))
     vendor = CstaWsAdapter(vendor_map_file=limited)
-    agent = Agent(vendor, sim.url, A, "pw1001", reconnect=None)
-    notes = Recorder(agent)
-    await nursery.start(agent.run)
+    agent, notes = await run_recorded(nursery, Agent(vendor, sim.url, A, "pw1001", reconnect=None))
     try:
         await talking((agent, notes), switch)
         assert "hold" not in agent.allowed() and "hangup" in agent.allowed()
