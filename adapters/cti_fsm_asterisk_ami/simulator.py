@@ -41,6 +41,7 @@ import attrs
 import trio
 
 from cti_fsm import switch as sw
+from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, TcpLink
 
 from .codec import AmiCodec, encode_packet
 
@@ -78,23 +79,25 @@ class _Channel:
 
 
 @attrs.define(eq=False)
-class _Session:
-    send: trio.MemorySendChannel[bytes]
-    agent: str | None = None
+class _Session(Client[bytes]):
+    codec: AmiCodec = attrs.field(factory=lambda: AmiCodec(expect_banner=False))
 
 
 #: how many received actions a simulator keeps for tests to inspect
 RECEIVED_KEPT = 10_000
 
 
-class AmiSimulator:
-    """The AMI server (``adapter.simulator(switch)``).
+class AmiSimulator(SimulatorServer[bytes, _Session]):
+    """The AMI server (``adapter.simulator(switch)``), in the shell every simulator runs in
+    (``cti_fsm.simulator_server``: ``url``, ``serve``, ``drop_link`` and the other faults).
 
     Args:
         switch: the switch model the server renders.
         technology: the channel technology of agents' devices (``PJSIP``).
         context: the dialplan context the Local channels of transfers name.
     """
+
+    url_template = "tcp://{host}:{port}"
 
     def __init__(
         self,
@@ -104,10 +107,13 @@ class AmiSimulator:
         technology: str = "PJSIP",
         context: str = "default",
     ) -> None:
-        self.switch = switch
+        # actions are read ahead of their answers being written: the adapter pipelines a
+        # check-in's QueueAdds and its check_in returns on the first confirmation, so
+        # answering each before reading the next lets it return before the switch has
+        # every queue. A client that does not read is dropped at the backlog instead.
+        super().__init__(switch, received_kept=RECEIVED_KEPT, backlog=_BACKLOG, reader_writes=False)
         self.tech = technology
         self.context = context
-        self._sessions: list[_Session] = []
         self._channels: dict[tuple[str, str], _Channel] = {}
         self._bridges: dict[str, list[str]] = {}
         self._local: dict[str, tuple[_Channel, _Channel, str]] = {}
@@ -117,110 +123,40 @@ class AmiSimulator:
         self._outbox: list[Packet] = []
         self._acting = 0
         self._quiet = False
-        #: the latest actions received (bounded: a long-running simulator must not grow)
-        self.received: collections.deque[Packet] = collections.deque(maxlen=RECEIVED_KEPT)
-        self.host: str | None = None
-        self.port: int | None = None
 
     @property
-    def url(self) -> str:
-        """``tcp://host:port`` once serving.
+    def received(self) -> collections.deque[Packet]:
+        """The latest actions received, the last ``RECEIVED_KEPT`` of them (bounded: a
+        long-running simulator must not grow)."""
+        return self._received
 
-        Raises:
-            RuntimeError: not serving yet.
-        """
-        if self.port is None:
-            raise RuntimeError("the simulator is not serving yet")
-        return f"tcp://{self.host}:{self.port}"
+    # --- the connection ---------------------------------------------------------------------
+    async def _open_link(self, stream: trio.SocketStream, nursery: trio.Nursery) -> TcpLink:
+        return TcpLink(stream)
 
-    # --- serving ----------------------------------------------------------------------------
-    async def serve(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Listen on ``host:port`` until cancelled; ``task_status.started(port)``."""
-        listeners = await trio.open_tcp_listeners(port, host=host)
-        unsubscribe = self.switch.subscribe(self._on_switch)
-        try:
-            async with trio.open_nursery() as nursery:
-                self.host, self.port = host, listeners[0].socket.getsockname()[1]
-                task_status.started(self.port)
-                await trio.serve_listeners(self._handle, listeners, handler_nursery=nursery)
-        finally:
-            unsubscribe()
-            self.port = None
+    def _new_client(self, id: int, link: ClientLink[bytes], nursery: trio.Nursery) -> _Session:
+        return _Session(id, link, nursery)
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
-        send, receive = trio.open_memory_channel[bytes](_BACKLOG)
-        session = _Session(send)
-        self._sessions.append(session)
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._writer, stream, receive, nursery.cancel_scope)
-                send.send_nowait(_BANNER)
-                await self._reader(stream, session)
-                # no more events for it; the writer drains what is queued, then ends
-                self._sessions.remove(session)
-                send.close()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        finally:
-            if session in self._sessions:
-                self._sessions.remove(session)
-            with trio.CancelScope(shield=True):
-                await stream.aclose()
+    def _client_opened(self, session: _Session) -> None:
+        self._send(session, _BANNER)
 
-    async def _reader(self, stream: trio.SocketStream, session: _Session) -> None:
-        """Carry out the client's actions until it closes or logs off."""
-        codec = AmiCodec(expect_banner=False)
-        while True:
-            try:
-                data = await stream.receive_some(65536)
-            except trio.BrokenResourceError:
-                return  # the client reset the connection: as good as a close
-            if not data:
-                return
-            for message in codec.feed(data):
-                is_action = isinstance(message, dict) and "Action" in message
-                if is_action and not self._action(session, message):  # type: ignore[arg-type]
-                    return
-
-    async def _writer(
-        self,
-        stream: trio.SocketStream,
-        receive: trio.MemoryReceiveChannel[bytes],
-        scope: trio.CancelScope,
-    ) -> None:
-        """Write what is queued for the client; when that ends, so does the connection."""
-        try:
-            async for data in receive:
-                await stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        scope.cancel()
+    def _client_sent(self, session: _Session, data: bytes) -> bool:
+        """Carry out the client's actions; False once it logged off."""
+        for message in session.codec.feed(data):
+            is_action = isinstance(message, dict) and "Action" in message
+            if is_action and not self._action(session, message):  # type: ignore[arg-type]
+                return False
+        return True
 
     def _broadcast(self, packets: Sequence[Packet]) -> None:
         data = b"".join(encode_packet(p) for p in packets)
         if not data:
             return
-        for session in list(self._sessions):
-            if session.agent is None:
-                continue
-            try:
-                session.send.send_nowait(data)
-            except trio.WouldBlock:  # a client that does not read is dropped
-                session.send.close()
-            except trio.ClosedResourceError:
-                pass
+        for session in self._logged_in_clients():
+            self._send(session, data, event=True)
 
     def _reply(self, session: _Session, packet: Packet) -> None:
-        try:
-            session.send.send_nowait(encode_packet(packet))
-        except (trio.WouldBlock, trio.ClosedResourceError):
-            session.send.close()
+        self._send(session, encode_packet(packet))
 
     # --- actions ----------------------------------------------------------------------------
     def _action(self, session: _Session, action: Packet) -> bool:
@@ -290,7 +226,7 @@ class AmiSimulator:
                     self.switch.pause(agent, info.reason)
 
     # --- switch events to AMI ---------------------------------------------------------------
-    def _on_switch(self, events: Sequence[sw.SwitchEvent]) -> None:
+    def _on_switch_events(self, events: Sequence[sw.SwitchEvent]) -> None:
         if self._quiet:
             return
         checked_in = {e.agent for e in events if isinstance(e, sw.AgentCheckedIn)}
@@ -797,7 +733,7 @@ def _login(s: AmiSimulator, session: _Session, a: Packet) -> Result:
         s.switch.login(agent, str(a.get("Secret", "")))
     except sw.SwitchError:
         return {"Response": "Error", "Message": "Authentication failed"}, []
-    session.agent = agent
+    s._log_in(session, agent)
     return {"Message": "Authentication accepted"}, []
 
 

@@ -21,12 +21,8 @@ and ``sim.requests(agent)`` lists what the server received (passwords shown as `
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import attrs
@@ -34,6 +30,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
 from cti_fsm.adapter import Malformed
+from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer
 from cti_fsm.switch import (
     AgentCheckedIn,
     AgentCheckedOut,
@@ -125,39 +122,48 @@ class _BadRequest(Exception):
 
 
 @attrs.define(eq=False)
-class _Outgoing:
-    frame: str | bytes
-    is_event: bool
+class _WebSocketLink:
+    """A server-side websocket as a ``ClientLink`` of messages."""
+
+    ws: WebSocketConnection
+    stream: trio.abc.Stream
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            return await self.ws.get_message()
+        except ConnectionClosed:
+            return None
+
+    async def send(self, frame: str | bytes) -> None:
+        try:
+            await self.ws.send_message(frame)
+        except ConnectionClosed as exc:
+            raise trio.BrokenResourceError("the websocket is closed") from exc
+
+    async def close(self, *, dropped: bool) -> None:
+        # 1001 (going away) when the server ended it, 1000 when the client left or the
+        # server stopped
+        await self.ws.aclose(1001 if dropped else 1000)
+
+    async def abort(self) -> None:
+        # the TCP connection ends without a close frame: the client sees 1006
+        await self.stream.aclose()
 
 
 @attrs.define(eq=False)
-class _Connection:
-    id: int
-    ws: WebSocketConnection
-    stream: trio.abc.Stream
-    nursery: trio.Nursery
-    #: frames not written yet, in order; one task at a time (holding ``writing``) writes them
-    outbox: collections.deque[_Outgoing] = attrs.field(factory=collections.deque)
-    writing: trio.StrictFIFOLock = attrs.field(factory=trio.StrictFIFOLock)
-    #: set when frames were queued that no request's reader will write (see ``_flush``)
-    wake: trio.Event = attrs.field(factory=trio.Event)
-    closed: bool = False
-    agent: str | None = None
+class _Connection(Client[str | bytes]):
     session: str | None = None
     monitor: str | None = None
     device: str | None = None
-    reader: trio.CancelScope = attrs.field(factory=trio.CancelScope)
-    abrupt: bool = False
-    duplicate_next: bool = False
-    delay_next: float | None = None
 
 
 def _cid(call: str, device: str) -> dict[str, str]:
     return {"callID": call, "deviceID": device}
 
 
-class CstaSimulator:
-    """The ``csta-ws`` server over a ``Switch`` (``cti_fsm.adapter.Simulator``).
+class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
+    """The ``csta-ws`` server over a ``Switch`` (``cti_fsm.adapter.Simulator``), in the
+    shell every simulator runs in (``cti_fsm.simulator_server``).
 
     Args:
         switch: the switch the requests act on and whose events are sent.
@@ -169,6 +175,8 @@ class CstaSimulator:
         port: the port listened on, once serving.
     """
 
+    url_template = "ws://{host}:{port}/"
+
     def __init__(
         self,
         switch: Switch,
@@ -177,161 +185,40 @@ class CstaSimulator:
         max_frame: int = DEFAULT_MAX_FRAME,
         handshake_timeout: float = 10.0,
     ) -> None:
-        self.switch = switch
+        # each entry of _received is [agent, request, redacted yet?]: a sign-in is redacted
+        # when received, the others (no secrets in this protocol after it) when first asked
+        # for: the requests are only read, never changed
+        super().__init__(switch, received_kept=REQUEST_LOG, backlog=None)
         self.secrets = secrets
         self.max_frame = max_frame
         self.handshake_timeout = handshake_timeout
-        self.host: str | None = None
-        self.port: int | None = None
         self._codec = JsonCodec(max_frame)
-        self._connections: dict[int, _Connection] = {}
-        self._by_agent: dict[str, list[_Connection]] = {}
-        # bounded, so a long-running simulator does not grow without end
-        # [agent, request, redacted yet?]: a sign-in is redacted when received, the others
-        # (no secrets in this protocol after it) when first asked for: the requests are only
-        # read, never changed
-        self._received: collections.deque[list[Any]] = collections.deque(maxlen=REQUEST_LOG)
-        self._ids = itertools.count(1)
+        # the events of the request being handled: they go out after its response
         self._holding: list[SwitchEvent] | None = None
-        # the connection whose request is being handled: its reader writes what it causes
-        self._serving: _Connection | None = None
 
-    def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}" if self.port is not None else "not serving"
-        return f"<CstaSimulator {where} connections={len(self._connections)} {self.switch!r}>"
+    # --- the connection ----------------------------------------------------------------------
+    async def _open_link(
+        self, stream: trio.SocketStream, nursery: trio.Nursery
+    ) -> _WebSocketLink | None:
+        with trio.move_on_after(self.handshake_timeout):
+            request = await wrap_server_stream(nursery, stream, max_message_size=self.max_frame + 1)
+            return _WebSocketLink(await request.accept(), stream)
+        return None
 
-    @property
-    def url(self) -> str:
-        """``ws://host:port/`` once serving.
+    def _new_client(
+        self, id: int, link: ClientLink[str | bytes], nursery: trio.Nursery
+    ) -> _Connection:
+        return _Connection(id, link, nursery)
 
-        Raises:
-            RuntimeError: not serving yet.
-        """
-        if self.port is None:
-            raise RuntimeError("the simulator is not serving yet")
-        return f"ws://{self.host}:{self.port}/"
-
-    # --- serving ---------------------------------------------------------------------------
-    async def serve(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Listen until cancelled; ``task_status.started(port)`` once listening."""
-        unsubscribe = self.switch.subscribe(self._on_switch_events)
-        try:
-            async with trio.open_nursery() as nursery:
-                listeners = await nursery.start(
-                    partial(trio.serve_tcp, self._serve_stream, port, host=host)
-                )
-                self.host, self.port = host, listeners[0].socket.getsockname()[1]
-                log.info("csta-ws simulator listening on %s", self.url)
-                task_status.started(self.port)
-        finally:
-            unsubscribe()
-            self.port = None
-
-    async def _serve_stream(self, stream: trio.SocketStream) -> None:
-        async with trio.open_nursery() as nursery:
-            ws: WebSocketConnection | None = None
-            with trio.move_on_after(self.handshake_timeout):
-                request = await wrap_server_stream(
-                    nursery, stream, max_message_size=self.max_frame + 1
-                )
-                ws = await request.accept()
-            if ws is None:
-                nursery.cancel_scope.cancel()
-                await stream.aclose()
-                return
-            conn = _Connection(next(self._ids), ws, stream, nursery)
-            self._connections[conn.id] = conn
-            nursery.start_soon(self._write, conn)
-            try:
-                with conn.reader:
-                    await self._read(conn)
-            finally:
-                self._detach(conn)
-                del self._connections[conn.id]
-                conn.closed = True
-                conn.outbox.clear()
-                with trio.CancelScope(shield=True):
-                    if conn.abrupt:
-                        await stream.aclose()
-                    else:
-                        with trio.move_on_after(1):
-                            await ws.aclose(1001 if conn.reader.cancel_called else 1000)
-                nursery.cancel_scope.cancel()
-
-    async def _read(self, conn: _Connection) -> None:
-        while True:
-            try:
-                frame = await conn.ws.get_message()
-            except ConnectionClosed:
-                return
-            for item in self._codec.feed(frame):
-                if isinstance(item, Malformed):
-                    log.warning("connection %d: malformed request: %s", conn.id, item.reason)
-                    continue
-                self._on_request(conn, item)
-            # the reader writes what its request caused itself, as a plain server does: a
-            # hand-off to the writer task would cost a trip through the scheduler per
-            # request. Reading waits until it is written, so a client that stops reading
-            # stops its own requests from being read instead of growing the outbox.
-            try:
-                await self._flush(conn)
-            except ConnectionClosed:
-                return
-
-    async def _write(self, conn: _Connection) -> None:
-        """Write what was queued outside any request of this connection (events the switch
-        emitted for another agent's request or a test's stimulus, injected faults)."""
-        try:
-            while True:
-                await conn.wake.wait()
-                conn.wake = trio.Event()
-                await self._flush(conn)
-        except ConnectionClosed:
-            conn.reader.cancel()
-
-    async def _flush(self, conn: _Connection) -> None:
-        """Write the outbox in order; one writer at a time, so frames never overtake.
-
-        Raises:
-            ConnectionClosed: the client is gone.
-        """
-        if not conn.outbox:
-            return
-        # free in the usual case: no trip through the scheduler to take it
-        try:
-            conn.writing.acquire_nowait()
-        except trio.WouldBlock:
-            await conn.writing.acquire()
-        try:
-            while conn.outbox:
-                out = conn.outbox.popleft()
-                if out.is_event and conn.delay_next is not None:
-                    delay, conn.delay_next = conn.delay_next, None
-                    conn.nursery.start_soon(self._send_late, conn, out.frame, delay)
-                    continue
-                if out.is_event and conn.duplicate_next:
-                    conn.duplicate_next = False
-                    await conn.ws.send_message(out.frame)
-                await conn.ws.send_message(out.frame)
-        finally:
-            conn.writing.release()
-
-    async def _send_late(self, conn: _Connection, frame: str | bytes, delay: float) -> None:
-        await trio.sleep(delay)
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send_message(frame)
+    def _client_sent(self, conn: _Connection, frame: str | bytes) -> bool:
+        for item in self._codec.feed(frame):
+            if isinstance(item, Malformed):
+                log.warning("connection %d: malformed request: %s", conn.id, item.reason)
+                continue
+            self._handle(conn, item)
+        return True
 
     # --- introspection -----------------------------------------------------------------------
-    def connected_agents(self) -> tuple[str, ...]:
-        """The agents with a logged-in connection, in login order."""
-        return tuple(a for a, conns in self._by_agent.items() if conns)
-
     def requests(self, agent_id: str | None = None) -> list[dict[str, Any]]:
         """The requests received (of one agent's connections, if given), secrets hidden, the
         last ``REQUEST_LOG`` of them. A login counts as its agent's even if it failed."""
@@ -347,16 +234,7 @@ class CstaSimulator:
         """The services of ``requests(agent_id)``, in order: what a test usually checks."""
         return [str(m.get("service")) for m in self.requests(agent_id)]
 
-    # --- fault injection ---------------------------------------------------------------------
-    def drop_link(self, agent_id: str, *, abrupt: bool = True) -> int:
-        """Drop the agent's connections: the TCP connection closes without a websocket
-        close frame (``abrupt=False``: with close code 1001). The switch keeps the agent."""
-        conns = self._conns_of(agent_id)
-        for conn in conns:
-            conn.abrupt = abrupt
-            conn.reader.cancel()
-        return len(conns)
-
+    # --- fault injection (and the shell's drop_link, duplicate_next_event, delay_next_event)
     def send_garbage(self, agent_id: str, data: str | bytes = "this is not JSON {") -> int:
         """Send a frame that is not a JSON object (in order with the other frames)."""
         return self._push_raw(agent_id, data)
@@ -374,31 +252,8 @@ class CstaSimulator:
         frame = self._codec.encode(self._filler_event(agent_id, length))
         return self._push_raw(agent_id, frame)
 
-    def duplicate_next_event(self, agent_id: str) -> int:
-        """Send the agent's next event twice."""
-        conns = self._conns_of(agent_id)
-        for conn in conns:
-            conn.duplicate_next = True
-        return len(conns)
-
-    def delay_next_event(self, agent_id: str, seconds: float) -> int:
-        """Hold the agent's next event back ``seconds``; the events after it go first."""
-        conns = self._conns_of(agent_id)
-        for conn in conns:
-            conn.delay_next = seconds
-        return len(conns)
-
-    def _conns_of(self, agent_id: str) -> list[_Connection]:
-        return list(self._by_agent.get(agent_id, ()))
-
-    def _push_raw(self, agent_id: str, frame: str | bytes) -> int:
-        conns = self._conns_of(agent_id)
-        for conn in conns:
-            self._queue(conn, _Outgoing(frame, is_event=False))
-        return len(conns)
-
     def _filler_event(self, agent_id: str, padding: int) -> dict[str, Any]:
-        conns = self._conns_of(agent_id)
+        conns = self._clients_of(agent_id)
         monitor = conns[0].monitor if conns else None
         return {
             "type": "event",
@@ -408,13 +263,6 @@ class CstaSimulator:
         }
 
     # --- requests ----------------------------------------------------------------------------
-    def _on_request(self, conn: _Connection, message: Mapping[str, Any]) -> None:
-        self._serving = conn
-        try:
-            self._handle(conn, message)
-        finally:
-            self._serving = None
-
     def _handle(self, conn: _Connection, message: Mapping[str, Any]) -> None:
         if conn.agent is None:
             # signing in: the request carries the password, which is hidden at once
@@ -462,30 +310,18 @@ class CstaSimulator:
         return message
 
     def _enqueue(self, conn: _Connection, message: Mapping[str, Any], *, is_event: bool) -> None:
-        self._queue(conn, _Outgoing(self._codec.encode(message), is_event))
-
-    def _queue(self, conn: _Connection, out: _Outgoing) -> None:
-        if conn.closed:
-            return
-        conn.outbox.append(out)
-        if conn is not self._serving:
-            # no reader is about to flush this connection: its writer task must
-            conn.wake.set()
+        self._send(conn, self._codec.encode(message), event=is_event)
 
     def _attach(self, conn: _Connection, agent_id: str) -> None:
-        n = next(self._ids)
-        conn.agent, conn.session, conn.monitor = agent_id, f"session-{n}", f"monitor-{n}"
+        # one counter for connections and sessions, so session numbers never repeat
+        n = next(self._client_ids)
+        conn.session, conn.monitor = f"session-{n}", f"monitor-{n}"
         conn.device = self.switch.agent_info(agent_id).device
-        self._by_agent.setdefault(agent_id, []).append(conn)
+        self._log_in(conn, agent_id)
 
-    def _detach(self, conn: _Connection) -> None:
-        if conn.agent is not None:
-            conns = self._by_agent.get(conn.agent, [])
-            if conn in conns:
-                conns.remove(conn)
-            if not conns:
-                self._by_agent.pop(conn.agent, None)
-        conn.agent = conn.session = conn.monitor = None
+    def _log_out(self, conn: _Connection) -> None:
+        super()._log_out(conn)
+        conn.session = conn.monitor = None
 
     # --- events ------------------------------------------------------------------------------
     def _on_switch_events(self, events: Sequence[SwitchEvent]) -> None:
@@ -565,7 +401,7 @@ class CstaSimulator:
 
     def _stop_session(self, conn: _Connection, params: Mapping[str, Any]) -> dict[str, Any]:
         self.switch.logout(_must(conn.agent))
-        self._detach(conn)
+        self._log_out(conn)
         return {}
 
     def _monitor_start(self, conn: _Connection, params: Mapping[str, Any]) -> dict[str, Any]:
