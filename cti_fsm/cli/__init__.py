@@ -14,7 +14,15 @@ from collections.abc import Sequence
 
 __all__ = ["SUBCOMMANDS", "main"]
 
-SUBCOMMANDS: tuple[str, ...] = ("check", "demo", "diagram", "replay", "simulate", "vendors")
+SUBCOMMANDS: tuple[str, ...] = (
+    "check",
+    "demo",
+    "diagram",
+    "replay",
+    "simulate",
+    "stubs",
+    "vendors",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
