@@ -24,10 +24,11 @@ Everything runs in one process, one trio loop, on 127.0.0.1:
    notification -> the await returns. The simulator runs in the same process and loop,
    as the raw server does.
 
-Two more rows tell the costs apart (for information, not in the ratio): the adapter's own
-client transport replaying the raw frames (the transport's cost), and a second agent
-against a replay server that plays the whole captured session back, request ids
-rewritten, instead of the simulator (the agent library's cost without the simulator's).
+Two more rows tell the costs apart: the adapter's own client transport replaying the raw
+frames (the transport's cost, for information), and a second agent against a replay
+server that plays the whole captured session back, request ids rewritten, instead of the
+simulator (the agent library's cost without the simulator's: ``agent_replay_per_raw_ws``
+in the last line, its best rate over the raw baseline's).
 
 Each contender is warmed up, then timed ``--repeats`` times in turns (so a burst of load
 from elsewhere hits all alike); the table shows best and median wall-clock rates and the
@@ -35,7 +36,7 @@ best rate by this process's CPU time; ratios use the best wall-clock runs. ``--p
 adds a cProfile of each contender grouped by area, and the costliest functions of the
 agent round trip. The last line is::
 
-    wire_per_raw_ws=R agent_round_trips_per_s=N raw_ws_round_trips_per_s=M
+    wire_per_raw_ws=R agent_round_trips_per_s=N raw_ws_round_trips_per_s=M agent_replay_per_raw_ws=Q
 
 with the same keys for asterisk-ami (its ``raw_ws`` baseline is then raw trio TCP, as the
 table says), so one parser reads both vendors. Target: R >= 0.8.
@@ -313,6 +314,7 @@ class Outcome:
     rates: dict[str, Rates]
     baseline: str
     agent: str
+    replay: str
     profiles: tuple[str, ...]
 
 
@@ -381,18 +383,19 @@ async def _race(
         pair_names = "/".join(name for name, _ in vendor.pair)
         baseline = f"raw: {vendor.baseline}"
         agent_row = f"agent {pair_names} <-> simulator"
+        replay_row = f"agent {pair_names} <-> replay server"
         contenders = {
             baseline: raw,
             f"raw: {vendor.name} adapter transport <-> same": transport_client(
                 transport, written, vendor.stream
             ),
-            f"agent {pair_names} <-> replay server": agent_client(replayed, vendor),
+            replay_row: agent_client(replayed, vendor),
             agent_row: agent_client(agent, vendor),
         }
         rates = await measure(contenders, seconds, repeats)
         ordered = {agent_row: contenders[agent_row], **contenders}
         reports = await profiles(ordered, rates) if profile else []
-    return Outcome(pair, rates, baseline, agent_row, tuple(reports))
+    return Outcome(pair, rates, baseline, agent_row, replay_row, tuple(reports))
 
 
 @asynccontextmanager
@@ -436,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {type(error).__name__}: {error}"
         )
     base, agent = outcome.rates[outcome.baseline], outcome.rates[outcome.agent]
+    replay = outcome.rates[outcome.replay]
     ratio = agent.best / base.best
     print(f"wire benchmark: vendor {vendor.name}, Python {sys.version.split()[0]}, one process,")
     print(f"127.0.0.1, {args.repeats} timed runs per contender in turns, ~{args.seconds:g}s in all")
@@ -453,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wire_per_raw_ws=ratio,
             agent_round_trips_per_s=agent.best,
             raw_ws_round_trips_per_s=base.best,
+            agent_replay_per_raw_ws=replay.best / base.best,
         )
     )
     return 0

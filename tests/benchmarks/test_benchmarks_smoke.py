@@ -20,9 +20,15 @@ BENCHMARKS = ROOT / "benchmarks"
 NUMBER = r"([0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)"
 WIRE_LINE = re.compile(
     rf"wire_per_raw_ws={NUMBER} agent_round_trips_per_s={NUMBER} raw_ws_round_trips_per_s={NUMBER}"
+    rf" agent_replay_per_raw_ws={NUMBER}"
 )
 SCALE_LINE = re.compile(
     rf"agents=([0-9]+) connect_all_s={NUMBER} kib_per_agent={NUMBER} p99_notify_ms={NUMBER}"
+    rf" burst_p99_ms={NUMBER}"
+)
+PEERS_LINE = re.compile(
+    rf"agent_per_panoramisk={NUMBER} agent_rt_per_s={NUMBER} panoramisk_rt_per_s={NUMBER}"
+    rf" agent_cpu_us={NUMBER} panoramisk_cpu_us={NUMBER}"
 )
 FLOWS_LINE = re.compile(
     rf"examples_to_full_coverage=([0-9]+) transitions=([0-9]+)/([0-9]+) flows_per_s={NUMBER}"
@@ -57,8 +63,8 @@ def test_wire_prints_its_figures(vendor: str) -> None:
     lines = run_benchmark("wire.py", "--vendor", vendor, "--seconds", "0.2", "--repeats", "1")
     found = WIRE_LINE.fullmatch(lines[-1])
     assert found, lines[-1]
-    ratio, agent, raw = (float(x) for x in found.groups())
-    assert ratio > 0 and agent > 0 and raw > 0
+    ratio, agent, raw, replay = (float(x) for x in found.groups())
+    assert ratio > 0 and agent > 0 and raw > 0 and replay > 0
     # the ratio is the two rates' quotient, printed to three significant figures
     assert ratio == pytest.approx(agent / raw, rel=0.02)
     # the table shows the captured round trip it replayed
@@ -69,12 +75,39 @@ def test_scale_prints_its_figures_and_stops_its_simulator() -> None:
     lines = run_benchmark("scale.py", "--agents", "12", "--concurrency", "4", "--rate", "2000")
     found = SCALE_LINE.fullmatch(lines[-1])
     assert found, lines[-1]
-    agents, connect, kib, p99 = found.groups()
+    agents, connect, kib, p99, burst = found.groups()
     assert int(agents) == 12
-    assert float(connect) > 0 and float(kib) > 0 and float(p99) > 0
+    assert all(float(x) > 0 for x in (connect, kib, p99, burst))
     pid = int(next(m for m in map(STARTED.match, lines) if m).group(1))
     assert f"simulator process pid {pid} ended (exit code 0)" in lines
     assert gone(pid)
+
+
+def test_peers_prints_its_figures() -> None:
+    lines = run_benchmark("peers.py", "--round-trips", "6", "--rounds", "2")
+    found = PEERS_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    ratio, agent, peer, agent_cpu, peer_cpu = (float(x) for x in found.groups())
+    assert all(x > 0 for x in (ratio, agent, peer, agent_cpu, peer_cpu))
+    # the ratio is the two rates' quotient, printed to three significant figures
+    assert ratio == pytest.approx(agent / peer, rel=0.02)
+
+
+def test_peers_profiles_both_processes_on_stderr() -> None:
+    args = ["--round-trips", "4", "--rounds", "1", "--profile", "--sample-round-trips", "400"]
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "peers.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert PEERS_LINE.fullmatch(done.stdout.strip().splitlines()[-1])
+    for title in ("agent client process", "AMI simulator process"):
+        assert f"[{title}, cProfile]" in done.stderr
+        assert f"[{title}, CPU sampler]" in done.stderr
+    assert "top 25 functions by own time" in done.stderr
 
 
 def test_the_simulator_process_ends_when_scale_is_killed() -> None:

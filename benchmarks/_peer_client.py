@@ -1,0 +1,207 @@
+"""A client process of ``peers.py``: our agent (trio) or panoramisk (asyncio), doing
+QueuePause round trips against the AMI simulator, one turn at a time.
+
+    python benchmarks/_peer_client.py --client agent|panoramisk --url tcp://127.0.0.1:P
+
+Each line on standard input is a turn, ``run N WARMUP [profile|sample]``: connect and log
+in as demo agent 1001 (member ``PJSIP/8001``), join queue ``sales``, do WARMUP untimed round trips
+and then N timed ones (pause and restore alternately), log off. The answer is one line,
+``done n=N wall=S cpu=S`` (CPU: this process's ``time.process_time``, user + system),
+or ``error ...``. With ``profile``, the timed round trips are profiled by cProfile, with
+``sample`` by ``_bench.CpuSampler`` (CPU-weighted sampling, no per-call overhead); the
+report goes to standard error. The process ends when its standard input closes.
+
+A round trip is one ``QueuePause`` awaited until the ``QueueMemberPause`` event for this
+member with the new ``Paused`` value has arrived, as the agent's ``pause()``/``restore()``
+return on that event; panoramisk also awaits the action's response (which the simulator
+writes first, so it is in by then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import logging
+import math
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+from urllib.parse import urlsplit
+
+from _bench import CpuSampler, profile_report
+
+#: Demo switch agent 1001: AMI manager account 1001, queue member PJSIP/8001 (demo
+#: credentials, on loopback only).
+USER, PASSWORD, INTERFACE = "1001", "pw1001", "PJSIP/8001"
+QUEUE = "sales"
+#: The event classes both clients ask for at login (the agent's default).
+EVENTS = "call,agent,dtmf,originate"
+#: Seconds a login, check-in or round trip may take before the turn fails.
+TIMEOUT = 10.0
+
+#: What watches the timed round trips: nothing, cProfile or the CPU sampler.
+Probe = AbstractContextManager[Any]
+
+
+async def _timed(
+    run: Callable[[int], Awaitable[None]], n: int, warmup: int, probe: Probe
+) -> tuple[float, float]:
+    """Warm up, then time ``run(n)`` under ``probe``: wall-clock and CPU seconds."""
+    await run(warmup)
+    gc.collect()
+    start, cpu = time.perf_counter(), time.process_time()
+    with probe:
+        await run(n)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+# --- our agent --------------------------------------------------------------------------------
+def agent_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    import trio
+
+    from cti_fsm import open_agent
+
+    async def turn() -> tuple[float, float]:
+        # the deadline bounds connecting, logging in and checking in; the timed round
+        # trips are bounded by the agent's own command timeouts
+        with trio.fail_after(TIMEOUT) as login:
+            async with open_agent(
+                "asterisk-ami", url, INTERFACE, PASSWORD, options={"username": USER}, reconnect=None
+            ) as agent:
+                if not agent.state.startswith("checked_in"):
+                    await agent.check_in(group_ids=QUEUE)
+                if agent.state.endswith("paused"):
+                    await agent.restore()
+                login.deadline = math.inf
+
+                async def rounds(count: int) -> None:
+                    for i in range(count):
+                        if i & 1:
+                            await agent.restore()
+                        else:
+                            await agent.pause()
+
+                figures = await _timed(rounds, n, warmup, probe)
+                login.deadline = trio.current_time() + TIMEOUT  # for the logoff
+                return figures
+
+    return trio.run(turn)
+
+
+# --- panoramisk -------------------------------------------------------------------------------
+def panoramisk_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    from panoramisk import Manager  # type: ignore[import-untyped]
+
+    # panoramisk logs a lost connection (our own Logoff) at error level
+    logging.getLogger("panoramisk").setLevel(logging.CRITICAL)
+    where = urlsplit(url)
+
+    async def turn() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        logged_in: asyncio.Future[bool] = loop.create_future()
+        waiting: dict[str, Any] = {}  # event name -> (Paused wanted or None, future)
+
+        def on_member(_manager: Any, event: Any) -> None:
+            wanted = waiting.get(event["Event"])
+            if wanted is None or event.get("Interface") != INTERFACE:
+                return
+            paused, future = wanted
+            if (paused is None or event.get("Paused") == paused) and not future.done():
+                del waiting[event["Event"]]
+                future.set_result(event)
+
+        def expect(name: str, paused: str | None = None) -> asyncio.Future[Any]:
+            future: asyncio.Future[Any] = loop.create_future()
+            waiting[name] = (paused, future)
+            return future
+
+        manager = Manager(
+            loop=loop,
+            host=where.hostname,
+            port=where.port,
+            username=USER,
+            secret=PASSWORD,
+            events=EVENTS,
+            on_login=lambda _m: None if logged_in.done() else logged_in.set_result(True),
+        )
+        manager.register_event("QueueMemberPause", on_member)
+        manager.register_event("QueueMemberAdded", on_member)
+        try:
+            await manager.connect()
+            await asyncio.wait_for(logged_in, TIMEOUT)
+            added = expect("QueueMemberAdded")
+            response = manager.send_action(
+                {"Action": "QueueAdd", "Queue": QUEUE, "Interface": INTERFACE, "Paused": "false"}
+            )
+            # panoramisk takes "Added interface to queue" for a list that never ends: the
+            # member's event confirms it, or an error response ("Already there") does
+            await asyncio.wait({added, response}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
+            if not added.done() and not response.done():
+                raise TimeoutError("QueueAdd was not answered")
+
+            async def rounds(count: int) -> None:
+                for i in range(count):
+                    paused = "false" if i & 1 else "true"
+                    event = expect("QueueMemberPause", "0" if i & 1 else "1")
+                    reply = await manager.send_action(
+                        {"Action": "QueuePause", "Interface": INTERFACE, "Paused": paused}
+                    )
+                    if not reply.success:
+                        raise RuntimeError(f"QueuePause failed: {dict(reply)}")
+                    await event
+
+            figures = await _timed(rounds, n, warmup, probe)
+            await asyncio.wait_for(manager.send_action({"Action": "Logoff"}), TIMEOUT)
+            return figures
+        finally:
+            manager.close()
+
+    return asyncio.run(turn())
+
+
+CLIENTS: dict[str, Callable[..., tuple[float, float]]] = {
+    "agent": agent_turn,
+    "panoramisk": panoramisk_turn,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="peers.py's client process")
+    parser.add_argument("--client", choices=sorted(CLIENTS), required=True)
+    parser.add_argument("--url", required=True, help="tcp://127.0.0.1:PORT")
+    args = parser.parse_args()
+    turn = CLIENTS[args.client]
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            n, warmup = int(words[1]), int(words[2])
+            probe: Probe = nullcontext()
+            if "profile" in words[3:]:
+                probe = cProfile.Profile()
+            elif "sample" in words[3:]:
+                probe = CpuSampler()
+            wall, cpu = turn(args.url, n, warmup, probe)
+        except Exception as exc:  # the parent reports it and stops
+            traceback.print_exc()
+            print(f"error {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
+            continue
+        if isinstance(probe, cProfile.Profile):
+            report = profile_report(probe, n, top=25)
+            print(f"[{args.client} client process, cProfile]\n{report}\n", file=sys.stderr)
+        elif isinstance(probe, CpuSampler):
+            report = probe.report(n, top=25)
+            print(f"[{args.client} client process, CPU sampler]\n{report}\n", file=sys.stderr)
+        sys.stderr.flush()
+        print(f"done n={n} wall={wall:.6f} cpu={cpu:.6f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
