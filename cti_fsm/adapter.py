@@ -20,25 +20,36 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from importlib.metadata import entry_points
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-import attrs
+from typing import Any, Protocol, runtime_checkable
 
 from .chart import Chart
-from .errors import CtiError
-
-if TYPE_CHECKING:
-    from .vendor_map import VendorMap
+from .errors import AdapterNotFound
+from .events import (
+    EXCERPT_CHARS,
+    Answer,
+    Frame,
+    Inbound,
+    Malformed,
+    RawMessage,
+    Signal,
+    Snapshot,
+)
+from .vendor_map import VendorMap, load_vendor_map, vendor_map_path
 
 __all__ = [
+    "EXCERPT_CHARS",
     "Adapter",
+    "AdapterNotFound",
     "Answer",
     "Codec",
+    "DescribesMessages",
     "Frame",
+    "Inbound",
+    "KeepsAlive",
     "Malformed",
     "MapBackedAdapter",
     "RawMessage",
+    "ReadsCaptures",
     "Signal",
     "Simulator",
     "Snapshot",
@@ -47,74 +58,6 @@ __all__ = [
     "adapter_names",
     "load_adapter",
 ]
-
-#: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
-RawMessage = Mapping[str, Any]
-#: What goes over the wire: a websocket text or binary message, or bytes of a TCP stream.
-Frame = bytes | str
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-#: How much of a malformed frame is kept for the log: enough to recognise it.
-EXCERPT_CHARS = 120
-
-
-@attrs.frozen
-class Malformed:
-    """A frame (or part of a stream) the codec could not decode. Decoding goes on after it.
-
-    Attributes:
-        reason: what was wrong.
-        excerpt: the start of the offending data, cut to ``EXCERPT_CHARS``.
-    """
-
-    reason: str
-    excerpt: str = ""
-
-    @classmethod
-    def of(cls, reason: str, data: bytes | str) -> Malformed:
-        """A ``Malformed`` whose excerpt is the start of ``data``, decoded leniently."""
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        return cls(reason, text[:EXCERPT_CHARS])
-
-
-@attrs.frozen
-class Signal:
-    """A chart signal produced from a vendor message, with its payload."""
-
-    name: str
-    payload: Mapping[str, Any] = _EMPTY
-
-
-@attrs.frozen
-class Answer:
-    """The vendor's answer to one request the agent sent (correlated by ``request_id``).
-
-    Attributes:
-        ok: False for an error response; the agent then fails the command with ``reason``.
-        payload: fields of a positive answer (for queries).
-    """
-
-    request_id: int
-    ok: bool
-    reason: str = ""
-    payload: Mapping[str, Any] = _EMPTY
-
-
-@attrs.frozen
-class Snapshot:
-    """The server's view of this agent, answering a snapshot request after a reconnect.
-
-    Attributes:
-        state: the chart state the server reports (full path or unambiguous suffix).
-        payload: what is known of the current call (call id, number), if any.
-    """
-
-    state: str
-    payload: Mapping[str, Any] = _EMPTY
-    request_id: int | None = None
-
-
-#: Everything a protocol can make of one raw message.
-Inbound = Signal | Answer | Snapshot
 
 
 @runtime_checkable
@@ -132,46 +75,65 @@ class Codec(Protocol):
 
 @runtime_checkable
 class VendorProtocol(Protocol):
-    """Sans-IO translation between one agent's raw messages and the chart.
+    """Sans-IO translation between one agent's wire and the chart (one per connection).
+
+    The protocol owns its codec: the session hands it frames and gets raw messages back,
+    hands it raw messages and gets frames back, and never sees the codec itself.
 
     Attributes:
-        codec: the codec for this connection.
-        unsupported: commands the vendor cannot do; the agent refuses them before sending.
+        unsupported: commands the vendor cannot do; the session refuses them before
+            sending, the one place that decides it.
     """
 
     @property
-    def codec(self) -> Codec:
-        """The codec for this connection."""
+    def unsupported(self) -> frozenset[str]:
+        """Commands the vendor cannot do."""
         ...
 
-    @property
-    def unsupported(self) -> frozenset[str]:
-        """Commands the vendor cannot do; the agent refuses them before sending."""
+    def decode(self, frame: Frame) -> Sequence[RawMessage | Malformed]:
+        """The raw messages in one frame (a stream protocol keeps an incomplete tail)."""
+        ...
+
+    def encode(self, message: RawMessage) -> Frame:
+        """One raw message as a frame for the wire."""
         ...
 
     def encode_command(
         self, command: str, args: Mapping[str, Any], request_id: int
     ) -> Sequence[RawMessage]:
-        """The raw messages that carry out ``command`` (``connect`` logs in).
+        """The raw messages that carry out ``command`` (``connect`` logs in); its answer
+        is correlated by ``request_id``.
 
         Raises:
-            Unsupported: the vendor cannot do it.
+            MissingContext: the command needs something not known now (a call id).
+            InvalidArguments: the vendor cannot write these arguments.
         """
         ...
 
     def snapshot_request(self, request_id: int) -> Sequence[RawMessage]:
-        """The raw messages that ask the server for this agent's current state."""
+        """The raw messages that ask the server for this agent's current state (none: the
+        vendor has no snapshot; the session then trusts the login)."""
         ...
 
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
         """What one raw message means for this agent (often nothing)."""
         ...
 
-    # Optional, looked up with getattr by the agent:
-    #   keepalive_interval: float        seconds between pings (0 or absent: no pings)
-    #   keepalive(request_id) -> Sequence[RawMessage]
-    #                                    a ping, answered by Answer(request_id, ok=True);
-    #                                    no answer within one interval: the link is dead
+
+@runtime_checkable
+class KeepsAlive(Protocol):
+    """A ``VendorProtocol`` that can prove the link alive (optional): the session pings
+    every ``keepalive_interval`` seconds and a ping unanswered within one interval means
+    the link is dead even if TCP has not noticed."""
+
+    @property
+    def keepalive_interval(self) -> float:
+        """Seconds between pings (0: none)."""
+        ...
+
+    def keepalive(self, request_id: int) -> Sequence[RawMessage]:
+        """A ping, answered by ``Answer(request_id, ok=True)``."""
+        ...
 
 
 @runtime_checkable
@@ -232,15 +194,36 @@ class Adapter(Protocol):
         """
         ...
 
-    # Optional, looked up with getattr by the replay command:
-    #   describe_message(message) -> str   a raw message's name for timelines
-    # Optional, looked up with getattr by cti_fsm.replay:
-    #   read_capture(path) -> list[Frame]   frames of a captured stream, for the codec
-    #   replay_start: str                   the state a replayed agent starts in
-
     def simulator(self, switch: Any) -> Simulator:
         """A simulator speaking this vendor's protocol, backed by ``switch``
         (a ``cti_fsm.switch.Switch``)."""
+        ...
+
+
+@runtime_checkable
+class DescribesMessages(Protocol):
+    """An ``Adapter`` that names raw messages for timelines (optional; ``cti-fsm replay``)."""
+
+    def describe_message(self, message: RawMessage) -> str:
+        """A short name for one raw message (its event or action)."""
+        ...
+
+
+@runtime_checkable
+class ReadsCaptures(Protocol):
+    """An ``Adapter`` that reads captured traffic for replay (optional; ``cti_fsm.replay``).
+
+    Attributes:
+        replay_start: the state a replayed agent starts in.
+    """
+
+    @property
+    def replay_start(self) -> str:
+        """The chart state a replayed agent starts in."""
+        ...
+
+    def read_capture(self, path: str | os.PathLike[str]) -> list[Frame]:
+        """The frames of a captured stream, in order, for the protocol to decode."""
         ...
 
 
@@ -301,18 +284,12 @@ class MapBackedAdapter:
         Raises:
             SpecError: the map has mistakes.
         """
-        from .vendor_map import load_vendor_map, vendor_map_path
-
         return load_vendor_map(self._map_file or vendor_map_path(self.name), self.chart)
 
     @property
     def unsupported(self) -> frozenset[str]:
         """Commands this vendor cannot do (from the vendor map)."""
         return self.vendor_map.unsupported
-
-
-class AdapterNotFound(CtiError):
-    """No adapter is registered under that name."""
 
 
 def adapter_names() -> tuple[str, ...]:

@@ -1,62 +1,58 @@
-"""The agent business code holds: a Machine driven by a vendor connection, under trio.
+"""The agent business code holds: a thin trio driver around a sans-IO ``Session``.
 
 ``async with open_agent("my-vendor", url, user, password) as agent:`` connects, logs in,
 synchronises with the server's view of the agent and yields. Every chart command is an
-awaitable method (``await agent.hold()``) that is validated against the chart before
-anything is sent and returns when the confirming signal has moved the machine. Every
-notification goes to listeners registered by the seed's names (``agent.on("onCallIn",
-fn)``) and to ``async for note in agent.notifications()``.
+awaitable method (``await agent.hold()``; typed for the default chart, see
+``cti_fsm.default_commands``) that is validated against the chart before anything is sent
+and returns when the confirming signal has moved the machine. Every notification goes to
+listeners registered by the seed's names (``agent.on("onCallIn", fn)``) and to
+``async for note in agent.notifications()``.
 
-When the link drops the agent emits the chart's link-lost notification, fails pending
-commands with ``Disconnected``, reconnects with capped exponential backoff and full
-jitter, logs in again, asks for a snapshot, walks the machine to the state the server
-reports (emitting the notifications that walk emits), and only then emits the login
-notification. Signals received while the snapshot is outstanding are already part of it
-and are dropped; everything after it is applied once, in order.
+The rules (login, resync, correlation, the pending policy, keepalive, reconciliation) are
+the session's (``cti_fsm.session``); this module only moves frames between the transport
+and the session, arms the session's deadline on the run's one watchdog
+(``cti_fsm.deadlines``), calls listeners and reconnects with capped exponential backoff
+and full jitter. When the link drops the session fails pending commands with
+``Disconnected`` and emits the chart's link-lost notification; the agent reconnects, and
+the next session logs in, walks the machine to the server's state and then announces the
+login.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import inspect
 import itertools
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import trio
 
-from .adapter import (
-    Adapter,
-    Answer,
-    Inbound,
-    Malformed,
-    RawMessage,
-    Signal,
-    Snapshot,
-    Transport,
-    VendorProtocol,
-    load_adapter,
-)
-from .chart import Chart, CommandRule
+from .adapter import Adapter, Transport, VendorProtocol, load_adapter
+from .chart import Chart
 from .deadlines import watchdog
-from .errors import (
-    Busy,
-    CommandError,
-    CommandFailed,
-    CommandTimeout,
-    CtiError,
-    Disconnected,
-    Unsupported,
+from .default_commands import DefaultCommands
+from .errors import CommandTimeout, CtiError, Disconnected
+from .events import Notification, RawMessage, Step
+from .machine import Machine
+from .session import (
+    RECHECK_AFTER,
+    Lifecycle,
+    LinkDead,
+    LoginFailed,
+    Ready,
+    Received,
+    Session,
+    Ticket,
 )
-from .machine import Machine, Notification, Step
-from .paths import shortest_signal_path
 
-__all__ = ["Agent", "AgentStatistics", "Backoff", "Lifecycle", "open_agent"]
+__all__ = ["RECHECK_AFTER", "Agent", "AgentStatistics", "Backoff", "Lifecycle", "open_agent"]
 
 log = logging.getLogger("cti_fsm.agent")
 #: backoff jitter for agents not given their own: one shared generator, not one per agent
@@ -90,30 +86,6 @@ class Backoff:
 
 
 @attrs.frozen
-class Lifecycle:
-    """The chart names the agent itself uses for the session's life (the chart's
-    ``session:`` section; ``Lifecycle.of(chart)``).
-
-    Attributes:
-        connect: the command that logs in (sent on open and after every reconnect).
-        disconnect: the command that logs out (sent on close).
-        link_lost: the signal applied when the transport drops.
-        rights: the query whose answer lists the rights the server grants (None: the
-            chart names none).
-    """
-
-    connect: str = "connect"
-    disconnect: str = "disconnect"
-    link_lost: str = "link_lost"
-    rights: str | None = None
-
-    @classmethod
-    def of(cls, chart: Chart) -> Lifecycle:
-        """The roles the chart names in its ``session:`` section (others by default)."""
-        return cls(**chart.session)
-
-
-@attrs.frozen
 class AgentStatistics:
     """A snapshot of an agent's counters (``Agent.statistics()``)."""
 
@@ -131,48 +103,32 @@ class AgentStatistics:
 
 
 @attrs.define(eq=False)
-class _Pending:
-    command: str
-    rule: CommandRule
-    request_id: int
-    done: trio.Event = attrs.field(factory=trio.Event)
-    step: Step | None = None
-    error: BaseException | None = None
+class _Link:
+    """One connection: its transport, its session, and how it is going."""
+
+    transport: Transport
+    session: Session
+    scope: trio.CancelScope
+    ready: trio.Event = attrs.field(factory=trio.Event)
+    #: why the link ended (the first reason wins)
+    lost: list[str] = attrs.field(factory=list)
+
+
+class _Alarm:
+    """One arming of an agent's session deadline on the run's watchdog."""
+
+    __slots__ = ("agent",)
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
 
     @property
     def settled(self) -> bool:
-        """Answered, failed, or abandoned: its deadline no longer matters."""
-        return self.done.is_set()
+        # re-armed earlier since, or the agent has no session: this arming is void
+        return self.agent._alarm is not self
 
     def expire(self) -> None:
-        """Its deadline passed with no answer."""
-        self.fail(CommandTimeout(self.command, self.rule.timeout))
-
-    def resolve(self, step: Step | None) -> None:
-        if not self.done.is_set():
-            self.step = step
-            self.done.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-
-@attrs.define(eq=False)
-class _Connection:
-    transport: Transport
-    protocol: VendorProtocol
-    resync_request: int | None = None
-    #: where the resync walks from: the state before the drop, or None (just logged in)
-    resync_origin: str | None = None
-    snapshot_arrived: trio.Event = attrs.field(factory=trio.Event)
-    #: the reconciliation snapshot asked for and not answered yet
-    reconcile_request: int | None = None
-    #: the state the last reconciliation snapshot named, when it disagreed with the machine
-    suspect: str | None = None
-    #: set to ask the reconciliation loop for a second look soon
-    recheck: trio.Event = attrs.field(factory=trio.Event)
+        self.agent._on_alarm()
 
 
 class _Subscription:
@@ -201,9 +157,14 @@ class _Subscription:
         return fitted
 
 
-class Agent:
+class Agent(DefaultCommands):
     """One agent's session with a CTI server. Create it with ``open_agent`` (or construct
     it and run ``await nursery.start(agent.run)`` in a nursery of your own).
+
+    The default chart's commands are typed methods (``DefaultCommands``); a chart of your
+    own gets its commands as attributes too (``agent.finish_wrap_up()``), typed if you
+    generate its interface with ``cti-fsm stubs``, and ``agent.command(name, **args)``
+    sends any of them.
 
     Args:
         adapter: the vendor adapter (or its registered name).
@@ -234,6 +195,7 @@ class Agent:
     Raises:
         ValueError: ``reconcile_every`` is not a positive number of seconds, or
             ``rights="server"`` with a chart that names no rights query.
+        AdapterNotFound: no adapter is registered under ``adapter``.
     """
 
     def __init__(
@@ -272,26 +234,21 @@ class Agent:
         if reconcile_every is not None and not reconcile_every > 0:
             raise ValueError(f"reconcile_every must be positive seconds, got {reconcile_every}")
         self.reconcile_every = reconcile_every
+        # request ids never repeat across the agent's connections
         self._requests = itertools.count(1)
-        self._conn: _Connection | None = None
-        # commands awaiting their answer, by request id (insertion order = sending order),
-        # and per confirm or fail signal the ones it would answer, oldest first
-        self._pending: dict[int, _Pending] = {}
-        self._awaiting: dict[str, collections.deque[_Pending]] = {}
-        self._serial = trio.Lock()
-        self._send_lock = trio.Lock()
+        self._link: _Link | None = None
+        # where the next connection's resync walks from (the state before the drop)
+        self._resume_from: str | None = None
         self._listeners: dict[str, list[Listener]] = collections.defaultdict(list)
         self._raw_listeners: list[RawListener] = []
         self._step_listeners: list[StepListener] = []
         self._subscriptions: set[_Subscription] = set()
         self._nursery: trio.Nursery | None = None
         self._closing = False
-        self._held: list[Notification] | None = None
-        # the state before the link last dropped: where a resync walks from
-        self._last_online: str | None = None
-        self._link_up = trio.Event()
+        self._flushing = False
+        self._alarm: _Alarm | None = None
+        self._armed_at = math.inf
         self._stats = collections.Counter[str]()
-        self._pings: dict[int, trio.Event] = {}
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -302,7 +259,8 @@ class Agent:
     @property
     def connected(self) -> bool:
         """True while a transport is open and logged in."""
-        return self._conn is not None and self._link_up.is_set()
+        link = self._link
+        return link is not None and link.session.ready and not link.session.lost
 
     def allowed(self) -> tuple[str, ...]:
         """The commands that may be sent now: allowed by the chart and done by the vendor."""
@@ -314,7 +272,7 @@ class Agent:
         return AgentStatistics(
             state=self.state,
             connected=self.connected,
-            pending=tuple(p.command for p in self._pending.values()),
+            pending=self._link.session.pending_commands() if self._link is not None else (),
             reconnects=self._stats["reconnects"],
             malformed_frames=self._stats["malformed"],
             ignored_signals=self._stats["ignored"],
@@ -352,6 +310,8 @@ class Agent:
         """Call ``listener(message)`` for every raw message received, before it is mapped:
         the passthrough for vendor features the chart does not cover."""
         self._raw_listeners.append(listener)
+        if self._link is not None:
+            self._link.session.passthrough = True
 
     def off_raw(self, listener: RawListener) -> None:
         """Remove a raw listener."""
@@ -399,27 +359,32 @@ class Agent:
             await sub.ready.wait()
 
     # --- commands -------------------------------------------------------------------------------
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Step | None]]:
-        # one awaitable method per chart command: agent.hold(), agent.dial_out("123")
-        chart = self.__dict__.get("chart")
-        if chart is None or name not in chart.commands:
-            raise AttributeError(f"{type(self).__name__!r} has no attribute or command {name!r}")
-        spec = chart.commands[name]
+    if not TYPE_CHECKING:
+        # a chart of your own: its commands as attributes too (typed ones come from
+        # `cti-fsm stubs`); hidden from type checkers so `agent.hodl()` is reported
 
-        async def command(*args: Any, **kwargs: Any) -> Step | None:
-            if len(args) > len(spec.args):
-                raise TypeError(f"{name}() takes at most {len(spec.args)} positional arguments")
-            for arg, value in zip(spec.args, args, strict=False):
-                if arg.name in kwargs:
-                    raise TypeError(f"{name}() got argument {arg.name!r} twice")
-                kwargs[arg.name] = value
-            return await self.command(name, **kwargs)
+        def __getattr__(self, name: str) -> Callable[..., Awaitable[Step | None]]:
+            chart = self.__dict__.get("chart")
+            if chart is None or name not in chart.commands:
+                raise AttributeError(
+                    f"{type(self).__name__!r} has no attribute or command {name!r}"
+                )
+            spec = chart.commands[name]
 
-        command.__name__ = name
-        command.__doc__ = spec.description
-        # found in the instance from now on: `agent.hold` is not built again on every call
-        self.__dict__[name] = command
-        return command
+            async def command(*args: Any, **kwargs: Any) -> Step | None:
+                if len(args) > len(spec.args):
+                    raise TypeError(f"{name}() takes at most {len(spec.args)} positional arguments")
+                for arg, value in zip(spec.args, args, strict=False):
+                    if arg.name in kwargs:
+                        raise TypeError(f"{name}() got argument {arg.name!r} twice")
+                    kwargs[arg.name] = value
+                return await self.command(name, **kwargs)
+
+            command.__name__ = name
+            command.__doc__ = spec.description
+            # found in the instance from now on: not built again on every call
+            self.__dict__[name] = command
+            return command
 
     async def command(self, name: str, /, **args: Any) -> Step | None:
         """Send a chart command and wait for its answer.
@@ -431,106 +396,53 @@ class Agent:
         Raises:
             IllegalCommand, PermissionDenied, InvalidArguments: refused by the chart.
             Unsupported: the vendor cannot do it.
+            MissingContext: the vendor needs something not known now (no current call).
             Busy: the chart says ``pending: reject`` and another command is waiting.
             Disconnected: not connected, or the link dropped before the answer.
             CommandFailed: the vendor refused it (its reason attached).
             CommandTimeout: no answer within the chart's timeout for the command.
         """
-        step = await self._command(name, args)
+        link = self._link
+        if link is None or link.session.lost:
+            why = "closed" if self._closing else "not connected (reconnecting)"
+            raise Disconnected(why, command=name)
+        session = link.session
+        ticket = session.send_command(name, args, trio.current_time())
+        step = await self._outcome(link, ticket)
         if name == self.lifecycle.disconnect:
             # the user logged out: the server closing the link now is no drop to recover
             # from, so the session ends instead of reconnecting and logging back in
             self._closing = True
-            conn = self._conn
-            if conn is not None:
-                await conn.transport.aclose()
+            await link.transport.aclose()
         return step
 
-    async def _command(self, name: str, args: Mapping[str, Any]) -> Step | None:
-        spec = self.chart.commands.get(name)
-        mode = spec.pending if spec is not None else "reject"
-        if mode == "parallel":
-            return await self._send_and_wait(name, args, self._check(name, args))
-        if mode == "reject" and self._serial.locked():
-            self._check(name, args)
-            waiting = next((p.command for p in self._pending.values()), "another command")
-            raise Busy(command=name, state=self.state, waiting=waiting)
-        await _acquire(self._serial)
-        try:
-            # a queued command is checked when its turn comes: `hold()` then `retrieve()`
-            # sent together is a sequence, and retrieve is legal once hold has landed
-            return await self._send_and_wait(name, args, self._check(name, args))
-        finally:
-            self._serial.release()
-
-    def _check(
-        self, name: str, args: Mapping[str, Any], *, logging_in: bool = False
-    ) -> CommandRule:
-        if not logging_in and name != self.lifecycle.connect and not self.connected:
-            why = "closed" if self._closing else "not connected (reconnecting)"
-            raise Disconnected(why, command=name)
-        rule = self.machine.check(name, **args)
-        if name in self.adapter.unsupported:
-            raise Unsupported(command=name, state=self.state, vendor=self.adapter.name)
-        return rule
-
-    async def _send_and_wait(
-        self, name: str, args: Mapping[str, Any], rule: CommandRule
-    ) -> Step | None:
-        conn = self._conn
-        if conn is None:
-            raise Disconnected("not connected", command=name)
-        pending = _Pending(name, rule, next(self._requests))
-        try:
-            messages = conn.protocol.encode_command(name, args, pending.request_id)
-        except CommandError as exc:
-            # a protocol refusing a command does not know the machine's state: say it here
-            if not exc.state:
-                exc.state = self.state
-                exc.args = (f"{exc} (state {self.state!r})",)
-            raise
-        except CtiError as exc:
-            exc.add_note(f"command {name!r} in state {self.state!r}")
-            raise
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s: sending %s (request %d)", self.user, name, pending.request_id)
-        answered_by = _answered_by(rule)
-        if not answered_by:
-            await self._send_all(conn, messages, name)
-            return None
-        self._pending[pending.request_id] = pending
-        for signal in answered_by:
-            queue = self._awaiting.get(signal)
-            if queue is None:
-                queue = self._awaiting[signal] = collections.deque()
-            queue.append(pending)
-        # the run's watchdog fails it at its deadline (deadlines.py)
-        watchdog().watch(trio.current_time() + rule.timeout, pending)
-        try:
-            await self._send_all(conn, messages, name)
-            await pending.done.wait()
-        finally:
-            # answered, or abandoned (cancelled): nothing may answer it from now on
-            pending.done.set()
-            del self._pending[pending.request_id]
-            for signal in answered_by:
-                queue = self._awaiting[signal]
-                # usually it was answered from the front; an unanswered one is removed here
-                if pending in queue:
-                    queue.remove(pending)
-                if not queue:
-                    del self._awaiting[signal]
-        if pending.error is not None:
-            raise pending.error
-        return pending.step
-
-    async def _send_all(self, conn: _Connection, messages: Sequence[RawMessage], name: str) -> None:
-        await _acquire(self._send_lock)
-        try:
-            for message in messages:
-                await conn.transport.send(conn.protocol.codec.encode(message))
-        finally:
-            self._send_lock.release()
+    async def _outcome(self, link: _Link, ticket: Ticket) -> Step | None:
+        """Send what the session has for ``ticket`` and wait until it is settled."""
+        session = link.session
+        if not ticket.done:
+            if ticket.deadline < self._armed_at:
+                self._arm(ticket.deadline)
+            done = ticket.waiter = trio.Event()
+            try:
+                await self._flush(link)
+                if not ticket.done:
+                    await done.wait()
+            except Disconnected as exc:
+                session.abandon(ticket)
+                raise Disconnected(exc.reason, command=ticket.command) from None
+            except BaseException:
+                # cancelled: nothing may answer it from now on
+                session.abandon(ticket)
+                raise
+        elif session.wants_to_send:
+            try:
+                await self._flush(link)
+            except Disconnected as exc:
+                raise Disconnected(exc.reason, command=ticket.command) from None
+        error = ticket.error
+        if error is not None:
+            raise error
+        return ticket.step
 
     async def send_raw(self, message: RawMessage) -> None:
         """Send a raw vendor message as is (no chart check): the passthrough for features
@@ -539,106 +451,86 @@ class Agent:
         Raises:
             Disconnected: not connected.
         """
-        conn = self._conn
-        if conn is None:
+        link = self._link
+        if link is None:
             raise Disconnected("not connected")
-        await self._send_all(conn, [message], "raw")
+        link.session.send_raw(message)
+        await self._flush(link)
 
-    # --- inbound ----------------------------------------------------------------------------------
-    def _receive_frame(self, conn: _Connection, frame: bytes | str) -> None:
-        for item in conn.protocol.codec.feed(frame):
-            if isinstance(item, Malformed):
-                self._stats["malformed"] += 1
-                log.warning("%s: malformed frame dropped: %s", self.user, item.reason)
-                continue
-            if self._raw_listeners:
+    async def _flush(self, link: _Link) -> None:
+        """Send whatever the session has to send, in order.
+
+        Raises:
+            Disconnected: the link is gone.
+        """
+        if self._flushing:
+            return  # the task sending now sends these too, after its own, in order
+        self._flushing = True
+        try:
+            session, send = link.session, link.transport.send
+            frames = session.data_to_send()
+            while frames:
+                for frame in frames:
+                    await send(frame)
+                frames = session.data_to_send()
+        finally:
+            self._flushing = False
+
+    # --- what the session says -------------------------------------------------------------------
+    def _dispatch(self, link: _Link) -> None:
+        """Hand out what the session produced: notifications, outcomes, its own events."""
+        session = link.session
+        for event in session.events():
+            kind = type(event)
+            if kind is Step:
+                assert isinstance(event, Step)
+                if self._step_listeners:
+                    for step_listener in tuple(self._step_listeners):
+                        self._call_listener(step_listener, event)
+                if event.notifications:
+                    self._emit(event.notifications)
+            elif kind is Ticket:
+                assert isinstance(event, Ticket)
+                waiter = event.waiter
+                if waiter is not None:
+                    waiter.set()
+            elif kind is Received:
+                assert isinstance(event, Received)
                 for raw_listener in tuple(self._raw_listeners):
-                    self._call_listener(raw_listener, item)
-            try:
-                inbound = conn.protocol.receive(item)
-            except Exception:
-                # an adapter bug on one message must not end the session
-                self._stats["protocol_errors"] += 1
-                log.exception("%s: the protocol failed on a message; dropped", self.user)
-                continue
-            for each in inbound:
-                self._receive(conn, each)
+                    self._call_listener(raw_listener, event.message)
+            elif kind is Ready or kind is LoginFailed:
+                link.ready.set()
+            elif kind is LinkDead:
+                assert isinstance(event, LinkDead)
+                link.lost.append(event.reason)
+                # ending the connection's tasks closes the transport
+                link.scope.cancel()
+        if session.wake_at < self._armed_at:
+            self._arm(session.wake_at)
 
-    def _receive(self, conn: _Connection, inbound: Inbound) -> None:
-        if isinstance(inbound, Signal):
-            if conn.resync_request is not None:
-                # the snapshot we asked for already includes this
-                self._stats["dropped_resync"] += 1
-                return
-            self._apply(inbound.name, inbound.payload)
-        elif isinstance(inbound, Answer):
-            self._answer(inbound)
-        elif (
-            isinstance(inbound, Snapshot)
-            and conn.resync_request is not None
-            and inbound.request_id in (None, conn.resync_request)
-        ):
-            # applied here, in arrival order, so what the server sends after the
-            # snapshot lands on top of it
-            conn.resync_request = None
-            self._apply_snapshot(conn.resync_origin, inbound)
-            conn.snapshot_arrived.set()
-        elif (
-            isinstance(inbound, Snapshot)
-            and conn.reconcile_request is not None
-            and inbound.request_id in (None, conn.reconcile_request)
-        ):
-            conn.reconcile_request = None
-            self._reconcile(conn, inbound)
+    def _arm(self, at: float) -> None:
+        self._armed_at = at
+        alarm = self._alarm = _Alarm(self)
+        watchdog().watch(at, alarm)
 
-    def _apply(self, signal: str, payload: Mapping[str, Any]) -> Step:
-        step = self.machine.apply(signal, **payload)
-        if step.ignored:
-            self._stats["ignored"] += 1
-            log.debug("%s: signal %s ignored in %s", self.user, signal, step.source)
-            return step
-        if step.changed and log.isEnabledFor(logging.INFO):
-            log.info("%s: %s --%s--> %s", self.user, step.source, signal, step.target)
-        if self._step_listeners:
-            for step_listener in tuple(self._step_listeners):
-                self._call_listener(step_listener, step)
-        if step.notifications:
-            self._emit(step.notifications)
-        queue = self._awaiting.get(signal)
-        while queue:
-            pending = queue.popleft()
-            if pending.done.is_set():
-                continue  # answered already (by its request id, say)
-            if signal == pending.rule.confirm:
-                pending.resolve(step)
-            else:
-                reason = payload.get("message") or payload.get("reason") or signal
-                pending.fail(CommandFailed(pending.command, str(reason), signal))
-            break
-        return step
+    def _on_alarm(self) -> None:
+        """The session's deadline came (from the watchdog: must not raise or block)."""
+        self._alarm = None
+        self._armed_at = math.inf
+        link = self._link
+        if link is None:
+            return
+        link.session.tick(trio.current_time())
+        self._dispatch(link)
+        if link.session.wants_to_send and self._nursery is not None:
+            self._nursery.start_soon(self._flush_quietly, link)
 
-    def _answer(self, answer: Answer) -> None:
-        ping = self._pings.pop(answer.request_id, None)
-        if ping is not None:
-            ping.set()
-            return
-        pending = self._pending.get(answer.request_id)
-        if pending is None or pending.done.is_set():
-            return
-        if answer.ok:
-            if pending.rule.confirm is None:
-                pending.resolve(None)
-            return
-        # the vendor refused it: report through the chart's failure signal if it has one
-        fail = pending.rule.fail
-        if fail is not None and self.machine.handles(fail):
-            self._apply(fail, {"message": answer.reason})
-        pending.fail(CommandFailed(pending.command, answer.reason, fail))
+    async def _flush_quietly(self, link: _Link) -> None:
+        # a send failing means the link is going down: the receive loop reports it
+        with contextlib.suppress(Disconnected):
+            await self._flush(link)
 
     def _emit(self, notes: Iterable[Notification]) -> None:
-        if self._held is not None:
-            self._held.extend(notes)
-            return
         for note in notes:
             self._stats["notifications"] += 1
             for listener in (*self._listeners.get(note.name, ()), *self._listeners.get("*", ())):
@@ -667,7 +559,7 @@ class Agent:
             self._stats["listener_errors"] += 1
             log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
 
-    # --- the session ------------------------------------------------------------------------------
+    # --- the connection --------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect, log in, synchronise, then keep the session up until ``aclose``.
 
@@ -677,12 +569,13 @@ class Agent:
         Raises:
             Disconnected: the first connection could not be made, or reconnecting gave up.
             CommandFailed: the first login was refused (wrong password, say).
+            CommandTimeout: the first login was not answered in time.
         """
         error: CtiError | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
-                await self._session(task_status)
+                await self._reconnecting(task_status)
             except CtiError as exc:
                 error = exc
             finally:
@@ -691,7 +584,7 @@ class Agent:
         if error is not None:
             raise error
 
-    async def _session(self, task_status: trio.TaskStatus[None]) -> None:
+    async def _reconnecting(self, task_status: trio.TaskStatus[None]) -> None:
         started = False
         attempt = 0
         while not self._closing:
@@ -702,9 +595,7 @@ class Agent:
                     protocol = self.adapter.protocol(user=self.user, options=self.options)
                     # errors of the session itself are kept apart from failing to connect
                     try:
-                        reason = await self._serve(
-                            _Connection(transport, protocol), started, task_status
-                        )
+                        reason = await self._serve(transport, protocol, started, task_status)
                     except CtiError as exc:
                         error = exc
             except Disconnected as exc:
@@ -728,244 +619,85 @@ class Agent:
             await trio.sleep(self.reconnect.delay(0, self._rng))
 
     async def _serve(
-        self, conn: _Connection, started: bool, task_status: trio.TaskStatus[None]
+        self,
+        transport: Transport,
+        protocol: VendorProtocol,
+        started: bool,
+        task_status: trio.TaskStatus[None],
     ) -> str | None:
         """Run one connection until it drops (returns the reason) or the agent closes.
 
         Raises:
             CtiError: the login failed on the first connection, or was refused.
         """
-        lost: list[str] = []
+        session = Session(
+            self.machine,
+            protocol,
+            user=self.user,
+            password=self.__password,
+            url=self.url,
+            lifecycle=self.lifecycle,
+            vendor=self.adapter.name,
+            resume_from=self._resume_from,
+            rights_from_server=self._rights_from_server,
+            reconcile_every=self.reconcile_every,
+            stats=self._stats,
+            requests=self._requests,
+        )
+        session.passthrough = bool(self._raw_listeners)
         error: CtiError | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._receive_loop, conn, lost, nursery.cancel_scope)
-            self._conn = conn
+            link = self._link = _Link(transport, session, nursery.cancel_scope)
+            nursery.start_soon(self._receive_loop, link)
             try:
-                await self._login(conn)
-            except (Disconnected, CommandTimeout) as exc:
+                session.start(trio.current_time())
+                self._dispatch(link)
+                await self._flush(link)
+            except Disconnected as exc:
+                link.lost.append(exc.reason)
                 nursery.cancel_scope.cancel()
-                if started:
-                    # a reconnect that could not log in yet: drop this link, try again
-                    lost.append(f"login did not complete: {exc}")
-                else:
-                    error = exc
             except CtiError as exc:
-                # refused (a changed password, say): retrying cannot help
-                nursery.cancel_scope.cancel()
                 error = exc
-            else:
-                self._link_up.set()
+                nursery.cancel_scope.cancel()
+            await link.ready.wait()
+            if session.ready:
                 if not started:
                     task_status.started()
-                nursery.start_soon(self._keepalive_loop, conn, lost)
-                if self.reconcile_every is not None:
-                    nursery.start_soon(self._reconcile_loop, conn, self.reconcile_every)
-        # raised out here, not inside the nursery, so callers get the error itself
-        self._conn = None
-        self._link_up = trio.Event()
-        await conn.transport.aclose()
+            else:
+                nursery.cancel_scope.cancel()
+        self._link = None
+        self._alarm = None
+        self._armed_at = math.inf
+        await transport.aclose()
+        reason = link.lost[0] if link.lost else "closed"
+        if not session.lost:
+            session.connection_lost(reason, expected=self._closing)
+            self._dispatch(link)
+        self._resume_from = session.resume_from
+        if error is None and not session.was_ready:
+            error = session.login_error or Disconnected(reason)
         if error is not None:
+            if started and isinstance(error, (Disconnected, CommandTimeout)):
+                # a reconnect that could not log in yet: drop this link, try again
+                return f"login did not complete: {error}"
             raise error
-        if lost:
-            self._link_lost(lost[0])
-            return lost[0]
-        return None
+        return reason
 
-    async def _receive_loop(
-        self, conn: _Connection, lost: list[str], scope: trio.CancelScope
-    ) -> None:
+    async def _receive_loop(self, link: _Link) -> None:
+        session, transport = link.session, link.transport
         try:
             while True:
-                frame = await conn.transport.receive()
-                self._receive_frame(conn, frame)
+                frame = await transport.receive()
+                session.receive_data(frame, trio.current_time())
+                self._dispatch(link)
+                if session.wants_to_send:
+                    await self._flush(link)
         except Disconnected as exc:
-            lost.append(exc.reason)
-        except trio.Cancelled:
-            raise
-        scope.cancel()
-
-    async def _keepalive_loop(self, conn: _Connection, lost: list[str]) -> None:
-        """Ping every ``keepalive_interval`` seconds if the protocol can; a ping not
-        answered within one interval means the link is dead even if TCP has not noticed."""
-        interval = getattr(conn.protocol, "keepalive_interval", None)
-        keepalive = getattr(conn.protocol, "keepalive", None)
-        if not interval or not callable(keepalive):
-            return
-        while True:
-            await trio.sleep(interval)
-            request = next(self._requests)
-            answered = self._pings[request] = trio.Event()
-            try:
-                await self._send_all(conn, keepalive(request), "keepalive")
-            except Disconnected:
-                self._pings.pop(request, None)
-                return  # the link is going down: the receive loop reports it
-            with trio.move_on_after(interval):
-                await answered.wait()
-            if not answered.is_set():
-                self._pings.pop(request, None)
-                lost.append(f"no keepalive answer within {interval:g}s")
-                # closing the transport ends the receive loop, which ends the connection
-                await conn.transport.aclose()
-                return
-
-    async def _login(self, conn: _Connection) -> None:
-        """Log in, ask for a snapshot, walk the machine to it, then release notifications."""
-        # kept until a resync succeeds: a link that drops again mid-resync must still
-        # walk from where the user last saw the agent
-        before = self._last_online
-        # connect's notification (onConnect) must come after the resync's notifications
-        self._held = []
-        try:
-            await self.command(
-                self.lifecycle.connect, user=self.user, password=self.__password, url=self.url
-            )
-            held, self._held = self._held, None
-            await self._resync(conn, before)
-            self._last_online = None
-            if self._rights_from_server:
-                await self._adopt_rights()
-            self._emit(held)
-        finally:
-            if self._held is not None:
-                held, self._held = self._held, None
-                self._emit(held)
-
-    async def _adopt_rights(self) -> None:
-        """Ask the server what this agent may do and take it (``rights="server"``)."""
-        query = self.lifecycle.rights
-        assert query is not None  # checked when the agent was made
-        try:
-            # part of logging in: the link is not announced as up before it is done
-            step = await self._send_and_wait(query, {}, self._check(query, {}, logging_in=True))
-        except CommandError as exc:
-            log.warning("%s: cannot ask the server for rights: %s", self.user, exc)
-            return
-        except (CommandFailed, CommandTimeout) as exc:
-            log.warning("%s: the server did not say the rights: %s", self.user, exc)
-            return
-        granted = step.payload.get("rights") if step is not None else None
-        if isinstance(granted, str):
-            granted = [granted]
-        if not isinstance(granted, Iterable):
-            log.warning("%s: the server's rights are unreadable: %r", self.user, granted)
-            return
-        named = {str(r) for r in granted}
-        unknown = named - self.chart.rights
-        if unknown:
-            log.debug("%s: rights the chart does not know, ignored: %s", self.user, unknown)
-        self.machine.rights = frozenset(named & self.chart.rights)
-        log.info("%s: rights from the server: %s", self.user, sorted(self.machine.rights) or "none")
-
-    async def _resync(self, conn: _Connection, before: str | None) -> None:
-        """Ask for a snapshot and wait until the receive path has applied it."""
-        request = next(self._requests)
-        messages = conn.protocol.snapshot_request(request)
-        if not messages:
-            return
-        conn.resync_request, conn.resync_origin = request, before
-        await self._send_all(conn, messages, "snapshot")
-        timeout = self.chart.commands[self.lifecycle.connect].rule.timeout
-        with trio.move_on_after(timeout):
-            await conn.snapshot_arrived.wait()
-        if conn.resync_request is not None:
-            conn.resync_request = None
-            log.warning("%s: no snapshot within %gs; state may be stale", self.user, timeout)
-
-    def _apply_snapshot(self, before: str | None, snapshot: Snapshot) -> None:
-        try:
-            target = self.chart.resolve(snapshot.state)
-        except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
-            return
-        # walk from where the agent was before the drop (or from just logged in) to where
-        # the server says it is, so listeners hear what changed meanwhile
-        origin = before or self.state
-        if self.chart.contains(target, origin):
-            if origin != self.state:
-                self.machine.jump(origin)
-            return
-        path = shortest_signal_path(self.machine, origin, target)
-        if path is None:
-            self.machine.jump(target)
-            log.info("%s: resynchronised by jump to %s", self.user, self.state)
-            return
-        self.machine.jump(origin)
-        for signal in path:
-            self._apply(signal, snapshot.payload)
-        log.info("%s: resynchronised to %s via %s", self.user, self.state, ", ".join(path))
-
-    async def _reconcile_loop(self, conn: _Connection, interval: float) -> None:
-        """Ask for a snapshot every ``interval`` seconds (sooner for a second look)."""
-        while True:
-            with trio.move_on_after(interval):
-                await conn.recheck.wait()
-            if conn.recheck.is_set():
-                conn.recheck = trio.Event()
-                await trio.sleep(min(RECHECK_AFTER, interval))
-            if conn.reconcile_request is not None:
-                # unanswered for a whole interval: forget it, ask again
-                log.debug("%s: reconciliation snapshot not answered", self.user)
-                conn.reconcile_request = None
-            if self._pending or conn.resync_request is not None:
-                # an answer on its way would race the snapshot: look again next time
-                continue
-            request = next(self._requests)
-            messages = conn.protocol.snapshot_request(request)
-            if not messages:
-                return  # the vendor has no snapshot to reconcile with
-            conn.reconcile_request = request
-            try:
-                await self._send_all(conn, messages, "snapshot")
-            except Disconnected:
-                return  # the link is going down: the receive loop reports it
-
-    def _reconcile(self, conn: _Connection, snapshot: Snapshot) -> None:
-        """Compare a reconciliation snapshot with the machine; correct a confirmed drift."""
-        try:
-            target = self.chart.resolve(snapshot.state)
-        except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
-            return
-        if self.chart.contains(target, self.state):
-            conn.suspect = None
-            return
-        if conn.suspect != target:
-            # the first look: an event may still be on its way; look again soon
-            conn.suspect = target
-            conn.recheck.set()
-            return
-        conn.suspect = None
-        drifted = self.state
-        self._stats["drift_corrections"] += 1
-        self._apply_snapshot(None, snapshot)
-        log.warning(
-            "%s: out of step with the server (%s, server says %s); now %s",
-            self.user,
-            drifted,
-            target,
-            self.state,
-        )
-
-    def _link_lost(self, reason: str) -> None:
-        # closing on purpose is not news; a drop is
-        log.log(
-            logging.DEBUG if self._closing else logging.WARNING,
-            "%s: link lost: %s",
-            self.user,
-            reason,
-        )
-        for pending in tuple(self._pending.values()):
-            pending.fail(Disconnected(reason, command=pending.command))
-        if not self.machine.handles(self.lifecycle.link_lost):
-            return
-        if self._last_online is None:
-            self._last_online = self.state
-            self._apply(self.lifecycle.link_lost, {"reason": reason})
-        else:
-            # dropped again before the user heard it was back: they already know it is
-            # down, so the machine goes down without a second announcement
-            self.machine.apply(self.lifecycle.link_lost, reason=reason)
+            link.lost.append(exc.reason)
+            session.connection_lost(link.lost[0], expected=self._closing)
+            self._dispatch(link)
+            link.ready.set()  # a login still waiting learns it will not complete
+        link.scope.cancel()
 
     async def aclose(self) -> None:
         """Log out (best effort, briefly) and close the connection; idempotent."""
@@ -976,38 +708,21 @@ class Agent:
             await self._close()
 
     async def _close(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            logout = self.lifecycle.disconnect
-            if logout in self.machine.allowed() and logout not in self.adapter.unsupported:
-                with trio.move_on_after(2):
-                    try:
-                        await self.command(logout)
-                    except CtiError as exc:
-                        log.info("%s: logout on close failed: %s", self.user, exc)
-            await conn.transport.aclose()
-        for pending in tuple(self._pending.values()):
-            pending.fail(Disconnected("closed", command=pending.command))
-
-
-#: Seconds before a reconciliation takes a second look at a state that disagreed.
-RECHECK_AFTER = 1.0
-
-
-def _answered_by(rule: CommandRule) -> tuple[str, ...]:
-    """The signals that answer a command of ``rule`` (its confirm and fail signals)."""
-    if rule.fail is None or rule.fail == rule.confirm:
-        return () if rule.confirm is None else (rule.confirm,)
-    return (rule.fail,) if rule.confirm is None else (rule.confirm, rule.fail)
-
-
-async def _acquire(lock: trio.Lock) -> None:
-    """Take ``lock``, without a trip through the scheduler when it is free: a command
-    reaches a checkpoint anyway when it sends and when it waits for its answer."""
-    try:
-        lock.acquire_nowait()
-    except trio.WouldBlock:
-        await lock.acquire()
+        link = self._link
+        if link is None:
+            return
+        logout = self.lifecycle.disconnect
+        if (
+            link.session.ready
+            and logout in self.machine.allowed()
+            and logout not in self.adapter.unsupported
+        ):
+            with trio.move_on_after(2):
+                try:
+                    await self.command(logout)
+                except CtiError as exc:
+                    log.info("%s: logout on close failed: %s", self.user, exc)
+        await link.transport.aclose()
 
 
 @asynccontextmanager

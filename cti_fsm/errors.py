@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 __all__ = [
+    "AdapterNotFound",
     "Busy",
     "CommandError",
     "CommandFailed",
@@ -22,6 +23,7 @@ __all__ = [
     "Disconnected",
     "IllegalCommand",
     "InvalidArguments",
+    "MissingContext",
     "PermissionDenied",
     "Problem",
     "SpecError",
@@ -149,6 +151,15 @@ class Unsupported(CommandError):
         )
 
 
+class MissingContext(CommandError):
+    """A command needs a value that is not known now (``hold`` with no current call, say);
+    nothing was sent. Raised by a vendor map's templates and by protocols; the session
+    fills in the command and the state before it reaches the caller."""
+
+    def __init__(self, message: str, *, command: str = "", state: str = "") -> None:
+        super().__init__(message, command=command, state=state)
+
+
 class UnexpectedSignal(CtiError):
     """In strict mode: the current state has no transition for the signal.
 
@@ -197,3 +208,7 @@ class Disconnected(CtiError):
         self.command = command
         what = f"command {command!r}: " if command else ""
         super().__init__(f"{what}disconnected: {reason}")
+
+
+class AdapterNotFound(CtiError):
+    """No adapter is registered under that name (entry-point group ``cti_fsm.adapters``)."""

@@ -18,60 +18,12 @@ import attrs
 
 from .chart import ARG_TYPES, Chart, CommandRule, CommandSpec
 from .errors import IllegalCommand, InvalidArguments, PermissionDenied, UnexpectedSignal
+from .events import Notification, Step
 
 __all__ = ["Machine", "Notification", "Step", "compile_chart"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NO_RIGHTS: frozenset[str] = frozenset()
-
-
-@attrs.frozen
-class Notification:
-    """An event for business code, by the seed's name (``onCallIn``), with its payload.
-
-    Attributes:
-        name: the notification's name as declared in the chart.
-        payload: every field the chart declares for it (None where the signal gave none),
-            plus the constants the transition sets (``result``).
-    """
-
-    name: str
-    payload: Mapping[str, Any] = _EMPTY
-
-    def __getitem__(self, field: str) -> Any:
-        return self.payload[field]
-
-
-@attrs.frozen
-class Step:
-    """What one signal did to a machine.
-
-    Attributes:
-        source: full state path before the signal.
-        target: full state path after it (equal to ``source`` for an internal transition
-            or an ignored signal).
-        signal: the signal applied (None for a ``jump``).
-        notifications: the notifications the transition emitted, in order.
-        payload: the signal's payload.
-        ignored: True if the state had no transition for the signal (nothing happened).
-    """
-
-    source: str
-    target: str
-    signal: str | None
-    notifications: tuple[Notification, ...] = ()
-    payload: Mapping[str, Any] = _EMPTY
-    ignored: bool = False
-
-    @property
-    def changed(self) -> bool:
-        """True if the machine moved to another leaf state."""
-        return self.source != self.target
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The emitted notifications' names."""
-        return tuple(n.name for n in self.notifications)
 
 
 @attrs.frozen

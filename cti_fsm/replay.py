@@ -19,9 +19,10 @@ from typing import Any
 
 import attrs
 
-from .adapter import Adapter, Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, load_adapter
+from .adapter import Adapter, ReadsCaptures, load_adapter
 from .chart import Chart
-from .machine import Machine, Step
+from .events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, Step
+from .machine import Machine
 
 __all__ = ["Replayed", "read_frames", "replay"]
 
@@ -55,9 +56,8 @@ def read_frames(adapter: Adapter, path: str | os.PathLike[str]) -> list[Any]:
     Raises:
         OSError: the file cannot be read.
     """
-    reader = getattr(adapter, "read_capture", None)
-    if callable(reader):
-        return list(reader(path))
+    if isinstance(adapter, ReadsCaptures):
+        return list(adapter.read_capture(path))
     with open(path, "rb") as f:
         return [f.read()]
 
@@ -92,12 +92,13 @@ def replay(
     if isinstance(adapter, str):
         adapter = load_adapter(adapter)
     chart = chart or adapter.chart
-    first = start or getattr(adapter, "replay_start", None) or chart.initial
+    first = start or (adapter.replay_start if isinstance(adapter, ReadsCaptures) else None)
+    first = first or chart.initial
     machine = Machine(chart, rights=rights, state=first)
     protocol = adapter.protocol(user=user, options=dict(options or {}))
     if isinstance(source, (str, os.PathLike)):
         items: Iterable[RawMessage | Malformed] = (
-            item for frame in read_frames(adapter, source) for item in protocol.codec.feed(frame)
+            item for frame in read_frames(adapter, source) for item in protocol.decode(frame)
         )
     else:
         items = source

@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import yaml
 
-from .adapter import RawMessage, Signal
 from .chart import Chart
-from .errors import CtiError
+from .errors import MissingContext
+from .events import RawMessage, Signal
 from .yaml_nodes import NodeReader, compose_file, compose_text
 
 __all__ = [
@@ -50,10 +50,6 @@ _TOP_KEYS = (
 _RULE_KEYS = ("when", "unless", "signal", "payload", "set", "description")
 _ABSENT = object()
 REDACTED = "***"
-
-
-class MissingContext(CtiError):
-    """A command template needs a value that is not known now (no current call, say)."""
 
 
 def lookup(message: Any, path: str) -> Any:

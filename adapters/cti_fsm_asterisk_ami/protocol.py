@@ -135,6 +135,9 @@ class AmiProtocol:
         self._options = {**DEFAULT_OPTIONS, **options}
         max_packet = self._options["max_packet"]
         self.codec = AmiCodec(max_packet=int(max_packet) if max_packet else DEFAULT_MAX_PACKET)
+        # the session reaches the codec only through these (the protocol owns its framing)
+        self.decode = self.codec.feed
+        self.encode = self.codec.encode
         self.unsupported = vendor_map.unsupported
         self.keepalive_interval = float(self._options["keepalive_interval"])
         device = self._options["state_interface"] or (None if user.startswith("Local/") else user)

@@ -25,9 +25,9 @@ from typing import Any
 
 import attrs
 
-from cti_fsm.adapter import Answer, Inbound, RawMessage, Snapshot
 from cti_fsm.chart import Chart
 from cti_fsm.errors import Unsupported
+from cti_fsm.events import Answer, Inbound, RawMessage, Snapshot
 from cti_fsm.vendor_map import VendorMap
 
 from .codec import DEFAULT_MAX_FRAME, JsonCodec
@@ -120,6 +120,9 @@ class CstaProtocol:
                 f"unknown csta-ws options {unknown}; known: {', '.join(sorted(OPTIONS))}"
             )
         self.codec = JsonCodec(int(options.get("max_frame", DEFAULT_MAX_FRAME)))
+        # the session reaches the codec only through these (the protocol owns its framing)
+        self.decode = self.codec.feed
+        self.encode = self.codec.encode
         self.unsupported: frozenset[str] = vendor_map.unsupported
         self.user = user
         self.device: str | None = None

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..adapter import AdapterNotFound, Malformed, RawMessage, load_adapter
+from ..adapter import AdapterNotFound, DescribesMessages, Malformed, RawMessage, load_adapter
 from ..errors import CtiError
 from ..replay import Replayed, replay
 
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     final = None
     try:
         # how a message is named is the adapter's knowledge (optional: else its start)
-        describe = getattr(load_adapter(args.vendor), "describe_message", _describe)
+        adapter = load_adapter(args.vendor)
+        describe = adapter.describe_message if isinstance(adapter, DescribesMessages) else _describe
         for item in replay(
             args.vendor, args.file, user=args.agent, start=args.start, options=options
         ):

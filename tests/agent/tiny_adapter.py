@@ -49,6 +49,9 @@ class JsonCodec:
 class TinyProtocol:
     def __init__(self, unsupported: frozenset[str], keepalive_interval: float = 0) -> None:
         self.codec = JsonCodec()
+        # the session reaches the codec only through these (the protocol owns its framing)
+        self.decode = self.codec.feed
+        self.encode = self.codec.encode
         self.unsupported = unsupported
         self.keepalive_interval = keepalive_interval
 

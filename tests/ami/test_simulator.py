@@ -187,7 +187,7 @@ async def test_snapshot_after_reconnect_restores_the_call() -> None:
             await until(agent, "checked_in.ringing")
             sw.answer("1001")
             await until(agent, "checked_in.talking")
-            await agent._conn.transport.aclose()  # type: ignore[union-attr]
+            await agent._link.transport.aclose()  # type: ignore[union-attr]
         # a new connection: log in, snapshot, and hang up the call it never saw start
         async with adapter.connect(url) as transport:
             protocol = adapter.protocol(user=AGENT, options={"username": "1001"})

@@ -49,7 +49,7 @@ class Client:
             while True:
                 frame = await self.transport.receive()
                 self.frames += 1
-                for message in self.protocol.codec.feed(frame):
+                for message in self.protocol.decode(frame):
                     if isinstance(message, Malformed):
                         self.malformed.append(message)
                     else:
@@ -84,7 +84,7 @@ class Client:
     async def send(self, command: str, **args: Any) -> int:
         request_id = next(self._ids)
         for message in self.protocol.encode_command(command, args, request_id):
-            await self.transport.send(self.protocol.codec.encode(message))
+            await self.transport.send(self.protocol.encode(message))
         return request_id
 
     async def answer(self, request_id: int) -> Answer:
@@ -104,7 +104,7 @@ class Client:
     async def snapshot(self) -> Snapshot:
         request_id = next(self._ids)
         for message in self.protocol.snapshot_request(request_id):
-            await self.transport.send(self.protocol.codec.encode(message))
+            await self.transport.send(self.protocol.encode(message))
 
         def found() -> Snapshot | Answer | None:
             return next(

@@ -1,0 +1,159 @@
+"""The values that cross the library's layers, in one place: the contract.
+
+From the wire inwards: a codec turns a ``Frame`` into ``RawMessage``s (or a ``Malformed``);
+a vendor protocol turns each raw message into ``Inbound`` values (a chart ``Signal``, an
+``Answer`` to a request, a ``Snapshot`` of the server's view); the machine turns a signal
+into a ``Step`` carrying ``Notification``s for business code. All of them are small frozen
+attrs classes with no behaviour beyond reading, so every layer can be driven from a test
+with values made by hand. Nothing here imports anything else of the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "EXCERPT_CHARS",
+    "Answer",
+    "Frame",
+    "Inbound",
+    "Malformed",
+    "Notification",
+    "RawMessage",
+    "Signal",
+    "Snapshot",
+    "Step",
+]
+
+#: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
+RawMessage = Mapping[str, Any]
+#: What goes over the wire: a websocket text or binary message, or bytes of a TCP stream.
+Frame = bytes | str
+#: How much of a malformed frame is kept for the log: enough to recognise it.
+EXCERPT_CHARS = 120
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@attrs.frozen
+class Malformed:
+    """A frame (or part of a stream) the codec could not decode. Decoding goes on after it.
+
+    Attributes:
+        reason: what was wrong.
+        excerpt: the start of the offending data, cut to ``EXCERPT_CHARS``.
+    """
+
+    reason: str
+    excerpt: str = ""
+
+    @classmethod
+    def of(cls, reason: str, data: bytes | str) -> Malformed:
+        """A ``Malformed`` whose excerpt is the start of ``data``, decoded leniently."""
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return cls(reason, text[:EXCERPT_CHARS])
+
+
+@attrs.frozen
+class Signal:
+    """A chart signal produced from a vendor message, with its payload.
+
+    Attributes:
+        name: the chart signal.
+        payload: its fields.
+        request_id: set when the message answers one of this agent's requests (a command
+            confirmed or refused by its own response): the session settles that request
+            with it, and no separate ``Answer`` is needed. None for an unsolicited event.
+    """
+
+    name: str
+    payload: Mapping[str, Any] = _EMPTY
+    request_id: int | None = None
+
+
+@attrs.frozen
+class Answer:
+    """The vendor's answer to one request the agent sent (correlated by ``request_id``).
+
+    Attributes:
+        request_id: the request it answers.
+        ok: False for an error response; the session then fails the command with ``reason``.
+        reason: why it was refused.
+        payload: fields of a positive answer (for queries).
+    """
+
+    request_id: int
+    ok: bool
+    reason: str = ""
+    payload: Mapping[str, Any] = _EMPTY
+
+
+@attrs.frozen
+class Snapshot:
+    """The server's view of this agent, answering a snapshot request.
+
+    Attributes:
+        state: the chart state the server reports (full path or unambiguous suffix).
+        payload: what is known of the current call (call id, number), if any.
+        request_id: the snapshot request it answers (None: whichever is outstanding).
+    """
+
+    state: str
+    payload: Mapping[str, Any] = _EMPTY
+    request_id: int | None = None
+
+
+#: Everything a protocol can make of one raw message.
+Inbound = Signal | Answer | Snapshot
+
+
+@attrs.frozen
+class Notification:
+    """An event for business code, by the seed's name (``onCallIn``), with its payload.
+
+    Attributes:
+        name: the notification's name as declared in the chart.
+        payload: every field the chart declares for it (None where the signal gave none),
+            plus the constants the transition sets (``result``).
+    """
+
+    name: str
+    payload: Mapping[str, Any] = _EMPTY
+
+    def __getitem__(self, field: str) -> Any:
+        return self.payload[field]
+
+
+@attrs.frozen
+class Step:
+    """What one signal did to a machine.
+
+    Attributes:
+        source: full state path before the signal.
+        target: full state path after it (equal to ``source`` for an internal transition
+            or an ignored signal).
+        signal: the signal applied (None for a ``jump``).
+        notifications: the notifications the transition emitted, in order.
+        payload: the signal's payload.
+        ignored: True if the state had no transition for the signal (nothing happened).
+    """
+
+    source: str
+    target: str
+    signal: str | None
+    notifications: tuple[Notification, ...] = ()
+    payload: Mapping[str, Any] = _EMPTY
+    ignored: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """True if the machine moved to another leaf state."""
+        return self.source != self.target
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The emitted notifications' names."""
+        return tuple(n.name for n in self.notifications)
