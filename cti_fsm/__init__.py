@@ -1,10 +1,13 @@
 """cti-fsm: one declarative state chart between business systems and every CTI vendor.
 
-The sans-IO core is ``load_chart`` (a YAML chart into an immutable ``Chart``) and
-``Machine`` (one agent's state under it: ``check`` commands, ``apply`` signals).
+The sans-IO core is ``load_chart`` (a YAML chart into an immutable ``Chart``), ``Machine``
+(one agent's state under it: ``check`` commands, ``apply`` signals) and ``Session`` (one
+agent connection's rules: frames in, steps and outcomes out). The trio agent
+(``open_agent``, ``Agent``) is loaded on first use, so the engine alone loads no trio.
 """
 
-from .agent import Agent, AgentStatistics, Backoff, Lifecycle, open_agent
+from typing import TYPE_CHECKING, Any
+
 from .chart import (
     ArgSpec,
     Chart,
@@ -19,6 +22,7 @@ from .chart import (
 from .chart_loader import default_chart, default_chart_path, load_chart, load_chart_text
 from .diagrams import diagram
 from .errors import (
+    AdapterNotFound,
     Busy,
     CommandError,
     CommandFailed,
@@ -27,19 +31,47 @@ from .errors import (
     Disconnected,
     IllegalCommand,
     InvalidArguments,
+    MissingContext,
     PermissionDenied,
     Problem,
     SpecError,
     UnexpectedSignal,
     Unsupported,
 )
-from .machine import Machine, Notification, Step, compile_chart
+from .events import Answer, Malformed, Notification, Signal, Snapshot, Step
+from .machine import Machine, compile_chart
+from .session import Lifecycle, Session, Ticket
+
+if TYPE_CHECKING:
+    from .agent import Agent, AgentStatistics, Backoff, open_agent
+
+#: names loaded on first use, from the module that holds them (they need trio)
+_LAZY = {
+    "Agent": "agent",
+    "AgentStatistics": "agent",
+    "Backoff": "agent",
+    "open_agent": "agent",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cti_fsm' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdapterNotFound",
     "Agent",
     "AgentStatistics",
+    "Answer",
     "ArgSpec",
     "Backoff",
     "Busy",
@@ -56,14 +88,20 @@ __all__ = [
     "InvalidArguments",
     "Lifecycle",
     "Machine",
+    "Malformed",
+    "MissingContext",
     "Notification",
     "NotificationSpec",
     "PermissionDenied",
     "Problem",
+    "Session",
+    "Signal",
     "SignalSpec",
+    "Snapshot",
     "SpecError",
     "StateSpec",
     "Step",
+    "Ticket",
     "TransitionSpec",
     "UnexpectedSignal",
     "Unsupported",

@@ -19,9 +19,11 @@ import cti_fsm
 from cti_fsm.chart_loader import load_chart
 from cti_fsm.stubs import render_commands
 
-#: The type user code annotates its agent with. Once ``Agent`` inherits the typed class
-#: this becomes the agent itself: ("from cti_fsm import Agent", "Agent").
-TARGET = ("from cti_fsm.default_commands import DefaultCommands", "DefaultCommands")
+#: How user code gets its agent: the one ``open_agent`` yields for the default chart.
+TARGET = (
+    "import cti_fsm",
+    'cti_fsm.open_agent("csta-ws", "ws://127.0.0.1:1", "1001", "pw")',
+)
 
 AFTER_CALL_WORK = Path(__file__).resolve().parents[1] / "charts" / "after_call_work.yaml"
 REPO = Path(cti_fsm.__file__).resolve().parents[1]
@@ -33,14 +35,15 @@ from typing import cast
 from acw_protocol import AfterCallWorkAgent
 
 
-async def f(a: {name}) -> None:
-    await a.hold()
-    await a.dial_out("123")
-    await a.pause(agent_id="7")
-    await a.check_in(["1", "2"])
-    step = await a.transfer("2001")
-    if step is not None:
-        print(step.target)
+async def f() -> None:
+    async with {name} as a:
+        await a.hold()
+        await a.dial_out("123")
+        await a.pause(agent_id="7")
+        await a.check_in(["1", "2"])
+        step = await a.transfer("2001")
+        if step is not None:
+            print(step.target)
 
 
 async def g(agent: object) -> None:
@@ -53,9 +56,10 @@ FAILS = """\
 {import_line}
 
 
-async def f(a: {name}) -> None:
-    await a.hodl()
-    await a.dial_out(123)
+async def f() -> None:
+    async with {name} as a:
+        await a.hodl()
+        await a.dial_out(123)
 """
 
 
