@@ -422,11 +422,8 @@ class Agent(DefaultCommands):
         if not ticket.done:
             if ticket.deadline < self._armed_at:
                 self._arm(ticket.deadline)
-            done = ticket.waiter = trio.Event()
             try:
                 await self._flush(link)
-                if not ticket.done:
-                    await done.wait()
             except Disconnected as exc:
                 session.abandon(ticket)
                 raise Disconnected(exc.reason, command=ticket.command) from None
@@ -434,6 +431,17 @@ class Agent(DefaultCommands):
                 # cancelled: nothing may answer it from now on
                 session.abandon(ticket)
                 raise
+            if not ticket.done:
+                # parked until _dispatch hands out the settled ticket: cheaper than an
+                # Event per command, and the abort keeps cancellation exact
+                ticket.waiter = trio.lowlevel.current_task()
+
+                def abort(_: Any) -> trio.lowlevel.Abort:
+                    ticket.waiter = None
+                    session.abandon(ticket)
+                    return trio.lowlevel.Abort.SUCCEEDED
+
+                await trio.lowlevel.wait_task_rescheduled(abort)
         elif session.wants_to_send:
             try:
                 await self._flush(link)
@@ -493,7 +501,8 @@ class Agent(DefaultCommands):
                 assert isinstance(event, Ticket)
                 waiter = event.waiter
                 if waiter is not None:
-                    waiter.set()
+                    event.waiter = None  # woken exactly once
+                    trio.lowlevel.reschedule(waiter)
             elif kind is Received:
                 assert isinstance(event, Received)
                 for raw_listener in tuple(self._raw_listeners):

@@ -323,11 +323,12 @@ class Session:
         # commands awaiting their answer, by request id (insertion order = sending order),
         # and per confirm or fail signal the ones it would answer, oldest first
         self._pending: dict[int, Ticket] = {}
-        self._awaiting: dict[str, collections.deque[Ticket]] = {}
+        # lists, not deques: almost always one ticket long, and a deque costs 600 bytes
+        self._awaiting: dict[str, list[Ticket]] = {}
         self._timers: list[tuple[float, int, Ticket]] = []
         # the serial command outstanding, and the queued ones behind it
         self._serial: Ticket | None = None
-        self._queue: collections.deque[Ticket] = collections.deque()
+        self._queue: list[Ticket] = []
         # steps held while the login is outstanding, then kept back until ready, so the
         # login's notification (onConnect) comes after the resync's
         self._held: list[Step] | None = None
@@ -611,8 +612,9 @@ class Session:
         for signal in queues:
             queue = self._awaiting.get(signal)
             if queue is None:
-                queue = self._awaiting[signal] = collections.deque()
-            queue.append(ticket)
+                self._awaiting[signal] = [ticket]
+            else:
+                queue.append(ticket)
         ticket.deadline = deadline = now + rule.timeout
         heapq.heappush(self._timers, (deadline, request_id, ticket))
         if deadline < self.wake_at:
@@ -657,7 +659,7 @@ class Session:
     def _next_in_queue(self) -> None:
         queue = self._queue
         while queue and self._serial is None:
-            ticket = queue.popleft()
+            ticket = queue.pop(0)
             try:
                 self._check(ticket)
                 self._serial = ticket
@@ -698,7 +700,7 @@ class Session:
                 return
         queue = self._awaiting.get(name)
         while queue:
-            ticket = queue.popleft()
+            ticket = queue.pop(0)
             if not queue:
                 del self._awaiting[name]
             if not ticket.done:
