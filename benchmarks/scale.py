@@ -34,9 +34,11 @@ agent, and how fast an offered call reaches each agent's listener.
 ``--profile`` profiles this process (cProfile) while connecting and during the last
 offer phase, grouped by area, per agent. The last line is::
 
-    agents=N connect_all_s=S kib_per_agent=K p99_notify_ms=P burst_p99_ms=B
+    agents=N connect_all_s=S kib_per_agent=K p99_notify_ms=P burst_p99_ms=B burst_frozen_p99_ms=F
 
-(without ``burst_p99_ms`` under ``--no-burst``). Targets: K <= 64, P <= 50.
+``F`` is the same burst again with the connected fleet frozen out of the garbage collector
+(``gc.freeze()``, as README advises for thousands of agents in one process). Without the
+bursts under ``--no-burst``. Targets: K <= 40, P <= 5, B <= 600.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ from cti_fsm.adapter import Adapter, load_adapter
 from cti_fsm.agent import Agent
 
 SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_scale_server.py")
-TARGET_KIB = 64
-TARGET_P99_MS = 50
+TARGET_KIB = 40
+TARGET_P99_MS = 5
+TARGET_BURST_P99_MS = 600
 #: Seconds the child has to start listening, and each control command to be answered.
 START_TIMEOUT = 60.0
 #: Seconds per agent allowed for connecting, checking in or ringing (plus a minute).
@@ -299,6 +302,19 @@ async def run_fleet(
             profiler.start()
             phases.append(await offer_phase("burst, all at once", control, fleet, 0, timeout))
             profiler.stop("burst, all at once (per call)", n)
+            # the same burst with the connected fleet frozen out of the collector, as
+            # README advises for thousands of agents: a full collection then scans only
+            # what the burst itself made, not every agent's long-lived state
+            await control.ask("clear", timeout)
+            await settled(fleet, idle, timeout)
+            gc.collect()
+            gc.freeze()
+            try:
+                phases.append(
+                    await offer_phase("burst, after gc.freeze()", control, fleet, 0, timeout)
+                )
+            finally:
+                gc.unfreeze()
         simulator_kib = int(figures(await control.ask("stats"))["rss_kib"])
         # the agents' tasks end with the nursery: no logout round trips for N agents
         nursery.cancel_scope.cancel()
@@ -390,9 +406,18 @@ def report(outcome: Outcome, args: argparse.Namespace) -> None:
         print(profile)
     print(f"target kib_per_agent <= {TARGET_KIB}: {'met' if kib <= TARGET_KIB else 'MISSED'}")
     print(f"target p99_notify_ms <= {TARGET_P99_MS}: {'met' if p99 <= TARGET_P99_MS else 'MISSED'}")
+    for phase, key in zip(
+        outcome.phases[1:], ("burst_p99_ms", "burst_frozen_p99_ms"), strict=False
+    ):
+        worst = percentile(phase.latencies_ms, 0.99)
+        verdict = "met" if worst <= TARGET_BURST_P99_MS else "MISSED"
+        print(f"target {key} <= {TARGET_BURST_P99_MS}: {verdict}")
     burst = (
-        {"burst_p99_ms": percentile(outcome.phases[1].latencies_ms, 0.99)}
-        if len(outcome.phases) > 1
+        {
+            "burst_p99_ms": percentile(outcome.phases[1].latencies_ms, 0.99),
+            "burst_frozen_p99_ms": percentile(outcome.phases[2].latencies_ms, 0.99),
+        }
+        if len(outcome.phases) > 2
         else {}
     )
     print(

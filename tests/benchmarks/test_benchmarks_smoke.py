@@ -24,7 +24,7 @@ WIRE_LINE = re.compile(
 )
 SCALE_LINE = re.compile(
     rf"agents=([0-9]+) connect_all_s={NUMBER} kib_per_agent={NUMBER} p99_notify_ms={NUMBER}"
-    rf" burst_p99_ms={NUMBER}"
+    rf" burst_p99_ms={NUMBER} burst_frozen_p99_ms={NUMBER}"
 )
 PEERS_LINE = re.compile(
     rf"agent_per_panoramisk={NUMBER} agent_rt_per_s={NUMBER} panoramisk_rt_per_s={NUMBER}"
@@ -75,9 +75,9 @@ def test_scale_prints_its_figures_and_stops_its_simulator() -> None:
     lines = run_benchmark("scale.py", "--agents", "12", "--concurrency", "4", "--rate", "2000")
     found = SCALE_LINE.fullmatch(lines[-1])
     assert found, lines[-1]
-    agents, connect, kib, p99, burst = found.groups()
+    agents, connect, kib, p99, burst, frozen = found.groups()
     assert int(agents) == 12
-    assert all(float(x) > 0 for x in (connect, kib, p99, burst))
+    assert all(float(x) > 0 for x in (connect, kib, p99, burst, frozen))
     pid = int(next(m for m in map(STARTED.match, lines) if m).group(1))
     assert f"simulator process pid {pid} ended (exit code 0)" in lines
     assert gone(pid)
