@@ -239,9 +239,11 @@ class Agent(DefaultCommands):
         self._link: _Link | None = None
         # where the next connection's resync walks from (the state before the drop)
         self._resume_from: str | None = None
-        self._listeners: dict[str, list[Listener]] = collections.defaultdict(list)
-        self._raw_listeners: list[RawListener] = []
-        self._step_listeners: list[StepListener] = []
+        # each listener with whether it is async, judged once when added: inspecting it
+        # on every notification would cost more than the notification itself
+        self._listeners: dict[str, list[tuple[Listener, bool]]] = {}
+        self._raw_listeners: list[tuple[RawListener, bool]] = []
+        self._step_listeners: list[tuple[StepListener, bool]] = []
         self._subscriptions: set[_Subscription] = set()
         self._nursery: trio.Nursery | None = None
         self._closing = False
@@ -298,36 +300,32 @@ class Agent(DefaultCommands):
         """
         if name != "*" and name not in self.chart.notifications:
             raise KeyError(f"chart {self.chart.name!r} has no notification {name!r}")
-        self._listeners[name].append(listener)
+        self._listeners.setdefault(name, []).append(_registered(listener))
 
     def off(self, name: str, listener: Listener) -> None:
         """Remove a listener added with ``on`` (no error if it was not there)."""
-        with_name = self._listeners.get(name, [])
-        if listener in with_name:
-            with_name.remove(listener)
+        _unregister(self._listeners.get(name, []), listener)
 
     def on_raw(self, listener: RawListener) -> None:
         """Call ``listener(message)`` for every raw message received, before it is mapped:
         the passthrough for vendor features the chart does not cover."""
-        self._raw_listeners.append(listener)
+        self._raw_listeners.append(_registered(listener))
         if self._link is not None:
             self._link.session.passthrough = True
 
     def off_raw(self, listener: RawListener) -> None:
         """Remove a raw listener."""
-        if listener in self._raw_listeners:
-            self._raw_listeners.remove(listener)
+        _unregister(self._raw_listeners, listener)
 
     def on_step(self, listener: StepListener) -> None:
         """Call ``listener(step)`` for every signal that moved the machine or emitted
         something (source, target, signal, notifications): for timelines and audit logs.
         Called before the step's notifications reach their listeners."""
-        self._step_listeners.append(listener)
+        self._step_listeners.append(_registered(listener))
 
     def off_step(self, listener: StepListener) -> None:
         """Remove a step listener."""
-        if listener in self._step_listeners:
-            self._step_listeners.remove(listener)
+        _unregister(self._step_listeners, listener)
 
     @asynccontextmanager
     async def subscribe(
@@ -493,8 +491,8 @@ class Agent(DefaultCommands):
             if kind is Step:
                 assert isinstance(event, Step)
                 if self._step_listeners:
-                    for step_listener in tuple(self._step_listeners):
-                        self._call_listener(step_listener, event)
+                    for step_listener, is_async in tuple(self._step_listeners):
+                        self._call_listener(step_listener, is_async, event)
                 if event.notifications:
                     self._emit(event.notifications)
             elif kind is Ticket:
@@ -505,8 +503,8 @@ class Agent(DefaultCommands):
                     trio.lowlevel.reschedule(waiter)
             elif kind is Received:
                 assert isinstance(event, Received)
-                for raw_listener in tuple(self._raw_listeners):
-                    self._call_listener(raw_listener, event.message)
+                for raw_listener, is_async in tuple(self._raw_listeners):
+                    self._call_listener(raw_listener, is_async, event.message)
             elif kind is Ready or kind is LoginFailed:
                 link.ready.set()
             elif kind is LinkDead:
@@ -540,17 +538,24 @@ class Agent(DefaultCommands):
             await self._flush(link)
 
     def _emit(self, notes: Iterable[Notification]) -> None:
+        listeners = self._listeners
         for note in notes:
             self._stats["notifications"] += 1
-            for listener in (*self._listeners.get(note.name, ()), *self._listeners.get("*", ())):
-                self._call_listener(listener, note)
+            named = listeners.get(note.name)
+            if named:
+                for listener, is_async in tuple(named):
+                    self._call_listener(listener, is_async, note)
+            anything = listeners.get("*")
+            if anything:
+                for listener, is_async in tuple(anything):
+                    self._call_listener(listener, is_async, note)
             for sub in self._subscriptions:
                 if not sub.put(note):
                     log.warning("%s: a slow notification consumer lost %s", self.user, note.name)
 
-    def _call_listener(self, listener: Callable[[Any], Any], value: Any) -> None:
+    def _call_listener(self, listener: Callable[[Any], Any], is_async: bool, value: Any) -> None:
         try:
-            if inspect.iscoroutinefunction(listener):
+            if is_async:
                 if self._nursery is not None:
                     self._nursery.start_soon(self._run_async_listener, listener, value)
                 return
@@ -732,6 +737,17 @@ class Agent(DefaultCommands):
                 except CtiError as exc:
                     log.info("%s: logout on close failed: %s", self.user, exc)
         await link.transport.aclose()
+
+
+def _registered(listener: Callable[[Any], Any]) -> tuple[Callable[[Any], Any], bool]:
+    return listener, inspect.iscoroutinefunction(listener)
+
+
+def _unregister(where: list[tuple[Any, bool]], listener: Callable[[Any], Any]) -> None:
+    for i, (each, _) in enumerate(where):
+        if each == listener:
+            del where[i]
+            return
 
 
 @asynccontextmanager
