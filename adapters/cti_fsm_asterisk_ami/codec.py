@@ -19,7 +19,9 @@ Decoding is lenient where Asterisk is irregular and strict where it matters:
   skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer.
 
 ``feed`` never raises and keeps an incomplete tail for the next call, so a stream split at
-any byte boundary decodes exactly as the whole.
+any byte boundary decodes exactly as the whole. Whole CRLF packets of plain ``Key: Value``
+lines, what a live Asterisk sends, are decoded a packet at a time (one decode, one split);
+everything else, and a packet split across reads, goes line by line, to the same result.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ DEFAULT_MAX_PACKET = 64 * 1024
 
 _BANNER_PREFIX = "Asterisk Call Manager/"
 _TYPE_KEYS = ("Event", "Response", "Action")
+_TYPE_KEY_SET = frozenset(_TYPE_KEYS)
 #: A key that starts a new packet when the packet so far already has one of these keys.
 #: An event may carry a ``Response`` field (OriginateResponse), so only a second ``Event``
 #: or a second ``Response`` means an empty line went missing.
@@ -50,6 +53,21 @@ _SPLITS_AFTER: dict[str, frozenset[str]] = {
 # (Cause-txt, CID-CallingPres, LOCAL(ARG1) in UserEvent bodies); never spaces or brackets
 _KEY = re.compile(r"[A-Za-z0-9_\-.()/*@#$%&+=!?~^]+")
 _END_COMMAND = "--END COMMAND--"
+#: Keys already seen to be tokens: a few dozen names recur in every packet, so the regular
+#: expression runs once per name, not once per line. Bounded, against a peer inventing keys.
+#: The keys of ``_SPLITS_AFTER`` stay out: ``_packets`` takes a key found here as a plain
+#: field, with no look for a missing empty line.
+_TOKENS: set[str] = set()
+_TOKENS_MAX = 4096
+
+
+def _is_token(key: str) -> bool:
+    """True if ``key`` is an AMI key (remembered in ``_TOKENS`` while there is room)."""
+    if _KEY.fullmatch(key) is None:
+        return False
+    if len(_TOKENS) < _TOKENS_MAX and key not in _SPLITS_AFTER:
+        _TOKENS.add(key)
+    return True
 
 
 class EncodeError(ValueError):
@@ -91,24 +109,112 @@ class AmiCodec:
         """Decode what arrived; an incomplete last line or packet waits for more. Never raises."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         out: list[RawMessage | Malformed] = []
         start = 0
+        # no CRLF packet end from here on: the line path takes the rest (searching again
+        # after each of its packets would scan an LF-only stream over and over)
+        no_end = False
         while True:
-            end = self._buffer.find(b"\n", start)
+            if not self._size and self._started and not self._skipping and not no_end:
+                # between packets: whole CRLF packets are decoded at once
+                start, end = self._packets(buffer, start, out)
+                if end < 0:
+                    no_end = True
+                else:
+                    # a packet the fast path leaves to the line path, up to its end
+                    start = self._lines_until(buffer, start, end + 4, out)
+                    continue
+            # inside a packet, or no packet end in sight: line by line, until a packet ends
+            end = buffer.find(b"\n", start)
             if end < 0:
                 break
-            raw = bytes(self._buffer[start:end])
+            raw = bytes(buffer[start:end])
             start = end + 1
             self._line(raw.rstrip(b"\r"), out)
-        del self._buffer[:start]
-        if len(self._buffer) > self._max and not self._skipping:
-            out.append(Malformed.of(f"line longer than {self._max} bytes", bytes(self._buffer)))
+        del buffer[:start]
+        if len(buffer) > self._max and not self._skipping:
+            out.append(Malformed.of(f"line longer than {self._max} bytes", bytes(buffer)))
             self._drop_packet()
             self._skipping = True
         if self._skipping:
-            self._buffer.clear()
+            buffer.clear()
         return out
+
+    def _packets(
+        self, buffer: bytearray, start: int, out: list[RawMessage | Malformed]
+    ) -> tuple[int, int]:
+        """Decode the whole CRLF packets from ``start`` on, each in one go, as ``_line``
+        would line by line; stop at the first one that is not the usual case.
+
+        The usual case: ``Key: Value`` lines of tokens, CRLF line ends, within
+        ``max_packet``, an ``Event``, ``Response`` or ``Action``, no command output.
+        Anything else is left untouched to ``_line``, which reports what is wrong.
+
+        Returns:
+            Where decoding stopped, and the end of the packet there (where its empty line
+            starts), or -1 if no CRLF packet end follows.
+        """
+        tokens = _TOKENS
+        splits = _SPLITS_AFTER
+        # a packet's lines add up to its length and a CRLF: none of them passes the limit
+        longest = self._max - 2
+        while True:
+            end = buffer.find(b"\r\n\r\n", start)
+            if end < 0 or end - start > longest:
+                return start, end
+            # CR and LF are never part of a UTF-8 sequence: decoding the packet at once
+            # replaces bad bytes exactly as decoding it line by line does
+            text = buffer[start:end].decode("utf-8", "replace")
+            lines = text.split("\r\n")
+            if text.count("\n") != len(lines) - 1:
+                return start, end  # a bare LF ends a line too
+            mark = len(out)
+            fields: dict[str, Any] = {}
+            for line in lines:
+                key, sep, value = line.partition(": ")
+                value = value.strip()
+                # a key in ``tokens`` has no space or colon: it is the key ``_line`` finds
+                if sep and key in tokens and key not in fields:
+                    fields[key] = value
+                    continue
+                if not sep:
+                    break
+                if key in splits:
+                    if not splits[key].isdisjoint(fields):
+                        # an empty line went missing (see ``_line``)
+                        out.append(fields)
+                        fields = {}
+                    if key == "Response" and value == "Follows" and "Event" not in fields:
+                        break  # command output follows: ``_line`` knows it
+                elif key not in fields and not _is_token(key):
+                    break
+                have = fields.get(key)
+                if have is None:
+                    fields[key] = value
+                elif isinstance(have, list):
+                    have.append(value)
+                else:
+                    fields[key] = [have, value]
+            else:
+                if not _TYPE_KEY_SET.isdisjoint(fields):
+                    out.append(fields)
+                    start = end + 4
+                    continue
+            del out[mark:]
+            return start, end
+
+    def _lines_until(
+        self, buffer: bytearray, start: int, stop: int, out: list[RawMessage | Malformed]
+    ) -> int:
+        """Decode the lines in ``buffer[start:stop]`` one by one; ``stop`` is a line's end."""
+        while start < stop:
+            end = buffer.find(b"\n", start, stop)
+            raw = bytes(buffer[start:end])
+            start = end + 1
+            self._line(raw.rstrip(b"\r"), out)
+        return start
 
     def _line(self, raw: bytes, out: list[RawMessage | Malformed]) -> None:
         text = raw.decode("utf-8", "replace")
@@ -139,7 +245,7 @@ class AmiCodec:
             return
         key, sep, value = text.partition(":")
         key = key.strip()
-        if not sep or not _KEY.fullmatch(key):
+        if not sep or (key not in _TOKENS and not _is_token(key)):
             self._lines.pop()
             out.append(Malformed.of("not a 'Key: Value' line", text))
             return
@@ -165,7 +271,7 @@ class AmiCodec:
             self._finish(out)
             return True
         key = text.partition(":")[0].strip()
-        if self._follows or ":" not in text or not _KEY.fullmatch(key):
+        if self._follows or ":" not in text or (key not in _TOKENS and not _is_token(key)):
             self._follows.append(text)
             return True
         return False
@@ -217,8 +323,14 @@ def encode_packet(message: Mapping[str, Any]) -> bytes:
     """
     parts: list[str] = []
     for key, value in message.items():
-        if not _KEY.fullmatch(key):
+        if key not in _TOKENS and key not in _SPLITS_AFTER and not _is_token(key):
             raise EncodeError(f"field name {key!r} is not an AMI key")
+        if type(value) is str:
+            # the usual field: one text value, no conversion
+            if "\r" in value or "\n" in value:
+                raise EncodeError(f"field {key!r} holds a line break")
+            parts.append(f"{key}: {value}\r\n")
+            continue
         for item in value if isinstance(value, (list, tuple)) else (value,):
             text = _text(item)
             if "\r" in text or "\n" in text:

@@ -204,3 +204,35 @@ def test_missing_blank_line_after_a_response_still_splits() -> None:
         {"Response": "Error", "ActionID": "2"},
         {"Event": "Hangup", "Response": "Success"},
     ]
+
+
+def test_odd_crlf_packets_decode_as_when_fed_byte_by_byte() -> None:
+    # whole CRLF packets take a fast path; one byte at a time, every line takes the line
+    # path: each oddity below must leave the fast path to the line path unchanged
+    data = (
+        b"Event: A\r\nKey:no-space\r\n\r\n"
+        b"Event: B\nBare: lf\r\n\r\n"
+        b"Event: C\r\n \r\nAfter: blank\r\n\r\n"
+        b"Response: Follows\r\nActionID: 1\r\nout--END COMMAND--\r\n\r\n"
+        b"Event: D\r\nBad Key: x\r\nValue: \xc3\xa9\xe2\x82\r\n\r\n"
+        b"Channel: no-type\r\n\r\n"
+        b"Event: E\r\nX: 1\r\nX: 2\r\nEvent: F\r\nResponse: Success\r\nResponse: Error\r\n\r\n"
+        b"Event: G\r\nTrailing: cr\r\r\n\r\n"
+    )
+    whole = decode_whole(data)
+    assert decode_split(data, list(range(1, len(data)))) == whole
+    assert whole[0] == {"Event": "A", "Key": "no-space"}
+    assert {"Event": "E", "X": ["1", "2"]} in whole
+    assert {"Event": "F", "Response": "Success"} in whole
+    assert {"Response": "Error"} in whole
+    assert whole[-1] == {"Event": "G", "Trailing": "cr"}
+    # a bad key, and two packets with no type (the blank line in C ends C)
+    assert sum(isinstance(o, Malformed) for o in whole) == 3
+
+
+def test_a_packet_just_within_the_limit_is_decoded_whole() -> None:
+    packet = b"Event: Cdr\r\nData: " + b"x" * 80 + b"\r\n\r\n"
+    assert len(packet) - 2 == 100  # its lines with their CRLFs
+    assert AmiCodec(max_packet=100).feed(packet) == [{"Event": "Cdr", "Data": "x" * 80}]
+    out = AmiCodec(max_packet=99).feed(packet)
+    assert len(out) == 1 and isinstance(out[0], Malformed)
