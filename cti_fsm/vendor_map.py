@@ -269,14 +269,23 @@ class SignalRule:
         does not match: the rule is about something this agent is not part of.
         """
         try:
-            for parts, expected, filler in self._when:
+            for key, parts, expected, filler, texts in self._when:
+                # a field of a decoded message (a plain dict): one look-up, no walk
+                if key is not None and type(message) is dict:
+                    actual = message.get(key, _ABSENT)
+                else:
+                    actual = _walk(message, parts)
+                if texts is not None and type(actual) is str:
+                    if actual not in texts:
+                        return None
+                    continue
                 if filler is not None:
                     expected = filler(context)
-                if not _matches(expected, _walk(message, parts)):
+                if not _matches(expected, actual):
                     return None
             if self._unless and all(
                 _matches(expected if filler is None else filler(context), _walk(message, parts))
-                for parts, expected, filler in self._unless
+                for _, parts, expected, filler, _ in self._unless
             ):
                 return None
         except MissingContext:
@@ -289,20 +298,35 @@ class SignalRule:
         return Signal(self.signal, MappingProxyType(payload))
 
 
-#: one condition of a rule: the field's path, split, and the expected value, either fixed
-#: (the filler is None) or filled from the context by the filler
-_Condition = tuple[tuple[str, ...], Any, Filler | None]
+#: one condition of a rule: the field's name if the path has one part (else None), the
+#: path split, the expected value, either fixed (the filler is None) or filled from the
+#: context by the filler, and for a fixed text or number (or a list of them) the texts a
+#: field's text matches, so the usual test is one set look-up (else None)
+_Condition = tuple[str | None, tuple[str, ...], Any, Filler | None, frozenset[str] | None]
 
 
 def _conditions(conditions: Mapping[str, Any]) -> tuple[_Condition, ...]:
-    return tuple(
-        (
-            tuple(path.split(".")),
-            expected,
-            compile_template(expected) if _has_placeholder(expected) else None,
+    out = []
+    for path, expected in conditions.items():
+        parts = tuple(path.split("."))
+        out.append(
+            (
+                parts[0] if len(parts) == 1 else None,
+                parts,
+                expected,
+                compile_template(expected) if _has_placeholder(expected) else None,
+                frozenset(_texts(expected)) if _literal(expected) else None,
+            )
         )
-        for path, expected in conditions.items()
-    )
+    return tuple(out)
+
+
+def _texts(expected: Any) -> list[str]:
+    """The texts a literal condition accepts from a text field (``_matches`` compares as
+    text: ``1`` accepts ``"1"``)."""
+    if isinstance(expected, list):
+        return [text for e in expected for text in _texts(e)]
+    return [str(expected)]
 
 
 def _has_placeholder(template: Any) -> bool:
