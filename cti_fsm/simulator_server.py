@@ -11,7 +11,10 @@ is not the protocol is the same for every one of them, and lives here once:
 - an outbox per client, optionally bounded, written in order by one writer at a time: the
   connection's reader writes what a request caused at once (unless ``reader_writes`` is
   False), a writer task what arrived from elsewhere (another agent's request, a test
-  driving the switch);
+  driving the switch); a byte-stream link (``SendsBatches``: ``TcpLink``) gets all that
+  is queued in one write, as a real server writes a response and the events it caused;
+- ``TcpLink``: a plain TCP connection over ``cti_fsm.tcp``, whose reads and writes go
+  through trio's scheduler only when the kernel makes them wait;
 - which agent each client logged in as (``connected_agents()``), and fault injection by
   agent: ``drop_link``, ``duplicate_next_event``, ``delay_next_event``;
 - a bounded log of what the clients sent, and the subscription to the switch's events.
@@ -31,18 +34,21 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 import trio
 
+from cti_fsm.errors import Disconnected
 from cti_fsm.switch import Switch, SwitchEvent
+from cti_fsm.tcp import DEFAULT_CHUNK, TcpTransport
 
-__all__ = ["Client", "ClientLink", "SimulatorServer", "TcpLink"]
+__all__ = ["Client", "ClientLink", "SendsBatches", "SimulatorServer", "TcpLink"]
 
 log = logging.getLogger("cti_fsm.simulator_server")
 
 FrameT = TypeVar("FrameT")
+FrameIn = TypeVar("FrameIn", contravariant=True)
 #: What a link's ``send`` and a closing connection may raise once the client has gone.
 _GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
 #: Seconds an orderly close may wait for the client.
@@ -74,25 +80,46 @@ class ClientLink(Protocol[FrameT]):
         ...
 
 
-@attrs.define(eq=False)
+@runtime_checkable
+class SendsBatches(Protocol[FrameIn]):
+    """A ``ClientLink`` that can write several frames as one (a byte stream, where frames
+    are only bytes in order): the outbox is written in one go, as a server writes what
+    one request caused (its response, then its events) in one system call."""
+
+    async def send_many(self, frames: Sequence[FrameIn]) -> None:
+        """Write ``frames`` in order.
+
+        Raises:
+            trio.BrokenResourceError: the client has gone.
+        """
+        ...
+
+
 class TcpLink:
-    """A TCP stream as a ``ClientLink`` of byte chunks (framing is the protocol's codec's).
+    """A TCP stream as a ``ClientLink`` of byte chunks (framing is the protocol's codec's),
+    over ``cti_fsm.tcp.TcpTransport``: a read or write the kernel can do at once does not
+    go through the scheduler. Writes whole batches (``SendsBatches``).
 
     Args:
-        stream: the accepted connection.
+        stream: the accepted connection; the link takes its socket over.
         max_chunk: the most bytes one ``receive`` returns.
+
+    Raises:
+        OSError: (constructing) the stream's socket is already closed.
     """
 
-    stream: trio.SocketStream
-    max_chunk: int = 65536
+    def __init__(self, stream: trio.SocketStream, max_chunk: int = DEFAULT_CHUNK) -> None:
+        self.connection = TcpTransport.from_stream(stream, "the client", max_chunk=max_chunk)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.connection!r}>"
 
     async def receive(self) -> bytes | None:
         """The next chunk the client sent; None at its end of stream or a reset."""
         try:
-            data = await self.stream.receive_some(self.max_chunk)
-        except _GONE:
+            return await self.connection.receive()
+        except Disconnected:
             return None  # a reset is as good as a close here
-        return data or None
 
     async def send(self, frame: bytes) -> None:
         """Write ``frame``.
@@ -101,17 +128,25 @@ class TcpLink:
             trio.BrokenResourceError: the client has gone.
         """
         try:
-            await self.stream.send_all(frame)
-        except trio.ClosedResourceError:
-            raise trio.BrokenResourceError("the connection is closed") from None
+            await self.connection.send(frame)
+        except Disconnected as exc:
+            raise trio.BrokenResourceError(exc.reason) from None
+
+    async def send_many(self, frames: Sequence[bytes]) -> None:
+        """Write ``frames`` in one go (one system call while the kernel has room).
+
+        Raises:
+            trio.BrokenResourceError: the client has gone.
+        """
+        await self.send(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def close(self, *, dropped: bool) -> None:
-        """Close the stream (TCP has no goodbye but the close itself)."""
-        await self.stream.aclose()
+        """Close the connection (TCP has no goodbye but the close itself)."""
+        await self.connection.aclose()
 
     async def abort(self) -> None:
-        """Close the stream."""
-        await self.stream.aclose()
+        """Close the connection."""
+        await self.connection.aclose()
 
 
 @attrs.frozen
@@ -147,6 +182,12 @@ class Client(Generic[FrameT]):
     closed: bool = False
     #: the reading task's scope: cancelling it ends the connection
     reader: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    #: the link writes a run of frames as one (``SendsBatches``); looked up once, as a
+    #: runtime protocol check costs microseconds
+    batches: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: isinstance(self.link, SendsBatches), takes_self=True),
+    )
     abrupt: bool = False
     duplicate_next: bool = False
     delay_next: float | None = None
@@ -348,6 +389,9 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         except trio.WouldBlock:
             await client.writing.acquire()
         try:
+            if client.batches:
+                await self._write_batches(client)
+                return
             while client.outbox:
                 out = client.outbox.popleft()
                 if out.is_event and client.delay_next is not None:
@@ -360,6 +404,32 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
                 await client.link.send(out.frame)
         finally:
             client.writing.release()
+
+    async def _write_batches(self, client: ClientT) -> None:
+        """``_write_outbox`` for a link that writes a run of frames as one: what is queued
+        goes in one write, in order, with the same faults applied frame by frame. The frames
+        of a write in progress have left the outbox, so a client that stops reading is
+        dropped at ``backlog`` frames more than one write.
+
+        Raises:
+            trio.BrokenResourceError: the client has gone.
+        """
+        link: Any = client.link  # a SendsBatches (client.batches)
+        outbox = client.outbox
+        while outbox:
+            frames: list[FrameT] = []
+            while outbox:
+                out = outbox.popleft()
+                if out.is_event and client.delay_next is not None:
+                    delay, client.delay_next = client.delay_next, None
+                    client.nursery.start_soon(self._send_late, client, out.frame, delay)
+                    continue
+                if out.is_event and client.duplicate_next:
+                    client.duplicate_next = False
+                    frames.append(out.frame)
+                frames.append(out.frame)
+            if frames:
+                await link.send_many(frames)
 
     async def _send_late(self, client: ClientT, frame: FrameT, delay: float) -> None:
         await trio.sleep(delay)

@@ -1,4 +1,5 @@
-"""The AMI transport: one trio TCP stream; ``receive`` hands over whatever bytes arrived."""
+"""The AMI transport: a plain TCP connection (``cti_fsm.tcp``); ``receive`` hands over
+whatever bytes arrived, and the codec finds the packets in them."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-import trio
-
+from cti_fsm import tcp
 from cti_fsm.errors import Disconnected
+from cti_fsm.tcp import TcpTransport
 
 __all__ = ["DEFAULT_PORT", "TcpTransport", "connected", "open_tcp", "parse_url"]
 
 #: AMI's registered port.
 DEFAULT_PORT = 5038
-_CHUNK = 65536
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -31,67 +31,18 @@ def parse_url(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or DEFAULT_PORT
 
 
-class TcpTransport:
-    """An open AMI connection over a trio stream (``trio.SocketStream`` or any stream)."""
-
-    def __init__(self, stream: trio.abc.Stream, peer: str = "") -> None:
-        self._stream = stream
-        self._peer = peer
-        self._closed = False
-
-    async def send(self, frame: bytes | str) -> None:
-        """Send bytes (text is sent as UTF-8).
-
-        Raises:
-            Disconnected: the connection is gone.
-        """
-        data = frame.encode("utf-8") if isinstance(frame, str) else frame
-        try:
-            await self._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise Disconnected(
-                f"send to {self._peer or 'AMI'} failed: {type(exc).__name__}"
-            ) from None
-
-    async def receive(self) -> bytes:
-        """The next chunk of the stream (any size, cut anywhere).
-
-        Raises:
-            Disconnected: the server closed the connection, or it broke.
-        """
-        try:
-            data = await self._stream.receive_some(_CHUNK)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise Disconnected(
-                f"connection to {self._peer or 'AMI'} broke: {type(exc).__name__}"
-            ) from None
-        if not data:
-            raise Disconnected(f"{self._peer or 'AMI'} closed the connection")
-        return bytes(data)
-
-    async def aclose(self) -> None:
-        """Close the connection; idempotent."""
-        if not self._closed:
-            self._closed = True
-            await self._stream.aclose()
-
-
 async def open_tcp(url: str) -> TcpTransport:
     """Connect to an AMI server.
 
     Raises:
-        Disconnected: the URL is not a tcp URL, or the server cannot be reached.
+        Disconnected: the URL is not a tcp URL, or the server cannot be reached
+            ("cannot reach AMI at host:port: Connection refused").
     """
     try:
         host, port = parse_url(url)
     except ValueError as exc:
         raise Disconnected(str(exc)) from None
-    try:
-        stream = await trio.open_tcp_stream(host, port)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise Disconnected(f"cannot reach AMI at {host}:{port}: {reason}") from None
-    return TcpTransport(stream, f"{host}:{port}")
+    return await tcp.open_tcp(host, port, name="AMI")
 
 
 @asynccontextmanager
@@ -101,8 +52,8 @@ async def connected(url: str) -> AsyncIterator[TcpTransport]:
     Raises:
         Disconnected: (on entering) the URL is not a tcp URL, or the server cannot be reached.
     """
-    tcp = await open_tcp(url)
+    transport = await open_tcp(url)
     try:
-        yield tcp
+        yield transport
     finally:
-        await tcp.aclose()
+        await transport.aclose()

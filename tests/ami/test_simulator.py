@@ -209,10 +209,12 @@ async def test_snapshot_after_reconnect_restores_the_call() -> None:
             got = await exchange(list(protocol.snapshot_request(2)), Snapshot)
             snapshot = got[-1]
             assert isinstance(snapshot, Snapshot) and snapshot.state == "checked_in.talking"
-            # Asterisk answers the action first, then reports the Hangup
+            # Asterisk answers the action first, then reports the Hangup (in the same write
+            # as the answer or a later one)
             got = await exchange(list(protocol.encode_command("hangup", {}, 3)), Answer)
-            assert got == [Answer(3, True)]
-            got = await exchange([], Signal)
+            assert got[0] == Answer(3, True)
+            if not any(isinstance(g, Signal) for g in got):
+                got += await exchange([], Signal)
             assert [g.name for g in got if isinstance(g, Signal)] == ["hung_up"]
             assert sw.call_of("1001") is None
             await transport.aclose()

@@ -77,7 +77,8 @@ async def test_unreachable_server_is_disconnected() -> None:
     await sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    with pytest.raises(Disconnected, match=f"cannot reach AMI at 127.0.0.1:{port}"):
+    refused = f"cannot reach AMI at 127.0.0.1:{port}: Connection refused"
+    with pytest.raises(Disconnected, match=refused):
         async with adapter.connect(f"tcp://127.0.0.1:{port}"):
             pass  # pragma: no cover - entering fails
 
