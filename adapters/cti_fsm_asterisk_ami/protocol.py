@@ -72,7 +72,6 @@ DEVICE_STATES: Mapping[str, str] = MappingProxyType(
 _IN_CALL_DEVICE = frozenset(("INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"))
 _CHANNEL_STATES = {"4": "Ring", "5": "Ringing", "6": "Up"}
 _ACTION_PREFIX = "cti-"
-_ACTION_ID = re.compile(r"cti-(\d+)-(\d+)")
 #: Actions whose answer is a list of events ending with a ``...Complete`` event.
 _LIST_ACTIONS = frozenset(("QueueStatus", "QueueSummary", "CoreShowChannels", "Status"))
 _SUCCESS = frozenset(("Success", "Goodbye", "Follows"))
@@ -150,6 +149,11 @@ class AmiProtocol:
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
         self._relevant, self._response_confirmed = _map_index(vendor_map)
         self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
+        #: per command, what its templates are written once for: each queue, each digit
+        self._expands = {name: _expands(ts) for name, ts in vendor_map.commands.items()}
+        #: per command, the context that does not change between two commands
+        self._fixed_context: dict[str, dict[str, Any]] = {}
+        self._local = user.startswith("Local/")
 
     # --- outbound ---------------------------------------------------------------------------
     def encode_command(
@@ -176,12 +180,11 @@ class AmiProtocol:
         context = self._context(command, args, request_id)
         expand: list[Mapping[str, Any]] = [{}]
         queues: tuple[str | None, ...] = (None,)
-        templates = self._map.commands[command]
-        text = repr(templates)
-        if "{queue}" in text:
+        expands = self._expands[command]  # KeyError: the map has no template for it
+        if expands == "queue":
             queues = tuple(self._queues_for(command, args))
             expand = [{"queue": q} for q in queues]
-        elif "{digit}" in text:
+        elif expands == "digit":
             digits = str(args.get("digits", ""))
             if not _DIGITS.fullmatch(digits):
                 raise InvalidArguments(
@@ -193,9 +196,9 @@ class AmiProtocol:
             expand = [{"digit": d} for d in digits]
         messages: list[RawMessage] = []
         for extra in expand:
-            for action in self._map.encode(command, {**context, **extra}):
+            for action in self._map.encode(command, {**context, **extra} if extra else context):
                 # AMI is text: numbers and booleans as Asterisk writes them
-                messages.append({k: _text(v) for k, v in action.items()})
+                messages.append({k: v if type(v) is str else _text(v) for k, v in action.items()})
         request = self._register(command, args, request_id, messages)
         request.queues = queues if len(queues) == len(messages) else ()
         if command == "consult":
@@ -240,29 +243,18 @@ class AmiProtocol:
         return request
 
     def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
-        o = self._options
-        spec = self._chart.commands.get(command)
-        declared = {a.name: None for a in spec.args} if spec is not None else {}
-        context: dict[str, Any] = {
-            **declared,
-            "events": o["events"],
-            "context": o["context"],
-            "member_name": o["member_name"],
-            "penalty": o["penalty"],
-            "caller_id": o["caller_id"],
-            "originate_timeout": o["originate_timeout"],
-            "dtmf_duration": o["dtmf_duration"],
-            "spy_options": o["spy_options"],
-            "state_interface": self.tracker.device if self.user.startswith("Local/") else None,
-            "user": self.user,
-            "request_id": request_id,
-            **args,
-        }
+        fixed = self._fixed_context.get(command)
+        if fixed is None:
+            fixed = self._fixed_context[command] = self._context_of(command)
+        context = fixed.copy()
+        context["state_interface"] = self.tracker.device if self._local else None
+        context["request_id"] = request_id
+        context.update(args)  # an argument overrides what comes before, as an option would not
         context["member"] = args.get("agent_id") or self.user
         if self.tracker.device is not None:
             context["device"] = self.tracker.device
         if command == "connect":
-            context["username"] = o["username"] or args.get("user")
+            context["username"] = self._options["username"] or args.get("user")
         for name, value in (("channel", self.tracker.channel), ("peer", self.tracker.peer)):
             if value is not None:
                 context[name] = value
@@ -275,6 +267,25 @@ class AmiProtocol:
             if others:
                 context["customer"] = others[0]
         return context
+
+    def _context_of(self, command: str) -> dict[str, Any]:
+        """The part of a command's context that is the same every time: its declared
+        arguments (None until given), the options and the user."""
+        o = self._options
+        spec = self._chart.commands.get(command)
+        declared = {a.name: None for a in spec.args} if spec is not None else {}
+        return {
+            **declared,
+            "events": o["events"],
+            "context": o["context"],
+            "member_name": o["member_name"],
+            "penalty": o["penalty"],
+            "caller_id": o["caller_id"],
+            "originate_timeout": o["originate_timeout"],
+            "dtmf_duration": o["dtmf_duration"],
+            "spy_options": o["spy_options"],
+            "user": self.user,
+        }
 
     def _queues_for(self, command: str, args: Mapping[str, Any]) -> list[str]:
         if command == "check_in":
@@ -319,9 +330,12 @@ class AmiProtocol:
         t = self.tracker
         facts: dict[str, Any] = {}
         for field in CHANNEL_FIELDS:
-            role = t.role(message.get(field))
-            if role is not None:
-                facts[field] = role
+            # most events name one or two channels: an absent field has no role
+            name = message.get(field)
+            if name is not None:
+                role = t.role(name)
+                if role is not None:
+                    facts[field] = role
         bridge = message.get("BridgeUniqueid")
         agent_bridge = t.in_agent_bridge(bridge)
         facts["consulting"] = t.consulting
@@ -367,7 +381,7 @@ class AmiProtocol:
                 facts["agent_id"] = spyee.rsplit("-", 1)[0]
 
     def _member_facts(self, event: str, message: RawMessage, facts: dict[str, Any]) -> None:
-        names = [message.get(f) for f in _MEMBER_FIELDS if isinstance(message.get(f), str)]
+        names = [n for n in map(message.get, _MEMBER_FIELDS) if isinstance(n, str)]
         if not names:
             return
         if self.user in names:
@@ -391,26 +405,38 @@ class AmiProtocol:
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
         context = {"user": self.user, "device": self.tracker.device}
-        signal = self._map.signal({**message, "cti": facts}, context)
-        if signal is None:
-            return []
-        out: list[Inbound] = [signal]
-        if self._chained:
-            # one packet, two signals in order: rules naming cti.after run on what it gave
-            view = {**message, "cti": {**facts, _AFTER: signal.name}}
-            for rule in self._chained:
-                then = rule.match(view, context)
-                if then is not None:
-                    out.append(then)
-                    break
-        return out
+        # the map reads the facts as the packet's ``cti`` field: a decoded packet (a plain
+        # dict) lends itself for the look-up, instead of being copied (twice) per packet
+        view = message if type(message) is dict and "cti" not in message else dict(message)
+        view["cti"] = facts
+        try:
+            signal = self._map.signal(view, context)
+            if signal is None:
+                return []
+            out: list[Inbound] = [signal]
+            if self._chained:
+                # one packet, two signals in order: rules naming cti.after run on what it gave
+                view["cti"] = {**facts, _AFTER: signal.name}
+                for rule in self._chained:
+                    then = rule.match(view, context)
+                    if then is not None:
+                        out.append(then)
+                        break
+            return out
+        finally:
+            if view is message:
+                del view["cti"]
 
     # --- responses and lists ----------------------------------------------------------------
     def _request_of(self, action_id: str) -> tuple[_Request, int] | None:
-        found = _ACTION_ID.fullmatch(action_id)
-        if found is None:
+        """The request and part an ActionID ``cti-<request>-<part>`` names, if still known."""
+        if not action_id.startswith(_ACTION_PREFIX):
             return None
-        request_id, part = int(found.group(1)), int(found.group(2))
+        head, sep, tail = action_id[len(_ACTION_PREFIX) :].partition("-")
+        # isdecimal: the digits int() reads (and a regular expression's \d), no sign or space
+        if not sep or not head.isdecimal() or not tail.isdecimal():
+            return None
+        request_id, part = int(head), int(tail)
         request = self._pending.get(request_id) or self._recent.get(request_id)
         if request is None or part >= request.parts:
             return None
@@ -603,6 +629,17 @@ def _text(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return str(value)
     return value
+
+
+def _expands(templates: Sequence[Any]) -> str | None:
+    """``queue`` if a command's templates are written once per queue (``{queue}``),
+    ``digit`` if once per DTMF digit (``{digit}``), else None."""
+    text = repr(templates)
+    if "{queue}" in text:
+        return "queue"
+    if "{digit}" in text:
+        return "digit"
+    return None
 
 
 def _as_list(value: Any) -> list[str]:

@@ -684,3 +684,21 @@ def test_going_back_into_the_customers_bridge_is_retrieved(protocol: AmiProtocol
 
 def test_a_new_call_entering_a_bridge_is_not_retrieved(protocol: AmiProtocol) -> None:
     assert "retrieved" not in names(feed(protocol, *inbound_call()))
+
+
+@pytest.mark.parametrize(
+    "action_id", ["cti-3-0-0", "cti-+3-0", "cti- 3-0", "cti-3-", "cti--0", "cti-3", "x-3-0"]
+)
+def test_only_an_action_id_of_ours_answers_a_command(protocol: AmiProtocol, action_id: str) -> None:
+    (pause,) = protocol.encode_command("pause", {}, 3)
+    assert feed(protocol, {**response(pause), "ActionID": action_id}) == []
+    assert feed(protocol, response(pause)) == [Answer(3, True)]
+
+
+def test_the_packet_is_left_as_it_came_after_the_map_read_it(protocol: AmiProtocol) -> None:
+    # the map reads the protocol's facts as a ``cti`` field lent to the packet
+    (pause,) = protocol.encode_command("pause", {}, 3)
+    packets = [response(pause), {**response(pause), "cti": "a field of the packet's own"}]
+    copies = [dict(p) for p in packets]
+    feed(protocol, *packets)
+    assert packets == copies and [list(p) for p in packets] == [list(c) for c in copies]
