@@ -86,7 +86,8 @@ class StateSpec:
         return not self.children
 
 
-@attrs.frozen
+# its hash is cached: every command looks its rule up in tables keyed by it
+@attrs.frozen(cache_hash=True)
 class CommandRule:
     """When a command may be sent and how it is answered.
 

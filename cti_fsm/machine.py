@@ -400,15 +400,16 @@ class Machine:
         return rule
 
     def _check_args(self, spec: CommandSpec, args: Mapping[str, Any]) -> None:
-        declared = {a.name: a for a in spec.args}
-        for name in args:
-            if name not in declared:
-                takes = ", ".join(declared) or "no arguments"
-                raise InvalidArguments(
-                    f"command {spec.name!r} has no argument {name!r}; it takes: {takes}",
-                    command=spec.name,
-                    state=self.state,
-                )
+        if args:
+            declared = [a.name for a in spec.args]
+            for name in args:
+                if name not in declared:
+                    takes = ", ".join(declared) or "no arguments"
+                    raise InvalidArguments(
+                        f"command {spec.name!r} has no argument {name!r}; it takes: {takes}",
+                        command=spec.name,
+                        state=self.state,
+                    )
         for arg in spec.args:
             value = args.get(arg.name)
             if value is None:
