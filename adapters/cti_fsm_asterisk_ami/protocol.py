@@ -474,7 +474,7 @@ class AmiProtocol:
             request.lists.pop(part, None)
             if request.command == "consult":
                 self.tracker.end_consultation()
-        if any(isinstance(s, Signal) and s.name == request.confirm for s in out):
+        if out and any(isinstance(s, Signal) and s.name == request.confirm for s in out):
             request.confirmed = True
         if request.answered == request.parts and not request.lists:
             out.extend(self._close(request))
@@ -488,12 +488,12 @@ class AmiProtocol:
             and not request.confirmed
             and request.command in self._response_confirmed
         )
-        reason = "; ".join(dict.fromkeys(request.reasons))
+        reason = "; ".join(dict.fromkeys(request.reasons)) if failed else ""
         if request.command == _SNAPSHOT:
             if failed:
                 return [Answer(request.request_id, False, reason)]
             return [self._snapshot(request.done_lists, request.request_id, restore=True)]
-        return [Answer(request.request_id, not failed, reason if failed else "")]
+        return [Answer(request.request_id, not failed, reason)]
 
     def _finish(self, request: _Request) -> None:
         self._pending.pop(request.request_id, None)
