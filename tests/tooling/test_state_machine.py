@@ -248,7 +248,8 @@ def test_rules_with_bundles_run_under_hypothesis_s_own_runner() -> None:
             made.append(n)
             return n
 
-    WithBundle.explore(settings=settings(QUICK, max_examples=5, database=None))
+    # derandomized: with few examples a random run could, rarely, never pick open_call
+    WithBundle.explore(settings=settings(QUICK, max_examples=20, database=None, derandomize=True))
     assert made and WithBundle.examples >= 5
     assert WithBundle.steps == 0  # hypothesis's runner does not count steps
 
