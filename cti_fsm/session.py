@@ -830,13 +830,19 @@ class Session:
         if held:
             self._events.extend(held)
 
+    def _target_of(self, snapshot: Snapshot) -> str | None:
+        """The chart state a snapshot names (None, with a warning, if the chart has none)."""
+        try:
+            return self.chart.resolve(snapshot.state)
+        except KeyError:
+            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+            return None
+
     def _walk_to(self, origin: str | None, snapshot: Snapshot) -> None:
         """Walk the machine from ``origin`` (default: where it is) to the snapshot's state
         along the chart's shortest signal path, so listeners hear what changed."""
-        try:
-            target = self.chart.resolve(snapshot.state)
-        except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+        target = self._target_of(snapshot)
+        if target is None:
             return
         machine = self.machine
         start = origin or machine.state
@@ -876,10 +882,8 @@ class Session:
 
     def _reconcile(self, snapshot: Snapshot, now: float) -> None:
         """Compare a reconciliation snapshot with the machine; correct a confirmed drift."""
-        try:
-            target = self.chart.resolve(snapshot.state)
-        except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+        target = self._target_of(snapshot)
+        if target is None:
             return
         machine = self.machine
         if self.chart.contains(target, machine.state):
