@@ -1,7 +1,10 @@
-"""The websocket client transport: trio-websocket, opened for the life of an ``async with``.
+"""The websocket client transport: where to connect, the limits, and the connection's
+life as an ``async with``.
 
-trio-websocket runs a background reader task; ``open_websocket`` keeps it inside the
-caller's ``async with`` (the agent's connection scope), so nothing outlives the agent.
+The websocket itself is ``wsclient.WebSocketTransport`` (wsproto, read by the task that
+calls ``receive``: no background task, nothing outlives the block). Under it is
+``cti_fsm.tcp.TcpTransport`` for ``ws://`` and a ``trio.SSLStream`` for ``wss://``,
+certificates verified unless the caller's ``ssl_context`` says otherwise.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import trio
-import trio_websocket
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
-from cti_fsm.adapter import Frame
 from cti_fsm.errors import Disconnected
+from cti_fsm.tcp import open_tcp
+
+from .wsclient import ByteStream, TlsByteStream, WebSocketTransport, handshake
 
 __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_MAX_MESSAGE",
+    "DISCONNECT_TIMEOUT",
     "WebSocketTransport",
     "open_websocket",
     "parse_url",
@@ -30,9 +34,9 @@ __all__ = [
 #: message still reaches the codec, which reports it and decoding goes on, where closing
 #: the link would throw the agent into a reconnect.
 DEFAULT_MAX_MESSAGE = 16 << 20
-#: Seconds to open the TCP connection and finish the opening handshake.
+#: Seconds to open the TCP connection (and TLS) and finish the opening handshake.
 CONNECT_TIMEOUT = 10.0
-#: Seconds to wait for the closing handshake before dropping the socket.
+#: Seconds ``aclose`` waits for the peer's reply to its close before dropping the socket.
 DISCONNECT_TIMEOUT = 2.0
 
 
@@ -52,54 +56,6 @@ def parse_url(url: str) -> tuple[bool, str, int, str]:
     return secure, parts.hostname, parts.port or (443 if secure else 80), resource
 
 
-class WebSocketTransport:
-    """One open websocket (``cti_fsm.adapter.Transport``): one message is one frame."""
-
-    def __init__(self, ws: WebSocketConnection, peer: str) -> None:
-        self._ws = ws
-        self.peer = peer
-
-    def __repr__(self) -> str:
-        state = "closed" if self._ws.closed else "open"
-        return f"<WebSocketTransport {self.peer} {state}>"
-
-    async def send(self, frame: Frame) -> None:
-        """Send one message.
-
-        Raises:
-            Disconnected: the connection is gone.
-        """
-        try:
-            await self._ws.send_message(frame)
-        except ConnectionClosed as exc:
-            raise Disconnected(_why(exc)) from None
-
-    async def receive(self) -> Frame:
-        """The next message.
-
-        Raises:
-            Disconnected: the connection ended.
-        """
-        try:
-            message: Frame = await self._ws.get_message()
-        except ConnectionClosed as exc:
-            raise Disconnected(_why(exc)) from None
-        return message
-
-    async def aclose(self) -> None:
-        """Close (closing handshake, bounded by ``DISCONNECT_TIMEOUT``); idempotent."""
-        with trio.move_on_after(DISCONNECT_TIMEOUT):
-            await self._ws.aclose()
-
-
-def _why(exc: ConnectionClosed) -> str:
-    reason = exc.reason
-    if reason is None:
-        return "websocket closed"
-    detail = f" ({reason.reason})" if reason.reason else ""
-    return f"websocket closed: {reason.code} {reason.name}{detail}"
-
-
 @asynccontextmanager
 async def open_websocket(
     url: str,
@@ -108,33 +64,72 @@ async def open_websocket(
     timeout: float = CONNECT_TIMEOUT,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[WebSocketTransport]:
-    """Connect to ``url``; the websocket (and its reader task) lives for the block.
+    """Connect to ``url``; the websocket lives for the block and is closed after it
+    (closing handshake bounded by ``DISCONNECT_TIMEOUT``).
+
+    Args:
+        url: ``ws://host[:port]/path`` or ``wss://...``.
+        max_message: the longest message accepted; a longer one closes the link (1009).
+        timeout: seconds for the TCP connection, TLS and the opening handshake together.
+        ssl_context: for ``wss://``; default ``ssl.create_default_context()`` (the
+            server's certificate and name verified).
 
     Raises:
-        Disconnected: bad URL, unreachable, refused, or the handshake failed or timed out.
+        Disconnected: (on entering) bad URL, unreachable, refused, TLS failed, or the
+            handshake was refused (the reason names the HTTP status) or timed out.
     """
     try:
-        secure, host, port, _resource = parse_url(url)
+        secure, host, port, resource = parse_url(url)
     except ValueError as exc:
         raise Disconnected(str(exc)) from None
     if secure and ssl_context is None:
         ssl_context = ssl.create_default_context()
-    opening = trio_websocket.open_websocket_url(
-        url,
-        ssl_context=ssl_context,
-        max_message_size=max_message,
-        connect_timeout=timeout,
-        disconnect_timeout=DISCONNECT_TIMEOUT,
-    )
+    peer = f"{host}:{port}"
+    # the Host header: brackets for an IPv6 address, the port only when not the default
+    host_header = f"[{host}]" if ":" in host else host
+    if port != (443 if secure else 80):
+        host_header += f":{port}"
     try:
-        ws = await opening.__aenter__()
-    except (HandshakeError, OSError, trio.TooSlowError) as exc:
-        raise Disconnected(f"cannot open a websocket to {host}:{port}: {exc}") from None
-    # entered by hand so that opening errors and errors of the block stay apart
+        with trio.fail_after(timeout):
+            stream = await _dial(host, port, ssl_context, peer)
+            try:
+                transport = await handshake(
+                    stream,
+                    host=host_header,
+                    resource=resource,
+                    peer=peer,
+                    max_message=max_message,
+                    close_timeout=DISCONNECT_TIMEOUT,
+                )
+            except BaseException:
+                await stream.aclose()
+                raise
+    except trio.TooSlowError:
+        raise Disconnected(
+            f"cannot open a websocket to {peer}: no answer within {timeout:g} s"
+        ) from None
+    except Disconnected as exc:
+        raise Disconnected(f"cannot open a websocket to {peer}: {exc.reason}") from None
     try:
-        yield WebSocketTransport(ws, f"{host}:{port}")
-    except BaseException as exc:
-        if not await opening.__aexit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        await opening.__aexit__(None, None, None)
+        yield transport
+    finally:
+        await transport.aclose()
+
+
+async def _dial(host: str, port: int, ssl_context: ssl.SSLContext | None, peer: str) -> ByteStream:
+    """The byte stream to run the websocket on: plain TCP, or TLS over trio's TCP.
+
+    Raises:
+        Disconnected: the name does not resolve or the connection was refused.
+    """
+    if ssl_context is None:
+        return await open_tcp(host, port, name="the websocket server")
+    try:
+        # https_compatible: the server may drop TCP without a TLS goodbye, as web servers
+        # do (trio-websocket sets it too); the TLS handshake runs on the first send
+        stream = await trio.open_ssl_over_tcp_stream(
+            host, port, ssl_context=ssl_context, https_compatible=True
+        )
+    except OSError as exc:
+        raise Disconnected(f"cannot reach the websocket server: {exc.strerror or exc}") from None
+    return TlsByteStream(stream, peer)
