@@ -27,7 +27,7 @@ import attrs
 
 from cti_fsm.chart import Chart
 from cti_fsm.errors import Unsupported
-from cti_fsm.events import Answer, Inbound, RawMessage, Snapshot
+from cti_fsm.events import Answer, Inbound, RawMessage, Signal, Snapshot
 from cti_fsm.vendor_map import VendorMap
 
 from .codec import DEFAULT_MAX_FRAME, JsonCodec
@@ -234,9 +234,10 @@ class CstaProtocol:
 
     # --- inbound -----------------------------------------------------------------------------
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
-        """What one message means for this agent: an answer to one of its requests (with
-        the confirming signal of a command confirmed by its response), a snapshot, or the
-        signal an event stands for. Messages it cannot read mean nothing."""
+        """What one message means for this agent: the answer to one of its requests (an
+        ``Answer``, or, for a command its response confirms, the confirming ``Signal``
+        carrying the request id: one value, so the session settles it once), a snapshot,
+        or the signal an event stands for. Messages it cannot read mean nothing."""
         kind = message.get("type")
         if kind == "event":
             return self._event(message)
@@ -280,8 +281,6 @@ class CstaProtocol:
             return [Answer(request.request_id, False, reason)]
         if ok:
             self._learn(request.command, result)
-        out: list[Inbound] = [Answer(request.request_id, ok, reason, result)]
-        if ok:
             view = {
                 **message,
                 "request": {"command": request.command, "args": request.args},
@@ -289,8 +288,9 @@ class CstaProtocol:
             }
             signal = self._map.signal(view, self._correlation())
             if signal is not None:
-                out.append(signal)
-        return out
+                # the response itself confirms the command: one value answers it, by id
+                return [Signal(signal.name, signal.payload, request.request_id)]
+        return [Answer(request.request_id, ok, reason, result)]
 
     def _learn(self, command: str, result: Mapping[str, Any]) -> None:
         """What a positive response teaches: the session and device after a login."""

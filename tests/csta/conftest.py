@@ -88,11 +88,16 @@ class Client:
         return request_id
 
     async def answer(self, request_id: int) -> Answer:
+        """The answer to a request: its Answer, or (a response that confirms the command
+        itself) the signal carrying its request id, read as a positive answer."""
+
         def found() -> Answer | None:
-            return next(
-                (i for i in self.items if isinstance(i, Answer) and i.request_id == request_id),
-                None,
-            )
+            for i in self.items:
+                if isinstance(i, Answer) and i.request_id == request_id:
+                    return i
+                if isinstance(i, Signal) and i.request_id == request_id:
+                    return Answer(request_id, True, "", i.payload)
+            return None
 
         answer: Answer = await self.wait_for(found)
         return answer

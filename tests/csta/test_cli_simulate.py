@@ -8,9 +8,9 @@ import pytest
 import trio
 from cti_fsm_csta_ws import adapter
 
-from cti_fsm.adapter import Answer
 from cti_fsm.cli import build_parser, main
 from cti_fsm.cli.simulate import serve
+from cti_fsm.events import Signal
 
 
 async def test_serves_the_demo_population_and_prints_it_without_passwords(
@@ -35,10 +35,10 @@ async def test_serves_the_demo_population_and_prints_it_without_passwords(
         for message in protocol.encode_command(
             "connect", {"user": "1002", "password": "pw1002"}, 1
         ):
-            await transport.send(protocol.codec.encode(message))
-        [response] = protocol.codec.feed(await transport.receive())
+            await transport.send(protocol.encode(message))
+        [response] = protocol.decode(await transport.receive())
         assert isinstance(response, dict)
-        assert protocol.receive(response)[0] == Answer(1, True, "", response["result"])
+        assert protocol.receive(response) == [Signal("logged_in", request_id=1)]
         await transport.aclose()
 
 

@@ -37,7 +37,7 @@ def proto() -> CstaProtocol:
     out = p.receive(
         {"type": "response", "invokeId": 1, "result": {"sessionID": "s-1", "device": ME}}
     )
-    assert out == [Answer(1, True, "", {"sessionID": "s-1", "device": ME}), Signal("logged_in")]
+    assert out == [Signal("logged_in", request_id=1)]
     return p
 
 
@@ -320,9 +320,9 @@ def test_commands_confirmed_by_their_response(
     args = {"send_dtmf": {"digits": "5#"}, "logout_agent": {"agent_id": "1002"}}.get(command, {})
     proto.call_id = "c1"
     proto.encode_command(command, args, 11)
-    answer, confirm = proto.receive({"type": "response", "invokeId": 11, "result": result})
-    assert answer == Answer(11, True, "", result)
-    assert confirm == Signal(signal, payload)
+    # one value answers the request: its confirming signal, carrying the request id
+    [confirm] = proto.receive({"type": "response", "invokeId": 11, "result": result})
+    assert confirm == Signal(signal, payload, request_id=11)
 
 
 def test_pause_of_another_agent_is_confirmed_by_the_response_own_by_the_event(
@@ -330,21 +330,20 @@ def test_pause_of_another_agent_is_confirmed_by_the_response_own_by_the_event(
 ) -> None:
     proto.encode_command("pause", {"agent_id": "1002", "reason": "coaching"}, 4)
     assert proto.receive({"type": "response", "invokeId": 4, "result": {}}) == [
-        Answer(4, True),
-        Signal("agent_paused", {"agent_id": "1002", "reason": "coaching"}),
+        Signal("agent_paused", {"agent_id": "1002", "reason": "coaching"}, request_id=4),
     ]
     proto.encode_command("pause", {"reason": "lunch"}, 5)
     assert proto.receive({"type": "response", "invokeId": 5, "result": {}}) == [Answer(5, True)]
     proto.encode_command("restore", {"agent_id": "1002"}, 6)
-    assert proto.receive({"type": "response", "invokeId": 6})[1] == Signal(
-        "agent_restored", {"agent_id": "1002"}
-    )
+    assert proto.receive({"type": "response", "invokeId": 6}) == [
+        Signal("agent_restored", {"agent_id": "1002"}, request_id=6)
+    ]
 
 
 def test_duplicate_and_unknown_responses(proto: CstaProtocol) -> None:
     proto.encode_command("get_rights", {}, 8)
     response = {"type": "response", "invokeId": 8, "result": {"rights": []}}
-    assert len(proto.receive(response)) == 2
+    assert proto.receive(response) == [Signal("agent_rights", {"rights": []}, request_id=8)]
     # the same response again: an answer nobody waits for, and no second signal
     assert proto.receive(response) == [Answer(8, True, "", {"rights": []})]
     assert proto.receive({"type": "response", "invokeId": "x-1"}) == []
