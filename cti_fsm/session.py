@@ -692,6 +692,9 @@ class Session:
         name = signal.name
         step = self._apply(name, signal.payload)
         if step.ignored:
+            if signal.request_id is not None:
+                # the response still answers its request, as a plain positive answer would
+                self._on_answer(Answer(signal.request_id, True), now)
             return
         if signal.request_id is not None:
             ticket = self._pending.get(signal.request_id)

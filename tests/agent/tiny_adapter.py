@@ -68,7 +68,8 @@ class TinyProtocol:
 
     def receive(self, message: RawMessage) -> list[Signal | Answer | Snapshot]:
         if "signal" in message:
-            return [Signal(message["signal"], message.get("payload", {}))]
+            # "id": the signal answers that request (a command its response confirms)
+            return [Signal(message["signal"], message.get("payload", {}), message.get("id"))]
         if "answer" in message:
             return [Answer(message["answer"], message["ok"], message.get("reason", ""))]
         if "snapshot" in message:

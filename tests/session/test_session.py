@@ -190,6 +190,67 @@ def test_a_command_resolves_exactly_once_by_its_confirming_signal() -> None:
     assert session.pending_commands() == ()
 
 
+def test_a_signal_carrying_the_request_id_settles_that_command_once() -> None:
+    session, clock = logged_in()
+    groups = session.send_command("get_agent_groups", {}, clock.now)
+    rights = session.send_command("get_rights", {}, clock.now)
+    sent(session)
+    # the second query's own response, first: matched by id, not by arrival order
+    feed(session, clock, {"signal": "agent_rights", "id": rights.request_id})
+    assert rights.done and not groups.done
+    feed(session, clock, {"signal": "agent_groups", "id": groups.request_id, "payload": {}})
+    assert groups.done and groups.error is None
+    feed(session, clock, {"signal": "agent_groups", "id": groups.request_id})
+    assert [e for e in session.events() if isinstance(e, Ticket)] == [rights, groups]
+
+
+POKE_CHART = """\
+chart: poke
+initial: idle
+states:
+  idle: {}
+  busy: {}
+commands:
+  connect:
+    from: [idle]
+    args:
+      user: {type: string}
+      password: {type: string, secret: true}
+      url: {type: string}
+    confirm: up
+  poke: {from: [busy], fail: poke_failed}
+signals:
+  up: {transitions: [{from: idle, to: busy, emit: [onUp]}]}
+  poked: {transitions: [{from: idle, emit: [onPoked]}]}
+  poke_failed: {transitions: [{from: busy, emit: [onPokeFailed]}]}
+notifications:
+  onUp: {}
+  onPoked: {}
+  onPokeFailed: {}
+"""
+
+
+def test_a_signal_the_chart_ignores_still_answers_its_request() -> None:
+    chart = cti_fsm.load_chart_text(POKE_CHART, "poke.yaml")
+    protocol = TinyProtocol(frozenset(), 0)
+    session = Session(Machine(chart), protocol, user="u", password="p", vendor="tiny")
+    clock = Clock()
+    session.start(clock.now)
+    [connect] = sent(session)
+    feed(session, clock, {"signal": "up", "id": connect["id"]})
+    [snapshot] = sent(session)
+    feed(session, clock, {"snapshot": "busy", "id": snapshot["id"]})
+    assert session.ready
+    # poke has no confirming signal, only a failure one: its positive response answers
+    # it, even when the vendor maps that response to a signal this state ignores
+    poke = session.send_command("poke", {}, clock.now)
+    sent(session)
+    assert not poke.done
+    feed(session, clock, {"signal": "poked", "id": poke.request_id})
+    assert session.stats["ignored"] == 1 and session.machine.state == "busy"
+    assert poke.done and poke.error is None and poke.step is None
+
+
 def test_a_refused_answer_fails_through_the_charts_failure_signal() -> None:
     session, clock = logged_in("checked_in.available.idle")
     ticket = session.send_command("pause", {}, clock.now)
