@@ -164,9 +164,68 @@ def panoramisk_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float,
     return asyncio.run(turn())
 
 
+# --- a bare trio client: the floor for any trio library on this exchange ----------------------
+def bare_trio_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    """The same round trips written straight on trio's socket stream: no codec, no
+    protocol, no chart; a reply is found by searching the bytes. What no trio client can
+    beat, so the agent's distance from panoramisk splits into trio's and ours."""
+    import trio
+
+    where = urlsplit(url)
+    event = b"Event: QueueMemberPause\r\n"
+
+    async def turn() -> tuple[float, float]:
+        with trio.fail_after(TIMEOUT) as login:
+            stream = await trio.open_tcp_stream(where.hostname or "127.0.0.1", where.port or 0)
+            async with stream:
+                buffer = bytearray()
+
+                async def until(marker: bytes) -> None:
+                    while True:
+                        found = buffer.find(marker)
+                        if found >= 0:
+                            end = buffer.find(b"\r\n\r\n", found)
+                            if end >= 0:
+                                del buffer[: end + 4]
+                                return
+                        data = await stream.receive_some(65536)
+                        if not data:
+                            raise ConnectionError("the simulator closed the connection")
+                        buffer.extend(data)
+
+                async def action(text: str) -> None:
+                    await stream.send_all(text.replace("\n", "\r\n").encode() + b"\r\n")
+
+                await action(
+                    f"Action: Login\nUsername: {USER}\nSecret: {PASSWORD}\nEvents: {EVENTS}\n"
+                )
+                await until(b"Response: Success")
+                # added, or "already there" from an earlier turn: either is a response
+                await action(
+                    f"Action: QueueAdd\nQueue: {QUEUE}\nInterface: {INTERFACE}\nPaused: false\n"
+                )
+                await until(b"Response: ")
+                login.deadline = math.inf
+
+                async def rounds(count: int) -> None:
+                    for i in range(count):
+                        paused = "false" if i & 1 else "true"
+                        await action(
+                            f"Action: QueuePause\nInterface: {INTERFACE}\nPaused: {paused}\n"
+                        )
+                        await until(event)
+
+                figures = await _timed(rounds, n, warmup, probe)
+                await action("Action: Logoff\n")
+                return figures
+
+    return trio.run(turn)
+
+
 CLIENTS: dict[str, Callable[..., tuple[float, float]]] = {
     "agent": agent_turn,
     "panoramisk": panoramisk_turn,
+    "bare-trio": bare_trio_turn,
 }
 
 

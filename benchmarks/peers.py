@@ -7,7 +7,7 @@ Three processes besides this one, all on 127.0.0.1:
 
 1. The AMI simulator (``_ami_server.py``: ``AmiSimulator`` over the demo switch) in a
    process of its own, on port 0.
-2. Two client processes (``_peer_client.py``), one per client, so that each one's CPU
+2. Three client processes (``_peer_client.py``), one per client, so that each one's CPU
    time (``time.process_time``, user + system, within its own process) is its own:
    - **panoramisk** logs in as demo agent 1001, joins queue ``sales`` (``QueueAdd``) and
      sends ``QueuePause`` for member ``PJSIP/8001`` with ``Paused`` true and false
@@ -15,7 +15,10 @@ Three processes besides this one, all on 127.0.0.1:
      the new ``Paused`` value have arrived;
    - **our agent**: ``async with open_agent("asterisk-ami", url, "PJSIP/8001", ...)``,
      ``check_in`` if needed, then ``await agent.pause()`` / ``await agent.restore()``
-     alternately, which return on that same event.
+     alternately, which return on that same event;
+   - **bare trio**: the same round trips written straight on ``trio.SocketStream``, a
+     reply found by searching the bytes (no codec, protocol or chart): the floor for any
+     trio client, which splits the agent's distance from panoramisk into trio's and ours.
 
 The two take turns, ``--rounds`` times (the order swapped every round), so a burst of load
 from elsewhere hits both alike; only one client is connected at a time, so the simulator
@@ -30,9 +33,11 @@ counts waiting in ``epoll`` and in a ``send`` that hands the CPU to the simulato
 one of ``--sample-round-trips`` under a CPU-weighted sampler (``_bench.CpuSampler``: no
 per-call cost, waiting costs nothing, scaled to the CPU measured). The last line is::
 
-    agent_per_panoramisk=R agent_rt_per_s=N panoramisk_rt_per_s=M agent_cpu_us=C panoramisk_cpu_us=D
+    agent_per_panoramisk=R agent_rt_per_s=N panoramisk_rt_per_s=M agent_cpu_us=C
+    panoramisk_cpu_us=D bare_trio_per_panoramisk=T bare_trio_cpu_us=E
 
-with R = N / M.
+(one line, wrapped here)
+with R = N / M and T the bare trio client's rate over panoramisk's.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from _bench import key_values
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "_ami_server.py")
 CLIENT = os.path.join(HERE, "_peer_client.py")
-CLIENTS = ("agent", "panoramisk")
+CLIENTS = ("agent", "panoramisk", "bare-trio")
 #: Untimed round trips at the start of each turn (after connecting).
 WARMUP = 200
 #: Seconds a child process has to start, and to end once told to.
@@ -178,7 +183,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Turns], str]:
 
 
 def report(turns: dict[str, Turns], url: str, args: argparse.Namespace) -> None:
-    agent, peer = turns["agent"], turns["panoramisk"]
+    agent, peer, bare = turns["agent"], turns["panoramisk"], turns["bare-trio"]
     print(f"peers benchmark: AMI QueuePause round trips, Python {sys.version.split()[0]}")
     print(
         f"simulator at {url} in its own process; each client in its own; {args.rounds}"
@@ -186,7 +191,7 @@ def report(turns: dict[str, Turns], url: str, args: argparse.Namespace) -> None:
         " warm-up), in turns"
     )
     print(f"{'':12} {'best rt/s':>10} {'median':>8} {'cpu us/rt':>10} {'median':>8}  turns rt/s")
-    for t in (agent, peer):
+    for t in (agent, peer, bare):
         print(
             f"{t.name:12} {t.best:10,.0f} {statistics.median(t.rates):8,.0f}"
             f" {t.best_cpu_us:10.1f} {statistics.median(t.cpu_us):8.1f} "
@@ -205,6 +210,8 @@ def report(turns: dict[str, Turns], url: str, args: argparse.Namespace) -> None:
             panoramisk_rt_per_s=peer.best,
             agent_cpu_us=agent.best_cpu_us,
             panoramisk_cpu_us=peer.best_cpu_us,
+            bare_trio_per_panoramisk=bare.best / peer.best,
+            bare_trio_cpu_us=bare.best_cpu_us,
         )
     )
 
@@ -213,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n\n")[0],
         epilog="The last line: agent_per_panoramisk=R agent_rt_per_s=N panoramisk_rt_per_s=M"
-        " agent_cpu_us=C panoramisk_cpu_us=D",
+        " agent_cpu_us=C panoramisk_cpu_us=D bare_trio_per_panoramisk=T bare_trio_cpu_us=E",
     )
     parser.add_argument(
         "--round-trips", type=int, default=2000, help="timed round trips per turn (even)"

@@ -29,6 +29,7 @@ SCALE_LINE = re.compile(
 PEERS_LINE = re.compile(
     rf"agent_per_panoramisk={NUMBER} agent_rt_per_s={NUMBER} panoramisk_rt_per_s={NUMBER}"
     rf" agent_cpu_us={NUMBER} panoramisk_cpu_us={NUMBER}"
+    rf" bare_trio_per_panoramisk={NUMBER} bare_trio_cpu_us={NUMBER}"
 )
 FLOWS_LINE = re.compile(
     rf"examples_to_full_coverage=([0-9]+) transitions=([0-9]+)/([0-9]+) flows_per_s={NUMBER}"
@@ -87,8 +88,8 @@ def test_peers_prints_its_figures() -> None:
     lines = run_benchmark("peers.py", "--round-trips", "6", "--rounds", "2")
     found = PEERS_LINE.fullmatch(lines[-1])
     assert found, lines[-1]
-    ratio, agent, peer, agent_cpu, peer_cpu = (float(x) for x in found.groups())
-    assert all(x > 0 for x in (ratio, agent, peer, agent_cpu, peer_cpu))
+    ratio, agent, peer, agent_cpu, peer_cpu, bare, bare_cpu = (float(x) for x in found.groups())
+    assert all(x > 0 for x in (ratio, agent, peer, agent_cpu, peer_cpu, bare, bare_cpu))
     # the ratio is the two rates' quotient, printed to three significant figures
     assert ratio == pytest.approx(agent / peer, rel=0.02)
 
