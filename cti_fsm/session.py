@@ -400,7 +400,10 @@ class Session:
         """
         self._clock = now
         self._held = []
-        args = {"user": self.user, "password": self.__password, "url": self.url}
+        known = {"user": self.user, "password": self.__password, "url": self.url}
+        spec = self.chart.commands.get(self.lifecycle.connect)
+        # only what the chart's login declares: a chart of your own may take no url
+        args = {a.name: known[a.name] for a in spec.args if a.name in known} if spec else known
         ticket = Ticket(self.lifecycle.connect, args)
         ticket._after = self._logged_in
         self._check(ticket, logging_in=True)

@@ -573,3 +573,23 @@ def test_rights_server_needs_a_rights_query_in_the_chart(tiny) -> None:
     # a lifecycle naming no rights query, as a chart without `session: rights` gives
     with pytest.raises(ValueError, match="needs the chart 'agent' to name its rights query"):
         Agent(tiny, "mem://", "9001", PASSWORD, rights="server", lifecycle=Lifecycle())
+
+
+async def test_a_chart_of_your_own_gets_its_commands_as_attributes(tiny, server, autojump_clock):
+    chart = cti_fsm.load_chart(
+        pathlib.Path(__file__).parents[1] / "charts" / "after_call_work.yaml"
+    )
+    server.state = "checked_in.wrap_up"
+    server.script["finish_wrap_up"] = [{"answer": "{id}", "ok": True}, {"signal": "wrap_up_done"}]
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, chart=chart) as agent:
+        assert agent.state == "checked_in.wrap_up"
+        assert "finish_wrap_up" in agent.allowed()
+        step = await agent.finish_wrap_up()  # not a typed method: the chart's own command
+        assert step is not None and step.target == "checked_in.available.idle"
+        assert server.ops()[-1] == "finish_wrap_up"
+        with pytest.raises(AttributeError, match="no attribute or command 'finish_wrap_upp'"):
+            agent.finish_wrap_upp  # noqa: B018
+        # a default-chart method this chart lacks is refused by the chart, nothing sent
+        with pytest.raises(cti_fsm.IllegalCommand):
+            await agent.hold()
+        assert server.ops()[-1] == "finish_wrap_up"
