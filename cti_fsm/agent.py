@@ -45,8 +45,6 @@ from .session import (
     RECHECK_AFTER,
     Lifecycle,
     LinkDead,
-    LoginFailed,
-    Ready,
     Received,
     Session,
     Ticket,
@@ -487,31 +485,26 @@ class Agent(DefaultCommands):
         """Hand out what the session produced: notifications, outcomes, its own events."""
         session = link.session
         for event in session.events():
-            kind = type(event)
-            if kind is Step:
-                assert isinstance(event, Step)
+            if isinstance(event, Step):
                 if self._step_listeners:
                     for step_listener, is_async in tuple(self._step_listeners):
                         self._call_listener(step_listener, is_async, event)
                 if event.notifications:
                     self._emit(event.notifications)
-            elif kind is Ticket:
-                assert isinstance(event, Ticket)
+            elif isinstance(event, Ticket):
                 waiter = event.waiter
                 if waiter is not None:
                     event.waiter = None  # woken exactly once
                     trio.lowlevel.reschedule(waiter)
-            elif kind is Received:
-                assert isinstance(event, Received)
+            elif isinstance(event, Received):
                 for raw_listener, is_async in tuple(self._raw_listeners):
                     self._call_listener(raw_listener, is_async, event.message)
-            elif kind is Ready or kind is LoginFailed:
-                link.ready.set()
-            elif kind is LinkDead:
-                assert isinstance(event, LinkDead)
+            elif isinstance(event, LinkDead):
                 link.lost.append(event.reason)
                 # ending the connection's tasks closes the transport
                 link.scope.cancel()
+            else:  # Ready or LoginFailed: the login is over, one way or the other
+                link.ready.set()
         if session.wake_at < self._armed_at:
             self._arm(session.wake_at)
 

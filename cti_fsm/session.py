@@ -702,7 +702,7 @@ class Session:
         if signal.request_id is not None:
             ticket = self._pending.get(signal.request_id)
             if ticket is not None:
-                self._answer_with(ticket, name, step, now)
+                self._answer_with(ticket, name, step)
                 return
         queue = self._awaiting.get(name)
         while queue:
@@ -710,10 +710,10 @@ class Session:
             if not queue:
                 del self._awaiting[name]
             if not ticket.done:
-                self._answer_with(ticket, name, step, now)
+                self._answer_with(ticket, name, step)
                 return
 
-    def _answer_with(self, ticket: Ticket, signal: str, step: Step, now: float) -> None:
+    def _answer_with(self, ticket: Ticket, signal: str, step: Step) -> None:
         rule = ticket.rule
         assert rule is not None
         if signal == rule.confirm:

@@ -74,7 +74,7 @@ class TcpTransport:
 
     Args:
         sock: a connected stream socket; it is made non-blocking and owned from now on.
-        peer: who is at the other end, for messages (``"AMI at pbx:5038"``).
+        peer: who is at the other end, for messages (``"the CTI server at pbx:5038"``).
         max_chunk: the most bytes one ``receive`` returns.
     """
 
@@ -275,7 +275,8 @@ async def open_tcp(
     Args:
         host: a name or an address.
         port: the TCP port.
-        name: what the server is, for messages (``"AMI"``: "cannot reach AMI at ...").
+        name: what the server is, for messages (``"the CTI server"``: "cannot reach the CTI
+            server at ...").
         max_chunk: as for ``TcpTransport``.
 
     Raises:
