@@ -19,11 +19,15 @@ __all__ = [
     "CommandRule",
     "CommandSpec",
     "Emit",
+    "Guard",
     "NotificationSpec",
     "Position",
+    "SendSpec",
     "SignalSpec",
     "StateSpec",
+    "TimerSpec",
     "TransitionSpec",
+    "ValueRef",
 ]
 
 #: How a command behaves when another command is still waiting for its answer.
@@ -57,6 +61,123 @@ class Position:
 
 
 @attrs.frozen
+class ValueRef:
+    """A value a chart computes from a step: a constant, a payload field, a kept value or a
+    setting, with fallbacks tried in order until one is not None.
+
+    Written in YAML as a plain scalar (a constant), ``{field: name}``, ``{kept: name}``,
+    ``{setting: name}``, or a list of those (the first that is not None wins).
+
+    Attributes:
+        sources: ``(kind, name_or_value)`` pairs, kind one of ``value``, ``field``,
+            ``kept`` and ``setting``, in the order they are tried.
+    """
+
+    sources: tuple[tuple[str, Any], ...]
+
+    def resolve(
+        self,
+        payload: Mapping[str, Any],
+        kept: Mapping[str, Any] | None,
+        settings: Mapping[str, Any],
+    ) -> Any:
+        """The first source that gives a value (None if none does)."""
+        for kind, name in self.sources:
+            if kind == "value":
+                value = name
+            elif kind == "field":
+                value = payload.get(name)
+            elif kind == "kept":
+                value = kept.get(name) if kept else None
+            else:
+                value = settings.get(name)
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def constant(self) -> bool:
+        """True if the value never depends on the step (settings are fixed per chart)."""
+        return all(kind in ("value", "setting") for kind, _ in self.sources)
+
+
+@attrs.frozen
+class Guard:
+    """One condition of a transition's ``when``.
+
+    Attributes:
+        kind: ``in`` (some state is active; ``values`` holds full state paths),
+            ``field`` (a payload field) or ``setting`` (a chart setting).
+        name: the field or setting's name (empty for ``in``).
+        values: the values (or states) that pass.
+        negate: True for ``not`` / ``not_in``: the guard passes when none of them holds.
+    """
+
+    kind: str
+    name: str
+    values: tuple[Any, ...]
+    negate: bool = False
+    position: Position | None = attrs.field(default=None, eq=False)
+
+    def passes_value(self, value: Any) -> bool:
+        """Whether a field or setting value passes (``is`` / ``not``)."""
+        return (value in self.values) != self.negate
+
+    def passes_states(self, active: frozenset[str]) -> bool:
+        """Whether an ``in`` guard passes with these states active."""
+        return any(v in active for v in self.values) != self.negate
+
+    def __str__(self) -> str:
+        values = ", ".join(str(v) for v in self.values)
+        if self.kind == "in":
+            return f"{'not in' if self.negate else 'in'} {values}"
+        return f"{self.name} {'not' if self.negate else 'is'} {values}"
+
+
+@attrs.frozen
+class SendSpec:
+    """A command the chart sends when a transition is taken (``send:``).
+
+    It goes through the same check and encode path as a command from business code, in
+    the state the transition reached; a refusal is reported by the command's ``fail``
+    signal.
+
+    Attributes:
+        command: the chart command's name.
+        args: its arguments, each computed from the step.
+        when: guards checked in the state reached; all must pass for it to be sent.
+    """
+
+    command: str
+    args: Mapping[str, ValueRef] = attrs.field(factory=dict, converter=_frozen_map)
+    when: tuple[Guard, ...] = ()
+    position: Position | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class TimerSpec:
+    """A delayed transition: taken after ``seconds`` in ``state`` (``after:``).
+
+    The machine stays clockless: entering the state lists the timer as started in the
+    step, leaving it lists it as cancelled; whoever drives the machine arms it and, when
+    it is due, applies the timer's ``signal`` (its name is the timer's id unless the chart
+    names a signal of its own, so a vendor's report and the timer can share transitions).
+
+    Attributes:
+        id: unique, ``"<state path>.after.<index>"``.
+        state: the state it belongs to.
+        seconds: how long; a value of None, 0 or less means the timer is not armed.
+        signal: the signal applied when it fires.
+    """
+
+    id: str
+    state: str
+    seconds: ValueRef
+    signal: str
+    position: Position | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
 class StateSpec:
     """One state of the chart.
 
@@ -64,9 +185,14 @@ class StateSpec:
         path: full dotted path, e.g. ``"checked_in.available.idle"``; unique.
         name: the last component of the path.
         parent: the parent's path, or None for a top-level state.
-        children: the children's paths, in declaration order.
+        children: the children's paths, in declaration order (the state's main region).
         initial: the path of the child entered by default (None for a leaf).
         history: True if entering this state resumes the child that was last active.
+        regions: the paths of the state's parallel regions, in declaration order: each
+            is a state of its own (``is_region``) that is active exactly when this state
+            is, side by side with the main children.
+        is_region: True for a parallel region of its parent.
+        timers: the state's delayed transitions.
     """
 
     path: str
@@ -76,6 +202,9 @@ class StateSpec:
     history: bool = False
     description: str = ""
     position: Position | None = attrs.field(default=None, eq=False)
+    regions: tuple[str, ...] = ()
+    is_region: bool = False
+    timers: tuple[TimerSpec, ...] = ()
 
     @property
     def name(self) -> str:
@@ -83,7 +212,7 @@ class StateSpec:
 
     @property
     def is_leaf(self) -> bool:
-        return not self.children
+        return not self.children and not self.regions
 
 
 # its hash is cached: every command looks its rule up in tables keyed by it
@@ -143,6 +272,9 @@ class CommandSpec:
     pending: str = "queue"
     description: str = ""
     position: Position | None = attrs.field(default=None, eq=False)
+    #: a local command moves the chart and sends nothing: its confirm signal is applied
+    #: at once, with the command's arguments as its payload
+    local: bool = False
 
     def rule_for(self, args: Mapping[str, Any]) -> CommandRule:
         """The rule that applies to these arguments (an argument's ``when_given`` wins)."""
@@ -174,6 +306,12 @@ class TransitionSpec:
             unless a state below declares its own transition for the same signal.
         target: the state entered, or None for an internal transition (state unchanged).
         emits: the notifications it emits, in order.
+        guards: all must pass for the transition to be taken (``when:``); a transition
+            whose guards fail lets the next one for the signal be tried, in document
+            order, then the enclosing state's.
+        sends: chart commands sent once it is taken.
+        keeps: values remembered under a name (``keep:``), for later sends (``kept``).
+        timer: the timer's id, for a delayed transition.
     """
 
     signal: str
@@ -181,6 +319,10 @@ class TransitionSpec:
     target: str | None
     emits: tuple[Emit, ...] = ()
     position: Position | None = attrs.field(default=None, eq=False)
+    guards: tuple[Guard, ...] = ()
+    sends: tuple[SendSpec, ...] = ()
+    keeps: Mapping[str, ValueRef] = attrs.field(factory=dict, converter=_frozen_map)
+    timer: str | None = None
 
 
 @attrs.frozen
@@ -232,14 +374,41 @@ class Chart:
     #: when the transport drops); absent roles take those names. ``rights``, if named, is
     #: the query whose answer's ``rights`` field lists what the server lets the agent do
     session: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
+    #: named constants the chart's guards, timers and sends read (``settings:``)
+    settings: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+    #: the charts this one extends, nearest first (``extends:``), by chart name
+    extends: tuple[str, ...] = ()
+    #: every delayed transition's timer, by id
+    timers: Mapping[str, TimerSpec] = attrs.field(factory=dict, converter=_frozen_map)
     #: the engine's compiled tables, set once by ``machine.compile_chart``; kept here so
     #: they live exactly as long as the chart (a cache keyed by the chart would keep it
     #: alive forever, since the tables refer back to the chart)
     _compiled: Any = attrs.field(default=None, init=False, repr=False)
 
     def leaves(self) -> tuple[str, ...]:
-        """Full paths of the leaf states, in declaration order."""
+        """Full paths of the leaf states a machine's ``state`` can be, in declaration order.
+
+        These are the leaves of the main regions: a leaf inside a parallel region is
+        active beside one of them (``all_leaves`` lists those too).
+        """
+        return tuple(p for p, s in self.states.items() if s.is_leaf and not self.in_region(p))
+
+    def all_leaves(self) -> tuple[str, ...]:
+        """Full paths of every leaf state, parallel regions' included."""
         return tuple(p for p, s in self.states.items() if s.is_leaf)
+
+    def in_region(self, path: str) -> bool:
+        """True if ``path`` is a parallel region or lies inside one."""
+        return any(self.states[p].is_region for p in self.ancestors(path))
+
+    def is_a(self, name: str) -> bool:
+        """True if this chart is ``name`` or extends it (so a vendor map for it fits)."""
+        return name == self.name or name in self.extends
+
+    @property
+    def has_regions(self) -> bool:
+        """True if some state has parallel regions."""
+        return any(s.regions for s in self.states.values())
 
     def ancestors(self, path: str) -> tuple[str, ...]:
         """``path`` and every state above it, innermost first."""

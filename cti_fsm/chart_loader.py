@@ -25,11 +25,17 @@ from .chart import (
     CommandRule,
     CommandSpec,
     Emit,
+    Guard,
     NotificationSpec,
+    Position,
+    SendSpec,
     SignalSpec,
     StateSpec,
+    TimerSpec,
     TransitionSpec,
+    ValueRef,
 )
+from .chart_layers import merge_layers
 from .yaml_nodes import NodeReader, compose_file, compose_text
 
 __all__ = ["default_chart", "default_chart_path", "load_chart", "load_chart_text"]
@@ -53,8 +59,11 @@ _TOP_KEYS = (
     "signals",
     "notifications",
     "session",
+    "settings",
+    "extends",
 )
-_STATE_KEYS = ("description", "initial", "history", "states")
+_STATE_KEYS = ("description", "initial", "history", "states", "regions", "after")
+_TIMER_KEYS = ("seconds", "to", "signal", "emit", "send", "keep")
 _COMMAND_KEYS = (
     "description",
     "from",
@@ -64,11 +73,14 @@ _COMMAND_KEYS = (
     "fail",
     "timeout",
     "pending",
+    "local",
 )
 _RULE_KEYS = ("from", "rights", "confirm", "fail", "timeout")
 _ARG_KEYS = ("type", "required", "secret", "description", "when_given")
 _SIGNAL_KEYS = ("description", "payload", "transitions")
-_TRANSITION_KEYS = ("from", "to", "emit")
+_TRANSITION_KEYS = ("from", "to", "emit", "when", "send", "keep")
+_GUARD_KINDS = ("in", "not_in", "field", "setting")
+_REF_KINDS = ("field", "kept", "setting")
 _NOTIFICATION_KEYS = ("description", "fields")
 _DEFAULT_TIMEOUT = 10.0
 
@@ -80,7 +92,8 @@ def load_chart(path: str | os.PathLike[str]) -> Chart:
         SpecError: listing every problem as ``FILE:LINE:COL: message``.
     """
     file = os.fspath(path)
-    return _ChartBuilder(file).build(compose_file(file))
+    builder = _ChartBuilder(file)
+    return builder.build(compose_file(file))
 
 
 def load_chart_text(text: str, file: str = "<string>") -> Chart:
@@ -110,6 +123,24 @@ class _RawTransition:
     target: tuple[str, yaml.Node] | None
     emits: list[tuple[Emit, yaml.Node]]
     node: yaml.Node
+    guards: list[tuple[str, str, list[Any], bool, yaml.Node]] = attrs.Factory(list)
+    sends: list[tuple[str, dict[str, tuple[ValueRef, yaml.Node]], list[Any], yaml.Node]] = (
+        attrs.Factory(list)
+    )
+    keeps: dict[str, tuple[ValueRef, yaml.Node]] = attrs.Factory(dict)
+    timer: str | None = None
+
+
+class _LayeredReader(NodeReader):
+    """A NodeReader that knows which file each node of an extended chart came from."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file)
+        self.files: dict[int, str] = {}
+
+    def position(self, node: yaml.Node) -> Position:
+        mark = node.start_mark
+        return Position(self.files.get(id(node), self.file), mark.line + 1, mark.column + 1)
 
 
 @attrs.define
@@ -125,8 +156,18 @@ class _RawRule:
 
 class _ChartBuilder:
     def __init__(self, file: str) -> None:
-        self.r = NodeReader(file)
+        self.r = _LayeredReader(file)
         self.states: dict[str, StateSpec] = {}
+        self.timers: dict[str, TimerSpec] = {}
+        self.timer_signals: list[tuple[str, yaml.Node]] = []
+        self.kept_names: set[str] = set()
+        self.extends: tuple[str, ...] = ()
+        self.settings: dict[str, Any] = {}
+        # the nodes merged from base charts stay alive while we build (ids are stable)
+        self._layers: list[yaml.Node] = []
+        self._kept_refs: list[tuple[str, yaml.Node]] = []
+        self.local_commands: dict[str, yaml.Node] = {}
+        self._setting_refs: list[tuple[str, yaml.Node]] = []
         self.state_nodes: dict[str, yaml.Node] = {}
         self.initial_refs: list[tuple[str, str, yaml.Node]] = []  # (owner path, ref, node)
         self.rules: list[_RawRule] = []
@@ -139,8 +180,16 @@ class _ChartBuilder:
     # --- pass 1: shapes --------------------------------------------------------------------
     def build(self, root: yaml.Node | None) -> Chart:
         r = self.r
-        top = r.mapping(root, "chart", allowed=_TOP_KEYS, required=("chart", "states"))
+        top = r.mapping(root, "chart", allowed=_TOP_KEYS, required=("chart",))
+        if "extends" in top:
+            top, self.extends, self._layers = merge_layers(r, top, r.files)
+        if "states" not in top and not isinstance(root, (yaml.SequenceNode, yaml.ScalarNode)):
+            r.problem(root, "chart: missing required key 'states'")
         name = self._opt_string(top, "chart", "chart name") or "chart"
+        for key, (_k, value_node) in r.mapping(
+            top["settings"][1] if "settings" in top else None, "settings"
+        ).items():
+            self.settings[key] = r.scalar(value_node, f"setting {key!r}")
         version = 1
         if "version" in top:
             v = r.number(top["version"][1], "version")
@@ -205,36 +254,53 @@ class _ChartBuilder:
     ) -> str | None:
         return self.r.string(mapping[key][1], what) if key in mapping else None
 
-    def _read_states(self, node: yaml.Node, parent: str | None) -> list[str]:
+    def _read_states(
+        self, node: yaml.Node, parent: str | None, *, regions: bool = False
+    ) -> list[str]:
         r = self.r
-        where = f"children of state {parent!r}" if parent else "states"
+        if regions:
+            where = f"regions of state {parent!r}"
+        else:
+            where = f"children of state {parent!r}" if parent else "states"
         children = []
         for name, (key_node, value_node) in r.mapping(node, where).items():
             if "." in name or not name:
                 r.problem(key_node, f"state name {name!r} must be non-empty and have no dot")
                 continue
             path = f"{parent}.{name}" if parent else name
-            body = r.mapping(value_node, f"state {path!r}", allowed=_STATE_KEYS)
+            if path in self.states:
+                r.problem(key_node, f"state {path!r}: a region and a child share the name")
+                continue
+            what = f"region {path!r}" if regions else f"state {path!r}"
+            body = r.mapping(value_node, what, allowed=_STATE_KEYS)
             self.state_nodes[path] = key_node
             # register before the children so parents come first in the table
-            self.states[path] = StateSpec(path=path, parent=parent)
+            self.states[path] = StateSpec(path=path, parent=parent, is_region=regions)
             kids = self._read_states(body["states"][1], path) if "states" in body else []
+            own_regions = (
+                self._read_states(body["regions"][1], path, regions=True)
+                if "regions" in body
+                else []
+            )
+            if regions and not kids:
+                r.problem(key_node, f"region {path!r} has no states")
             history = False
             if "history" in body:
-                kind = r.choice(body["history"][1], f"state {path!r} history", ("shallow",))
+                kind = r.choice(body["history"][1], f"{what} history", ("shallow",))
                 history = kind is not None
                 if history and not kids:
-                    r.problem(body["history"][1], f"state {path!r} has history but no children")
+                    r.problem(body["history"][1], f"{what} has history but no children")
             if "initial" in body:
-                ref = r.string(body["initial"][1], f"state {path!r} initial")
+                ref = r.string(body["initial"][1], f"{what} initial")
                 if ref is not None:
                     if not kids:
-                        r.problem(body["initial"][1], f"state {path!r} has initial but no children")
+                        r.problem(body["initial"][1], f"{what} has initial but no children")
                     else:
                         self.initial_refs.append((path, ref, body["initial"][1]))
             elif kids:
-                r.problem(key_node, f"state {path!r} has children but no 'initial'")
-            description = self._opt_string(body, "description", f"state {path!r} description")
+                r.problem(key_node, f"{what} has children but no 'initial'")
+            description = self._opt_string(body, "description", f"{what} description")
+            timers = self._read_timers(body["after"][1], path) if "after" in body else ()
             self.states[path] = StateSpec(
                 path=path,
                 parent=parent,
@@ -242,9 +308,80 @@ class _ChartBuilder:
                 history=history,
                 description=description or "",
                 position=r.position(key_node),
+                regions=tuple(own_regions),
+                is_region=regions,
+                timers=timers,
             )
             children.append(path)
         return children
+
+    def _read_timers(self, node: yaml.Node, path: str) -> tuple[TimerSpec, ...]:
+        """A state's ``after:`` list: each a delayed transition, or a signal it delivers."""
+        r = self.r
+        out = []
+        for index, item in enumerate(r.sequence(node, f"state {path!r} after")):
+            owner = f"timer {index + 1} of state {path!r}"
+            body = r.mapping(item, owner, allowed=_TIMER_KEYS, required=("seconds",))
+            timer_id = f"{path}.after.{index}"
+            seconds = (
+                self._read_value(body["seconds"][1], f"{owner} seconds")
+                if "seconds" in body
+                else None
+            )
+            signal = timer_id
+            if "signal" in body:
+                named = r.string(body["signal"][1], f"{owner} signal")
+                for key in ("to", "emit", "send", "keep"):
+                    if key in body:
+                        r.problem(
+                            body[key][0],
+                            f"{owner}: a timer that delivers a signal takes no {key!r}"
+                            " (the signal's own transitions apply)",
+                        )
+                if named is not None:
+                    signal = named
+                    self.timer_signals.append((named, body["signal"][1]))
+            elif "to" not in body:
+                r.problem(item, f"{owner} has no target: give 'to' (or 'signal' to deliver)")
+            else:
+                raw = self._read_transition_body(body, timer_id, owner, item)
+                raw.sources = [(path, item)]
+                raw.timer = timer_id
+                self.raw_transitions.append(raw)
+            if seconds is None:
+                continue
+            spec = TimerSpec(timer_id, path, seconds, signal, r.position(item))
+            self.timers[timer_id] = spec
+            out.append(spec)
+        return tuple(out)
+
+    def _read_value(self, node: yaml.Node, what: str) -> ValueRef | None:
+        """A value: a constant, ``{field|kept|setting: name}``, or a list of those."""
+        r = self.r
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        sources: list[tuple[str, Any]] = []
+        for item in items:
+            if isinstance(item, yaml.MappingNode):
+                entries = r.mapping(item, what, allowed=_REF_KINDS)
+                if len(entries) != 1:
+                    r.problem(
+                        item, f"{what}: write one of {{field: x}}, {{kept: x}}, {{setting: x}}"
+                    )
+                    continue
+                ((kind, (_k, name_node)),) = entries.items()
+                ref_name = r.string(name_node, f"{what} {kind}")
+                if ref_name is None:
+                    continue
+                if kind == "kept":
+                    self._kept_refs.append((ref_name, name_node))
+                elif kind == "setting":
+                    self._setting_refs.append((ref_name, name_node))
+                sources.append((kind, ref_name))
+            elif isinstance(item, yaml.ScalarNode):
+                sources.append(("value", r.scalar(item, what)))
+            else:
+                r.problem(item, f"{what} must be a value, a reference or a list of them")
+        return ValueRef(tuple(sources)) if sources else None
 
     def _read_rule(
         self,
@@ -304,6 +441,13 @@ class _ChartBuilder:
             owner = f"command {name!r}"
             body = r.mapping(value_node, owner, allowed=_COMMAND_KEYS)
             rule = self._read_rule(body, owner, key_node, None, timeout)
+            if "local" in body and r.boolean(body["local"][1], f"{owner} local"):
+                self.local_commands[name] = body["local"][0]
+                if "confirm" not in body:
+                    r.problem(
+                        body["local"][0],
+                        f"{owner} is local: it needs a 'confirm' signal (the move it makes)",
+                    )
             mode = pending
             if "pending" in body:
                 mode = r.choice(body["pending"][1], f"{owner} pending", PENDING_MODES) or mode
@@ -376,20 +520,111 @@ class _ChartBuilder:
                 )
                 if "from" in t and not sources and len(r.problems) == known_problems:
                     r.problem(t["from"][1], f"transition of {owner} has an empty 'from'")
-                target = None
-                if "to" in t:
-                    ref = r.string(t["to"][1], f"transition of {owner} to")
-                    target = (ref, t["to"][1]) if ref is not None else None
-                emits = []
-                if "emit" in t:
-                    for emit_node in r.sequence(t["emit"][1], f"transition of {owner} emit"):
-                        emit = self._read_emit(emit_node, owner)
-                        if emit is not None:
-                            emits.append((emit, emit_node))
-                self.raw_transitions.append(_RawTransition(name, sources, target, emits, item))
+                raw = self._read_transition_body(t, name, f"transition of {owner}", item)
+                raw.sources = sources
+                self.raw_transitions.append(raw)
             description = self._opt_string(body, "description", f"{owner} description") or ""
             out.append((name, key_node, payload, description))
         return out
+
+    def _read_transition_body(
+        self,
+        t: dict[str, tuple[yaml.Node, yaml.Node]],
+        signal: str,
+        owner: str,
+        item: yaml.Node,
+    ) -> _RawTransition:
+        """What a transition does: target, emits, guards, sends and kept values."""
+        r = self.r
+        target = None
+        if "to" in t:
+            ref = r.string(t["to"][1], f"{owner} to")
+            target = (ref, t["to"][1]) if ref is not None else None
+        emits = []
+        if "emit" in t:
+            for emit_node in r.sequence(t["emit"][1], f"{owner} emit"):
+                emit = self._read_emit(emit_node, owner.removeprefix("transition of "))
+                if emit is not None:
+                    emits.append((emit, emit_node))
+        raw = _RawTransition(signal, [], target, emits, item)
+        if "when" in t:
+            raw.guards = self._read_guards(t["when"][1], f"{owner} when")
+        if "send" in t:
+            for send_node in r.sequence(t["send"][1], f"{owner} send"):
+                send = self._read_send(send_node, f"{owner} send")
+                if send is not None:
+                    raw.sends.append(send)
+        if "keep" in t:
+            for kname, (_k, vnode) in r.mapping(t["keep"][1], f"{owner} keep").items():
+                value = self._read_value(vnode, f"{owner} keep {kname!r}")
+                if value is not None:
+                    raw.keeps[kname] = (value, vnode)
+                    self.kept_names.add(kname)
+        return raw
+
+    def _read_guards(
+        self, node: yaml.Node, what: str
+    ) -> list[tuple[str, str, list[Any], bool, yaml.Node]]:
+        """``when:``: one condition or a list of them, all of which must hold."""
+        r = self.r
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out = []
+        for item in items:
+            entries = r.mapping(item, what, allowed=(*_GUARD_KINDS, "is", "not"))
+            kinds = [k for k in entries if k in _GUARD_KINDS]
+            if len(kinds) != 1:
+                r.problem(
+                    item,
+                    f"{what}: each condition is one of {{in: state}}, {{not_in: state}},"
+                    " {field: name, is: value}, {setting: name, is: value}",
+                )
+                continue
+            kind = kinds[0]
+            key_node, value_node = entries[kind]
+            if kind in ("in", "not_in"):
+                if "is" in entries or "not" in entries:
+                    r.problem(item, f"{what}: {kind!r} takes a state, not 'is' or 'not'")
+                states = r.strings(value_node, f"{what} {kind}")
+                out.append(("in", "", [v for v in states], kind == "not_in", key_node))
+                continue
+            name = r.string(value_node, f"{what} {kind}")
+            tests = [k for k in ("is", "not") if k in entries]
+            if len(tests) != 1:
+                r.problem(item, f"{what}: a {kind} condition needs exactly one of 'is' or 'not'")
+                continue
+            values_node = entries[tests[0]][1]
+            items_nodes = (
+                values_node.value if isinstance(values_node, yaml.SequenceNode) else [values_node]
+            )
+            values = [r.scalar(v, f"{what} {tests[0]}") for v in items_nodes]
+            if name is not None:
+                if kind == "setting":
+                    self._setting_refs.append((name, value_node))
+                out.append((kind, name, values, tests[0] == "not", value_node))
+        return out
+
+    def _read_send(
+        self, node: yaml.Node, what: str
+    ) -> tuple[str, dict[str, tuple[ValueRef, yaml.Node]], list[Any], yaml.Node] | None:
+        """One ``send:`` item: ``command``, or ``{command: {arg: value}, when: ...}``."""
+        r = self.r
+        if isinstance(node, yaml.ScalarNode):
+            name = r.string(node, what)
+            return (name, {}, [], node) if name is not None else None
+        entries = r.mapping(node, what)
+        guards = (
+            self._read_guards(entries.pop("when")[1], f"{what} when") if "when" in entries else []
+        )
+        if len(entries) != 1:
+            r.problem(node, f"{what}: write a command name or {{command: {{argument: value}}}}")
+            return None
+        ((name, (key_node, args_node)),) = entries.items()
+        args = {}
+        for arg, (_k, vnode) in r.mapping(args_node, f"{what} {name!r} args").items():
+            value = self._read_value(vnode, f"{what} {name!r} argument {arg!r}")
+            if value is not None:
+                args[arg] = (value, vnode)
+        return name, args, guards, key_node
 
     def _read_emit(self, node: yaml.Node, owner: str) -> Emit | None:
         r = self.r
@@ -513,10 +748,30 @@ class _ChartBuilder:
                 pending=mode,
                 description=cdesc,
                 position=r.position(key_node),
+                local=cname in self.local_commands,
             )
 
-        transitions: dict[str, list[TransitionSpec]] = {s[0]: [] for s in signals_raw}
-        seen: dict[tuple[str, str], yaml.Node] = {}
+        payload_of = {sname: payload for sname, _k, payload, _d in signals_raw}
+        for timer_id in self.timers:
+            if timer_id in payload_of:
+                r.problem(self.timers[timer_id].position, f"signal {timer_id!r} is a timer's id")
+            payload_of.setdefault(timer_id, ())
+        for named, node in self.timer_signals:
+            if named not in signal_names:
+                r.unknown_name(node, "signal", named, signal_names, where="timer signal")
+        for ref_name, node in self._kept_refs:
+            if ref_name not in self.kept_names:
+                r.problem(
+                    node, f"nothing keeps a value named {ref_name!r} (no transition's 'keep')"
+                )
+        for ref_name, node in self._setting_refs:
+            if ref_name not in self.settings:
+                r.unknown_name(node, "setting", ref_name, self.settings)
+
+        transitions: dict[str, list[TransitionSpec]] = {sname: [] for sname in payload_of}
+        # per (state, signal), the transitions so far: a later one is reachable only if
+        # every earlier one is guarded (document order decides)
+        seen: dict[tuple[str, str], list[tuple[tuple[Guard, ...], yaml.Node]]] = {}
         emitted: set[str] = set()
         for raw in self.raw_transitions:
             target = None
@@ -533,20 +788,32 @@ class _ChartBuilder:
                         r.problem(
                             emit_node, f"notification {emit.notification!r} has no field {field!r}"
                         )
+            payload = payload_of.get(raw.signal, ())
+            guards = self._resolve_guards(raw.guards, raw.signal, payload)
+            sends = tuple(
+                self._resolve_send(send, raw.signal, payload, commands) for send in raw.sends
+            )
+            keeps = {}
+            for kname, (value, vnode) in raw.keeps.items():
+                self._check_fields(value, vnode, raw.signal, payload)
+                keeps[kname] = value
             for ref, node in raw.sources:
                 source = self._state(ref, node)
                 if source is None:
                     continue
                 cell = (source, raw.signal)
-                if cell in seen:
-                    first = r.position(seen[cell])
+                earlier = seen.setdefault(cell, [])
+                blocking = next((n for g, n in earlier if not g or g == guards), None)
+                if blocking is not None:
+                    first = r.position(blocking)
                     r.problem(
                         node,
-                        f"second transition for signal {raw.signal!r} in state {source!r}"
-                        f" (first at line {first.line})",
+                        f"transition for signal {raw.signal!r} in state {source!r} is never"
+                        f" taken: the one at line {first.line} comes first and"
+                        + (" has the same guard" if guards else " has no guard"),
                     )
                     continue
-                seen[cell] = node
+                earlier.append((guards, node))
                 transitions[raw.signal].append(
                     TransitionSpec(
                         signal=raw.signal,
@@ -554,6 +821,10 @@ class _ChartBuilder:
                         target=target,
                         emits=tuple(e for e, _ in raw.emits),
                         position=r.position(node),
+                        guards=guards,
+                        sends=tuple(x for x in sends if x is not None),
+                        keeps=keeps,
+                        timer=raw.timer,
                     )
                 )
 
@@ -567,6 +838,15 @@ class _ChartBuilder:
             )
             for sname, key_node, payload, sdesc in signals_raw
         }
+        for timer_id, timer in self.timers.items():
+            if timer.signal == timer_id:
+                signals[timer_id] = SignalSpec(
+                    timer_id,
+                    (),
+                    tuple(transitions[timer_id]),
+                    f"the timer of state {timer.state!r}",
+                    timer.position,
+                )
         chart = Chart(
             name=name,
             initial=initial,
@@ -579,11 +859,78 @@ class _ChartBuilder:
             description=description,
             source=r.file,
             session=self.session,
+            settings=self.settings,
+            extends=self.extends,
+            timers=self.timers,
         )
         if not r.problems:
             self._check_whole(chart, commands_raw)
         r.raise_if_problems()
         return chart
+
+    def _resolve_guards(
+        self,
+        raw: list[tuple[str, str, list[Any], bool, yaml.Node]],
+        signal: str,
+        payload: tuple[str, ...],
+    ) -> tuple[Guard, ...]:
+        r = self.r
+        out = []
+        for kind, gname, values, negate, node in raw:
+            if kind == "in":
+                found = [p for ref in values if (p := self._state(ref, node)) is not None]
+                if len(found) != len(values):
+                    continue
+                values = found
+            elif kind == "field" and gname not in payload:
+                r.problem(
+                    node,
+                    f"guard on field {gname!r}: signal {signal!r} carries no such field"
+                    f" ({', '.join(payload) or 'it has no payload'})",
+                )
+                continue
+            out.append(Guard(kind, gname, tuple(values), negate, r.position(node)))
+        return tuple(out)
+
+    def _check_fields(
+        self, value: ValueRef, node: yaml.Node, signal: str, payload: tuple[str, ...]
+    ) -> None:
+        for kind, name in value.sources:
+            if kind == "field" and name not in payload:
+                self.r.problem(
+                    node,
+                    f"field {name!r}: signal {signal!r} carries no such field"
+                    f" ({', '.join(payload) or 'it has no payload'})",
+                )
+
+    def _resolve_send(
+        self,
+        raw: tuple[str, dict[str, tuple[ValueRef, yaml.Node]], list[Any], yaml.Node],
+        signal: str,
+        payload: tuple[str, ...],
+        commands: dict[str, CommandSpec],
+    ) -> SendSpec | None:
+        r = self.r
+        name, args, guards, node = raw
+        spec = commands.get(name)
+        if spec is None:
+            r.unknown_name(node, "command", name, commands, where="send")
+            return None
+        declared = [a.name for a in spec.args]
+        for arg, (value, vnode) in args.items():
+            if arg not in declared:
+                r.problem(
+                    vnode,
+                    f"send {name!r}: the command has no argument {arg!r}"
+                    f" ({', '.join(declared) or 'it takes none'})",
+                )
+            self._check_fields(value, vnode, signal, payload)
+        return SendSpec(
+            name,
+            {a: v for a, (v, _n) in args.items()},
+            self._resolve_guards(guards, signal, payload),
+            r.position(node),
+        )
 
     def _check_whole(
         self,
@@ -615,7 +962,7 @@ class _ChartBuilder:
                     if signal is None:
                         continue
                     for source in compiled.allowed_from:
-                        for leaf in _leaves_under(chart, source):
+                        for leaf in _main_leaves(chart, source):
                             if signal not in handles[leaf]:
                                 r.problem(
                                     getattr(raw, key)[1],
@@ -633,16 +980,35 @@ class _ChartBuilder:
                 r.problem(spec.position, f"state {path!r} cannot be reached from the initial state")
 
 
-def _leaves_under(chart: Chart, path: str) -> list[str]:
-    return [leaf for leaf in chart.leaves() if chart.contains(path, leaf)]
+def _main_leaves(chart: Chart, path: str) -> list[str]:
+    """The leaves below ``path`` through main children only (a region below ``path`` runs
+    beside them: its leaves are never the state a command is sent from)."""
+    out = []
+    todo = [path]
+    while todo:
+        spec = chart.states[todo.pop()]
+        if spec.is_leaf:
+            out.append(spec.path)
+        todo.extend(reversed(spec.children))
+    return out
 
 
 def _handled_signals(chart: Chart) -> dict[str, set[str]]:
-    """For every leaf, the signals some transition (on it or above it) handles."""
-    out: dict[str, set[str]] = {leaf: set() for leaf in chart.leaves()}
+    """For every leaf, the signals some transition (on it, above it, or in a region
+    active beside it) handles."""
+    by_state: dict[str, set[str]] = {}
     for t in chart.transitions():
-        for leaf in _leaves_under(chart, t.source):
-            out[leaf].add(t.signal)
+        by_state.setdefault(t.source, set()).add(t.signal)
+    out: dict[str, set[str]] = {}
+    for leaf in chart.leaves():
+        handled: set[str] = set()
+        for state in chart.ancestors(leaf):
+            handled |= by_state.get(state, set())
+            for region in chart.states[state].regions:
+                for inner in chart.states:
+                    if chart.contains(region, inner):
+                        handled |= by_state.get(inner, set())
+        out[leaf] = handled
     return out
 
 
@@ -658,7 +1024,14 @@ def _reachable(chart: Chart) -> set[str]:
         entered = todo.pop()
         # entering a state enters its ancestors, its default descendants, and (history)
         # whichever child was active before: that child must have been reached already
-        for state in (*chart.ancestors(entered), *_default_chain(chart, entered)):
+        beside = [
+            x
+            for outer in chart.ancestors(entered)
+            for region in chart.states[outer].regions
+            if not chart.contains(region, entered)
+            for x in (region, *_default_chain(chart, region))
+        ]
+        for state in (*chart.ancestors(entered), *_default_chain(chart, entered), *beside):
             if state in reached:
                 continue
             reached.add(state)
@@ -669,9 +1042,18 @@ def _reachable(chart: Chart) -> set[str]:
 
 
 def _default_chain(chart: Chart, path: str) -> list[str]:
+    """The states entered by default below ``path``: initial children and every region's."""
     out = []
+    todo = [*chart.states[path].regions]
     state = chart.states[path]
-    while state.initial is not None:
-        state = chart.states[state.initial]
-        out.append(state.path)
-    return out
+    while True:
+        if state.initial is not None:
+            state = chart.states[state.initial]
+            out.append(state.path)
+            todo.extend(state.regions)
+        elif todo:
+            state = chart.states[todo.pop()]
+            out.append(state.path)
+            todo.extend(state.regions)
+        else:
+            return out

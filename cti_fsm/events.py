@@ -19,6 +19,7 @@ import attrs
 __all__ = [
     "EXCERPT_CHARS",
     "Answer",
+    "ChartCommand",
     "Frame",
     "Inbound",
     "Malformed",
@@ -27,6 +28,7 @@ __all__ = [
     "Signal",
     "Snapshot",
     "Step",
+    "TimerChange",
 ]
 
 #: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
@@ -128,6 +130,27 @@ class Notification:
 
 
 @attrs.frozen
+class TimerChange:
+    """A timer a step starts or cancels; the machine has no clock, its driver arms it.
+
+    Attributes:
+        timer: the timer's id (``chart.timers``).
+        seconds: how long until it fires; None to cancel it.
+    """
+
+    timer: str
+    seconds: float | None = None
+
+
+@attrs.frozen
+class ChartCommand:
+    """A command the chart sends because a transition was taken (``send:``)."""
+
+    command: str
+    args: Mapping[str, Any] = _EMPTY
+
+
+@attrs.frozen
 class Step:
     """What one signal did to a machine.
 
@@ -139,6 +162,8 @@ class Step:
         notifications: the notifications the transition emitted, in order.
         payload: the signal's payload.
         ignored: True if the state had no transition for the signal (nothing happened).
+        timers: the timers to cancel (first) and start, in order.
+        commands: the chart commands to send now, in order.
     """
 
     source: str
@@ -147,6 +172,8 @@ class Step:
     notifications: tuple[Notification, ...] = ()
     payload: Mapping[str, Any] = _EMPTY
     ignored: bool = False
+    timers: tuple[TimerChange, ...] = ()
+    commands: tuple[ChartCommand, ...] = ()
 
     @property
     def changed(self) -> bool:

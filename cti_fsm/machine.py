@@ -1,259 +1,30 @@
-"""The engine: a chart compiled once into tables, and a small machine per agent.
+"""The engine: a machine per agent over a chart compiled once into tables.
 
 Sans-IO and h11-style: ``Machine.check`` validates a command against the tables and changes
-nothing; ``Machine.apply`` looks a signal up in the current leaf's row and moves. All the
-chart's structure (nesting, parent-declared transitions, history) is flattened at compile
-time into one row per leaf state, so a step is a dict lookup and, for a signal without
-payload, a precomputed ``Step``. No state name appears here: the chart decides everything.
+nothing; ``Machine.apply`` looks a signal up in the current configuration's row and moves.
+All the chart's structure (nesting, parallel regions, parent-declared transitions, guards
+on states and settings, history) is flattened by ``compiler`` into one row per
+configuration, so a step is a dict lookup and, for a signal without payload, a
+precomputed ``Step``. The machine has no clock: a step lists the timers to start and
+cancel, and ``fire`` applies a timer that is due. No state name appears here: the chart
+decides everything.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import attrs
-
 from .chart import ARG_TYPES, Chart, CommandRule, CommandSpec
+from .compiler import CompiledChart, Edge, Move, build_step, compile_chart
 from .errors import IllegalCommand, InvalidArguments, PermissionDenied, UnexpectedSignal
-from .events import Notification, Step
+from .events import Notification, Step, TimerChange
 
-__all__ = ["Machine", "Notification", "Step", "compile_chart"]
+__all__ = ["CompiledChart", "Machine", "Notification", "Step", "compile_chart"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NO_RIGHTS: frozenset[str] = frozenset()
-
-
-@attrs.frozen
-class _Emit:
-    name: str
-    fields: tuple[str, ...]
-    constants: Mapping[str, Any]
-
-    def build(self, payload: Mapping[str, Any]) -> Notification:
-        values = {f: payload.get(f) for f in self.fields}
-        values.update(self.constants)
-        return Notification(self.name, MappingProxyType(values))
-
-
-class _Row(dict[str, "_Edge"]):
-    """One leaf's row of the table, ``{signal: edge}``; it knows its leaf, so a machine
-    holds its row alone and a move is one store."""
-
-    __slots__ = ("leaf",)
-
-    def __init__(self, leaf: int) -> None:
-        super().__init__()
-        self.leaf = leaf
-
-
-@attrs.frozen
-class _Edge:
-    """One (leaf, signal) cell of the table.
-
-    For a target known at compile time (``leaf`` >= 0), the machine's whole move is
-    precomputed: the target's ``row``, the history update (``hist & keep | mark``) and the
-    ``step`` to return when the signal has no payload; ``plain`` says history is left
-    as it is, so the move is just ``row``. A target with history below it (``leaf`` < 0)
-    is resolved at run time from ``entry``; ``steps`` holds the no-payload Step of every
-    leaf it can resolve to, and ``row``, ``keep``, ``mark`` and ``step`` are not used.
-    """
-
-    signal: str
-    source: int
-    leaf: int
-    entry: int
-    emits: tuple[_Emit, ...]
-    steps: Mapping[int, Step]
-    row: _Row
-    keep: int
-    mark: int
-    step: Step
-    plain: bool
-
-
-@attrs.frozen(eq=False)
-class CompiledChart:
-    """A chart flattened into per-leaf tables; shared by every machine of that chart.
-
-    A machine holds its current leaf's row (which knows its leaf number) and its history
-    as one int: history slot ``k`` occupies ``history_bits`` bits at ``k * history_bits``
-    and holds the number of the child last active, plus one (0: the state was never
-    entered). An int and a shared row keep a machine small and cheap to create (no
-    per-machine container for the garbage collector to walk).
-
-    Attributes:
-        leaves: full path of every leaf, by leaf number.
-        rows: per leaf, ``{signal: edge}`` with parent-declared transitions merged in
-            (a state's own transition wins over its ancestors'). Shared: read only.
-        marks: per leaf, ``(keep, mark)``: entering it sets ``hist = hist & keep | mark``.
-        nodes: per state number, (full path, initial state number or -1, history shift
-            or -1).
-    """
-
-    chart: Chart
-    leaves: tuple[str, ...]
-    leaf_number: Mapping[str, int]
-    state_number: Mapping[str, int]
-    rows: tuple[_Row, ...]
-    marks: tuple[tuple[int, int], ...]
-    nodes: tuple[tuple[str, int, int], ...]
-    history_slots: int
-    history_bits: int
-    initial_leaf: int
-    rule_leaves: Mapping[CommandRule, frozenset[int]]
-    _allowed: dict[tuple[int, frozenset[str]], tuple[str, ...]] = attrs.field(factory=dict)
-
-    def entry_leaf(self, node: int, history: int) -> int:
-        """The leaf entered when state ``node`` is entered, following history then initial."""
-        mask = (1 << self.history_bits) - 1
-        path, initial, shift = self.nodes[node]
-        while initial >= 0:
-            last = (history >> shift) & mask if shift >= 0 else 0
-            node = last - 1 if last else initial
-            path, initial, shift = self.nodes[node]
-        return self.leaf_number[path]
-
-    def allowed(self, leaf: int, rights: frozenset[str]) -> tuple[str, ...]:
-        """The commands sendable from ``leaf`` with ``rights``, in chart order (cached)."""
-        key = (leaf, rights)
-        found = self._allowed.get(key)
-        if found is None:
-            found = tuple(
-                name
-                for name, spec in self.chart.commands.items()
-                if any(
-                    leaf in self.rule_leaves[rule] and rule.rights <= rights for rule in spec.rules
-                )
-            )
-            self._allowed[key] = found
-        return found
-
-
-def compile_chart(chart: Chart) -> CompiledChart:
-    """Compile a chart into tables (once per chart object; later calls return the same)."""
-    found = chart._compiled
-    if found is None:
-        found = _compile(chart)
-        # a cache, not state: the chart stays immutable for everything that reads it
-        object.__setattr__(chart, "_compiled", found)
-    assert isinstance(found, CompiledChart)
-    return found
-
-
-def _compile(chart: Chart) -> CompiledChart:
-    paths = list(chart.states)
-    number = {p: i for i, p in enumerate(paths)}
-    history_states = [p for p, s in chart.states.items() if s.history]
-    bits = max(1, len(paths).bit_length())
-    shift_of = {p: k * bits for k, p in enumerate(history_states)}
-    slot_mask = (1 << bits) - 1
-    nodes = tuple(
-        (p, number[s.initial] if s.initial else -1, shift_of.get(p, -1))
-        for p, s in chart.states.items()
-    )
-    leaves = chart.leaves()
-    leaf_number = {p: i for i, p in enumerate(leaves)}
-
-    marks = []
-    for leaf in leaves:
-        keep, mark = -1, 0
-        for inner, outer in itertools.pairwise(chart.ancestors(leaf)):
-            if outer in shift_of:
-                keep &= ~(slot_mask << shift_of[outer])
-                mark |= (number[inner] + 1) << shift_of[outer]
-        marks.append((keep, mark))
-
-    emits_of = {
-        id(t): tuple(
-            _Emit(
-                e.notification,
-                chart.notifications[e.notification].fields,
-                MappingProxyType(dict(e.constants)),
-            )
-            for e in t.emits
-        )
-        for t in chart.transitions()
-    }
-
-    # every row exists before any edge, so an edge can point at its target's row
-    rows = [_Row(i) for i in range(len(leaves))]
-    for i, leaf in enumerate(leaves):
-        row = rows[i]
-        # innermost first, so a state's own transition shadows its ancestors'
-        for state in chart.ancestors(leaf):
-            for t in chart.transitions():
-                if t.source != state or t.signal in row:
-                    continue
-                emits = emits_of[id(t)]
-                if t.target is None:
-                    static, entry, possible = i, -1, [i]
-                else:
-                    spec_has_history = any(
-                        chart.states[s].history
-                        for s in (t.target, *_descendants(chart, t.target))
-                        if not chart.states[s].is_leaf
-                    )
-                    if spec_has_history:
-                        static, entry = -1, number[t.target]
-                        possible = [leaf_number[x] for x in leaves if chart.contains(t.target, x)]
-                    else:
-                        static = leaf_number[chart.default_leaf(t.target)]
-                        entry, possible = -1, [static]
-                steps = {
-                    target: Step(
-                        leaf,
-                        leaves[target],
-                        t.signal,
-                        tuple(e.build(_EMPTY) for e in emits),
-                    )
-                    for target in possible
-                }
-                # an internal transition leaves history as it is
-                keep, mark = marks[static] if t.target is not None and static >= 0 else (-1, 0)
-                # (with history below the target, these three are placeholders, never read)
-                known = static if static >= 0 else possible[0]
-                row[t.signal] = _Edge(
-                    signal=t.signal,
-                    source=i,
-                    leaf=static,
-                    entry=entry,
-                    emits=emits,
-                    steps=MappingProxyType(steps),
-                    row=rows[known],
-                    keep=keep,
-                    mark=mark,
-                    step=steps[known],
-                    plain=static >= 0 and mark == 0,
-                )
-
-    rule_leaves = {}
-    for spec in chart.commands.values():
-        for rule in spec.rules:
-            rule_leaves[rule] = frozenset(
-                leaf_number[x]
-                for x in leaves
-                if any(chart.contains(src, x) for src in rule.allowed_from)
-            )
-    return CompiledChart(
-        chart=chart,
-        leaves=leaves,
-        leaf_number=MappingProxyType(leaf_number),
-        state_number=MappingProxyType(number),
-        rows=tuple(rows),
-        marks=tuple(marks),
-        nodes=nodes,
-        history_slots=len(history_states),
-        history_bits=bits,
-        initial_leaf=leaf_number[chart.default_leaf(chart.initial)],
-        rule_leaves=MappingProxyType(rule_leaves),
-    )
-
-
-def _descendants(chart: Chart, path: str) -> list[str]:
-    return [p for p in chart.states if p != path and chart.contains(path, p)]
 
 
 def _type_name(kind: str) -> str:
@@ -261,7 +32,8 @@ def _type_name(kind: str) -> str:
 
 
 class Machine:
-    """One agent's state under a chart: a leaf and its history, nothing else.
+    """One agent's state under a chart: a configuration, its history and the values its
+    transitions kept, nothing else.
 
     >>> m = Machine(default_chart())
     >>> m.apply("logged_in").names
@@ -279,7 +51,7 @@ class Machine:
         TypeError: ``rights`` is a string (write ``["supervisor"]``).
     """
 
-    __slots__ = ("_c", "_hist", "_row", "rights", "strict")
+    __slots__ = ("_c", "_hist", "_kept", "_row", "rights", "strict")
 
     def __init__(
         self,
@@ -297,9 +69,11 @@ class Machine:
         self.rights = frozenset(rights) or _NO_RIGHTS
         self.strict = strict
         self._hist = 0
+        # None until a transition keeps a value: most machines never hold one
+        self._kept: dict[str, Any] | None = None
         if state is None:
-            self._row = c.rows[c.initial_leaf]
-            self._hist = c.marks[c.initial_leaf][1]
+            self._row = c.rows[c.initial_config]
+            self._hist = c.marks[c.initial_config][1]
         else:
             self._enter(state)
 
@@ -311,16 +85,31 @@ class Machine:
 
     @property
     def state(self) -> str:
-        """Full dotted path of the current leaf state, e.g. ``"checked_in.talking"``."""
-        return self._c.leaves[self._row.leaf]
+        """Full dotted path of the current main leaf state, e.g. ``"checked_in.talking"``.
+
+        A state with parallel regions has one leaf active in each region beside it:
+        ``states`` lists them all.
+        """
+        return self._c.main[self._row.config]
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """Full paths of every active leaf: the main one first, then each region's."""
+        c = self._c
+        return tuple(c.paths[n] for n in c.configs[self._row.config])
+
+    @property
+    def kept(self) -> Mapping[str, Any]:
+        """The values transitions kept (``keep:``), by name."""
+        return MappingProxyType(dict(self._kept)) if self._kept else _EMPTY
 
     def in_state(self, state: str) -> bool:
-        """True if the current leaf is ``state`` or lies below it.
+        """True if ``state`` is active (the current leaf, an ancestor, or a region's).
 
         Raises:
             KeyError: the chart has no such state.
         """
-        return self._c.chart.contains(self._c.chart.resolve(state), self.state)
+        return self._c.chart.resolve(state) in self._c.active[self._row.config]
 
     @property
     def history(self) -> tuple[str | None, ...]:
@@ -328,33 +117,45 @@ class Machine:
         c = self._c
         mask = (1 << c.history_bits) - 1
         out = []
-        for _path, _initial, shift in c.nodes:
-            if shift >= 0:
-                last = (self._hist >> shift) & mask
-                out.append(c.nodes[last - 1][0] if last else None)
+        for n in sorted(c.history_shift):
+            last = (self._hist >> c.history_shift[n]) & mask
+            out.append(c.paths[last - 1] if last else None)
         return tuple(out)
 
     @property
     def configuration(self) -> tuple[int, int]:
         """The machine's whole state as one opaque, hashable value.
 
-        Two machines of the same chart and rights with equal configurations behave the same
-        from now on: the value covers the current leaf and what every history state would
-        resume. Cheap to take; meant for comparing and for search (visited sets).
+        Two machines of the same chart and rights with equal configurations take the same
+        transitions from now on: the value covers every active leaf and what every history
+        state would resume (kept values only change what chart commands carry). Cheap to
+        take; meant for comparing and for search (visited sets).
         """
-        return (self._row.leaf, self._hist)
+        return (self._row.config, self._hist)
 
     def allowed(self) -> tuple[str, ...]:
         """The commands that may be sent now (state and rights), in chart order."""
-        return self._c.allowed(self._row.leaf, self.rights)
+        return self._c.allowed(self._row.config, self.rights)
 
     def handles(self, signal: str) -> bool:
-        """True if the current state has a transition for ``signal``."""
+        """True if the current configuration has a transition for ``signal``."""
         return signal in self._row
 
     def handled(self) -> tuple[str, ...]:
-        """The signals the current state has a transition for."""
+        """The signals the current configuration has a transition for."""
         return tuple(self._row)
+
+    def timers(self) -> tuple[TimerChange, ...]:
+        """The timers of every active state, with their durations as of now (those that
+        arm nothing left out): what a driver arms for a machine it starts or resumes."""
+        c = self._c
+        chart = c.chart
+        out = []
+        for timer_id in c.timers_of(self._row.config):
+            value = chart.timers[timer_id].seconds.resolve(_EMPTY, self._kept, chart.settings)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                out.append(TimerChange(timer_id, float(value)))
+        return tuple(out)
 
     # --- commands ---------------------------------------------------------------------------
     def check(self, command: str, /, **args: Any) -> CommandRule:
@@ -374,8 +175,8 @@ class Machine:
             raise IllegalCommand(command=command, state=self.state, allowed=self.allowed())
         self._check_args(spec, args)
         rule = spec.rule_for(args)
-        leaf = self._row.leaf
-        if leaf not in self._c.rule_leaves[rule]:
+        leaf = self._row.config
+        if leaf not in self._c.rule_configs[rule]:
             # allowed() may list it all the same, for an argument that selects another rule
             # (pause(agent_id=...)); say which, or the message contradicts itself
             with_args = [
@@ -383,7 +184,7 @@ class Machine:
                 for a in spec.args
                 if a.when_given is not None
                 and a.when_given is not rule
-                and leaf in self._c.rule_leaves[a.when_given]
+                and leaf in self._c.rule_configs[a.when_given]
                 and a.when_given.rights <= self.rights
             ]
             hint = f"here it needs argument {' or '.join(with_args)}" if with_args else ""
@@ -432,14 +233,15 @@ class Machine:
 
     # --- signals ----------------------------------------------------------------------------
     def apply(self, signal: str, /, **payload: Any) -> Step:
-        """Apply a signal: move along the current state's transition for it.
+        """Apply a signal: take the transitions the current configuration has for it.
 
         Returns:
-            The step taken; ``step.ignored`` if the current state does not handle it.
+            The step taken; ``step.ignored`` if no transition applies (none is declared,
+            or every candidate's guard fails).
 
         Raises:
-            UnexpectedSignal: in strict mode, the current state does not handle it
-                (the state is unchanged).
+            UnexpectedSignal: in strict mode, no transition applies (the state is
+                unchanged).
         """
         # the hot path: a move known at compile time that leaves history alone is one
         # store, and without payload its Step is precomputed
@@ -447,30 +249,68 @@ class Machine:
         if edge is None:
             return self._ignore(signal, payload)
         if edge.plain:
-            self._row = edge.row
+            self._row = edge.row  # type: ignore[assignment]
             if not payload:
-                return edge.step
-            return self._with_payload(edge, edge.leaf, payload)
-        if edge.leaf >= 0:
-            leaf = edge.leaf
-            self._row = edge.row
-            self._hist = self._hist & edge.keep | edge.mark
-            step = edge.step
-        else:
-            leaf = self._move(self._c.entry_leaf(edge.entry, self._hist))
-            step = edge.steps[leaf]
-        return self._with_payload(edge, leaf, payload) if payload else step
+                return edge.step  # type: ignore[return-value]
+            return self._build(edge.move, edge.source, payload)  # type: ignore[arg-type]
+        move = edge.move
+        if move is None and edge.by_history is not None:
+            move = edge.by_history.get(self._hist) or edge.for_history(self._hist)
+        if move is not None and not move.keeps and not move.dynamic:
+            # no guard to decide, and only history changes (a history state was left or
+            # entered, or resumed)
+            self._row = self._c.rows[move.config]
+            self._hist = self._hist & move.keep | move.mark
+            if not payload:
+                return move.step
+            return self._build(move, edge.source, payload)
+        return self._apply_slow(edge, signal, payload, move)
 
-    def _with_payload(self, edge: _Edge, leaf: int, payload: dict[str, Any]) -> Step:
-        frozen = MappingProxyType(payload)
-        leaves = self._c.leaves
-        return Step(
-            leaves[edge.source],
-            leaves[leaf],
-            edge.signal,
-            tuple([e.build(frozen) for e in edge.emits]),
-            frozen,
+    def _apply_slow(
+        self, edge: Edge, signal: str, payload: dict[str, Any], move: Move | None
+    ) -> Step:
+        move = move or edge.resolve(self._hist, payload)
+        if move is None:
+            return self._ignore(signal, payload)
+        c = self._c
+        source = self._row.config
+        self._row = c.rows[move.config]
+        self._hist = self._hist & move.keep | move.mark
+        if move.keeps:
+            settings = c.chart.settings
+            kept = self._kept if self._kept is not None else {}
+            # the values come from the payload as it arrived, before this step's own keeps
+            before = dict(kept)
+            for name, ref in move.keeps:
+                kept[name] = ref.resolve(payload, before, settings)
+            self._kept = kept
+        if not payload and not move.dynamic and not move.keeps:
+            return move.step
+        return self._build(move, source, payload)
+
+    def _build(self, move: Move, source: int, payload: dict[str, Any]) -> Step:
+        c = self._c
+        return build_step(
+            move,
+            c.main[source],
+            c.main[move.config],
+            move.step.signal,
+            MappingProxyType(payload) if payload else _EMPTY,
+            self._kept,
+            c.chart,
         )
+
+    def fire(self, timer: str) -> Step:
+        """Apply a due timer: its signal, if its state is still active (else ignored).
+
+        Raises:
+            KeyError: the chart has no such timer.
+        """
+        spec = self._c.chart.timers[timer]
+        if spec.state not in self._c.active[self._row.config]:
+            here = self.state
+            return Step(here, here, spec.signal, ignored=True)
+        return self.apply(spec.signal)
 
     def _ignore(self, signal: str, payload: dict[str, Any]) -> Step:
         if self.strict:
@@ -483,26 +323,25 @@ class Machine:
         """Move straight to ``state`` (resynchronising with a server's snapshot).
 
         A composite state is entered as a transition would enter it (history, then
-        initial). No notification is emitted: the caller knows what it resynchronised.
+        initial, and every region). No notification is emitted: the caller knows what it
+        resynchronised. The step cancels the timers of the states left and starts those
+        of the states entered.
 
         Raises:
             KeyError: the chart has no such state.
         """
         source = self.state
+        before = self._c.timers_of(self._row.config)
         self._enter(state)
-        return Step(source, self.state, None)
+        timers = (*(TimerChange(t) for t in before), *self.timers())
+        return Step(source, self.state, None, timers=timers)
 
     def _enter(self, state: str) -> None:
         c = self._c
-        number = c.state_number[c.chart.resolve(state)]
-        self._move(c.entry_leaf(number, self._hist))
-
-    def _move(self, leaf: int) -> int:
-        c = self._c
-        self._row = c.rows[leaf]
-        keep, mark = c.marks[leaf]
+        config = c.enter(c.chart.resolve(state), self._hist)
+        self._row = c.rows[config]
+        keep, mark = c.marks[config]
         self._hist = self._hist & keep | mark
-        return leaf
 
     def copy(self) -> Machine:
         """An independent machine in the same state, with the same history and rights."""
@@ -512,6 +351,7 @@ class Machine:
         other.strict = self.strict
         other._hist = self._hist
         other._row = self._row
+        other._kept = dict(self._kept) if self._kept is not None else None
         return other
 
     def __repr__(self) -> str:

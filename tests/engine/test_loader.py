@@ -83,7 +83,8 @@ def test_base_chart_is_valid() -> None:
 def test_unknown_key_in_a_command() -> None:
     assert problems(edit(17, "    form: [idle]", "    from: [idle]")) == [
         "t.yaml:17:5: command 'work': unknown key 'form' (did you mean 'from'?);"
-        " expected one of: description, from, args, rights, confirm, fail, timeout, pending"
+        " expected one of: description, from, args, rights, confirm, fail, timeout, pending,"
+        " local"
     ]
 
 
@@ -91,14 +92,14 @@ def test_unknown_key_at_the_top() -> None:
     assert problems(edit(3, "rights: [boss]", "state: {}")) == [
         "t.yaml:4:1: chart: unknown key 'state' (did you mean 'states'?); expected one of:"
         " chart, version, description, initial, rights, defaults, states, commands,"
-        " signals, notifications, session"
+        " signals, notifications, session, settings, extends"
     ]
 
 
 def test_unknown_key_in_a_transition() -> None:
     assert problems(edit(31, "      - {from: busy, goto: up, to: up, emit: [onDone]}")) == [
         "t.yaml:31:22: transition of signal 'done': unknown key 'goto' (did you mean 'to'?);"
-        " expected one of: from, to, emit"
+        " expected one of: from, to, emit, when, send, keep"
     ]
 
 
@@ -262,7 +263,8 @@ def test_state_with_transitions_out_but_none_in_cannot_be_reached() -> None:
 def test_two_transitions_for_the_same_state_and_signal() -> None:
     text = edit(31, "      - {from: busy, to: up, emit: [onDone]}", "      - {from: up.busy}")
     assert problems(text) == [
-        "t.yaml:32:16: second transition for signal 'done' in state 'up.busy' (first at line 31)"
+        "t.yaml:32:16: transition for signal 'done' in state 'up.busy' is never taken: the one"
+        " at line 31 comes first and has no guard"
     ]
 
 

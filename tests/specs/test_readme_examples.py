@@ -22,7 +22,7 @@ from cti_fsm.vendor_map import load_vendor_map_text
 CHART_MISTAKES = [
     ("    description: Not logged in.", "    descripton: Not logged in.",
      "desk.yaml:11:5: state 'offline': unknown key 'descripton' (did you mean 'description'?);"
-     " expected one of: description, initial, history, states"),
+     " expected one of: description, initial, history, states, regions, after"),
     ("    pending: reject\n", "    pending: reject\n    pending: queue\n",
      "desk.yaml:33:5: command 'connect': duplicate key 'pending' (first at line 32)"),
     ("  restore:\n    from: paused\n", "  restore:\n",
@@ -71,8 +71,8 @@ CHART_MISTAKES = [
     ("      - {from: [ringing, talking], to: available, emit: [onIdle]}\n",
      "      - {from: [ringing, talking], to: available, emit: [onIdle]}\n"
      "      - {from: talking, to: offline}\n",
-     "desk.yaml:81:16: second transition for signal 'hung_up' in state 'online.talking'"
-     " (first at line 80)"),
+     "desk.yaml:81:16: transition for signal 'hung_up' in state 'online.talking' is never"
+     " taken: the one at line 80 comes first and has no guard"),
     ("  onRestore: {}\n", "  onRestore: {}\n  onHold: {}\n",
      "desk.yaml:93:3: notification 'onHold' is never emitted by any transition"),
     ("  answer:\n    from: ringing\n", "  answer:\n    from: [ringing, talking]\n",
