@@ -92,6 +92,7 @@ class IllegalCommand(CommandError):
 
     def __init__(self, *, command: str, state: str, allowed: Sequence[str], hint: str = "") -> None:
         self.allowed = tuple(sorted(allowed))
+        self.hint = hint
         listed = ", ".join(self.allowed) or "none"
         super().__init__(
             f"command {command!r} cannot be sent in state {state!r}; allowed now: {listed}"

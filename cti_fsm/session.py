@@ -50,9 +50,10 @@ from .errors import (
     CommandTimeout,
     CtiError,
     Disconnected,
+    IllegalCommand,
     Unsupported,
 )
-from .events import Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
+from .events import Answer, ChartCommand, Frame, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
 from .paths import shortest_signal_path
 
@@ -233,6 +234,7 @@ class Session:
         "_clock",
         "_dead",
         "_deferred",
+        "_delays",
         "_events",
         "_held",
         "_keepalive",
@@ -326,6 +328,8 @@ class Session:
         # lists, not deques: almost always one ticket long, and a deque costs 600 bytes
         self._awaiting: dict[str, list[Ticket]] = {}
         self._timers: list[tuple[float, int, Ticket]] = []
+        # the chart's delayed transitions armed now: timer id -> when it is due
+        self._delays: dict[str, float] = {}
         # the serial command outstanding, and the queued ones behind it
         self._serial: Ticket | None = None
         self._queue: list[Ticket] = []
@@ -400,6 +404,9 @@ class Session:
         """
         self._clock = now
         self._held = []
+        for change in self.machine.timers():
+            assert change.seconds is not None
+            self._delays[change.timer] = now + change.seconds
         known = {"user": self.user, "password": self.__password, "url": self.url}
         spec = self.chart.commands.get(self.lifecycle.connect)
         # only what the chart's login declares: a chart of your own may take no url
@@ -430,6 +437,7 @@ class Session:
         for ticket in (*queued, *self._pending.values()):
             self._settle(ticket, error=Disconnected(reason, command=ticket.command))
         self.wake_at = math.inf
+        self._delays.clear()
         link_lost = self.lifecycle.link_lost
         if not self.machine.handles(link_lost):
             return
@@ -548,6 +556,15 @@ class Session:
                 rule = ticket.rule
                 timeout = rule.timeout if rule is not None else 0.0
                 self._settle(ticket, error=CommandTimeout(ticket.command, timeout))
+        delays = self._delays
+        while delays:
+            timer, due = min(delays.items(), key=lambda item: item[1])
+            if due > now:
+                break
+            del delays[timer]
+            step = self.machine.fire(timer)
+            if not step.ignored:
+                self._took(step)
         if self._resync_request is not None and now >= self._resync_deadline:
             self._resync_request = None
             self._resync_deadline = math.inf
@@ -570,6 +587,7 @@ class Session:
             self._ping_deadline,
             self._next_ping,
             self._next_reconcile,
+            min(delays.values()) if delays else math.inf,
         )
 
     # --- commands --------------------------------------------------------------------------------
@@ -582,7 +600,18 @@ class Session:
     def _check(self, ticket: Ticket, *, logging_in: bool = False) -> None:
         """The one place a command is judged: link, chart, vendor."""
         self._check_link(ticket, logging_in=logging_in)
-        ticket.rule = self.machine.check(ticket.command, **ticket.args)
+        try:
+            ticket.rule = self.machine.check(ticket.command, **ticket.args)
+        except IllegalCommand as exc:
+            if self._unsupported.isdisjoint(exc.allowed):
+                raise
+            # "allowed now" is what this agent can really send: the vendor's gaps left out
+            raise IllegalCommand(
+                command=ticket.command,
+                state=exc.state,
+                allowed=[c for c in exc.allowed if c not in self._unsupported],
+                hint=exc.hint,
+            ) from None
         if ticket.command in self._unsupported:
             raise Unsupported(command=ticket.command, state=self.machine.state, vendor=self.vendor)
 
@@ -590,6 +619,12 @@ class Session:
         """Encode a checked command and wait for its answer (or settle it at once)."""
         rule = ticket.rule
         assert rule is not None  # checked
+        spec = self.chart.commands[ticket.command]
+        if spec.local:
+            # a local command moves the chart and sends nothing: its confirm, at once
+            assert rule.confirm is not None  # the loader requires it
+            self._settle(ticket, self._apply(rule.confirm, ticket.args))
+            return
         request_id = ticket.request_id = next(self._requests)
         try:
             messages = self.protocol.encode_command(ticket.command, ticket.args, request_id)
@@ -678,14 +713,63 @@ class Session:
             self.stats["ignored"] += 1
             log.debug("%s: signal %s ignored in %s", self.user, signal, step.source)
             return step
+        return self._took(step)
+
+    def _took(self, step: Step) -> Step:
+        """A step taken: logged, handed out (or held during login), then followed."""
         if step.changed and log.isEnabledFor(logging.INFO):
-            log.info("%s: %s --%s--> %s", self.user, step.source, signal, step.target)
+            log.info("%s: %s --%s--> %s", self.user, step.source, step.signal, step.target)
         held = self._held
         if held is not None:
             held.append(step)
         else:
             self._events.append(step)
+        if step.timers or step.commands:
+            self._follow(step)
         return step
+
+    def _follow(self, step: Step) -> None:
+        """What a step asks of its driver: arm and cancel the chart's timers, send the
+        chart's commands (through the same check and encode as any command)."""
+        delays = self._delays
+        for change in step.timers:
+            if change.seconds is None:
+                delays.pop(change.timer, None)
+            else:
+                delays[change.timer] = self._clock + change.seconds
+                if delays[change.timer] < self.wake_at:
+                    self.wake_at = delays[change.timer]
+        for command in step.commands:
+            if not self.ready or self._lost:
+                # a resync walk replays what already happened: its commands were sent then
+                log.debug("%s: chart command %s not sent while resyncing", self.user, command)
+                continue
+            self._send_for_chart(command)
+
+    def _send_for_chart(self, command: ChartCommand) -> None:
+        try:
+            ticket = self.send_command(command.command, command.args, self._clock)
+        except CtiError as exc:
+            self._chart_command_failed(command.command, exc)
+            return
+        if not ticket.done:
+            ticket._after = self._chart_command_settled
+
+    def _chart_command_settled(self, ticket: Ticket) -> None:
+        error = ticket.error
+        # a refusal or a failure signal was reported by the chart already; a link drop is
+        # announced by the link-lost signal
+        if error is not None and not isinstance(error, (CommandFailed, Disconnected)):
+            self._chart_command_failed(ticket.command, error)
+
+    def _chart_command_failed(self, command: str, error: CtiError) -> None:
+        """A command the chart sent failed: reported by the command's failure signal."""
+        self.stats["chart_command_failed"] += 1
+        log.warning("%s: the chart's command %s failed: %s", self.user, command, error)
+        spec = self.chart.commands.get(command)
+        fail = spec.rule.fail if spec is not None else None
+        if fail is not None and self.machine.handles(fail):
+            self._apply(fail, {"message": str(error)})
 
     def _on_signal(self, signal: Signal, now: float) -> None:
         if self._resync_request is not None:

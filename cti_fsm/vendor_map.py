@@ -467,8 +467,13 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
     top = r.mapping(root, "vendor map", allowed=_TOP_KEYS, required=("vendor", "chart"))
     vendor = r.string(top["vendor"][1], "vendor") if "vendor" in top else None
     chart_name = r.string(top["chart"][1], "chart") if "chart" in top else None
-    if chart is not None and chart_name is not None and chart_name != chart.name:
-        r.problem(top["chart"][1], f"map is written for chart {chart_name!r}, not {chart.name!r}")
+    if chart is not None and chart_name is not None and not chart.is_a(chart_name):
+        # a map written for a chart serves every chart that extends it
+        r.problem(
+            top["chart"][1],
+            f"map is written for chart {chart_name!r}, not {chart.name!r}"
+            f" (a chart of your own fits it by 'extends: {chart_name}')",
+        )
     description = r.string(top["description"][1], "description") if "description" in top else ""
 
     def names(key: str, kind: str, known: Mapping[str, Any] | None) -> list[str]:
@@ -533,11 +538,18 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
             r.unknown_name(key_node, "command", name, commands_known)
         if name in unsupported:
             r.problem(key_node, f"command {name!r} is both unsupported and mapped")
+        if chart is not None and name in chart.commands and chart.commands[name].local:
+            r.problem(key_node, f"command {name!r} is local in the chart: it sends nothing to map")
         value = r.plain(value_node)
         commands[name] = tuple(value) if isinstance(value, list) else (value,)
     if chart is not None:
-        for name in chart.commands:
-            if name not in commands and name not in unsupported:
+        for name, spec in chart.commands.items():
+            if spec.local and name in unsupported:
+                r.problem(
+                    top["unsupported"][1],
+                    f"command {name!r} is local in the chart: every vendor does it",
+                )
+            if name not in commands and name not in unsupported and not spec.local:
                 pos = top["commands"][0] if "commands" in top else None
                 r.problem(pos, f"command {name!r} is neither mapped nor listed as unsupported")
 

@@ -120,7 +120,10 @@ def test_vendor_map_against_another_chart_names_the_mismatch(
     other.write_text("chart: other\ninitial: a\nstates: {a: }\n", "utf-8")
     assert main(["check", "--chart", str(other), str(EXAMPLE_MAP)]) == 1
     _, err = capsys.readouterr()
-    assert f"{EXAMPLE_MAP}:5:8: map is written for chart 'agent', not 'other'" in err.splitlines()
+    assert (
+        f"{EXAMPLE_MAP}:5:8: map is written for chart 'agent', not 'other'"
+        " (a chart of your own fits it by 'extends: agent')"
+    ) in err.splitlines()
 
 
 def test_missing_file_is_a_problem_not_a_crash(

@@ -84,7 +84,8 @@ CHART_MISTAKES = [
      "desk.yaml:43:12: invalid YAML: did not find expected ',' or ']'"),
 ]  # fmt: skip
 VENDOR_MISTAKES = [
-    ("chart: desk", "chart: desk2", "acme.yaml:3:8: map is written for chart 'desk2', not 'desk'"),
+    ("chart: desk", "chart: desk2", "acme.yaml:3:8: map is written for chart 'desk2', not 'desk'"
+     " (a chart of your own fits it by 'extends: desk2')"),
     ("signal: logged_in", "signal: loged_in",
      "acme.yaml:9:13: unknown signal 'loged_in' (did you mean 'logged_in'?)"),
     ("unsupported: [restore]\n", "",
