@@ -43,6 +43,7 @@ __all__ = [
     "Answer",
     "Codec",
     "DescribesMessages",
+    "DoesLocally",
     "Frame",
     "Inbound",
     "KeepsAlive",
@@ -133,6 +134,18 @@ class KeepsAlive(Protocol):
 
     def keepalive(self, request_id: int) -> Sequence[RawMessage]:
         """A ping, answered by ``Answer(request_id, ok=True)``."""
+        ...
+
+
+@runtime_checkable
+class DoesLocally(Protocol):
+    """A ``VendorProtocol`` with chart commands it has no service for (optional): the
+    session does them itself, applying each one's confirm signal at once (its vendor map's
+    ``local``), so the chart behaves the same on every vendor."""
+
+    @property
+    def local_commands(self) -> frozenset[str]:
+        """The commands done by the library, not sent."""
         ...
 
 

@@ -245,6 +245,7 @@ class ArgSpec:
         secret: never shown in logs, reprs or errors (passwords, tokens).
         when_given: the rule that replaces the command's own when this argument is given
             (``pause(agent_id=...)`` acts on another agent, so other states and rights apply).
+        choices: the values it may take (empty: any value of its type).
     """
 
     name: str
@@ -253,6 +254,7 @@ class ArgSpec:
     secret: bool = False
     when_given: CommandRule | None = None
     description: str = ""
+    choices: tuple[Any, ...] = ()
 
 
 @attrs.frozen

@@ -76,7 +76,7 @@ _COMMAND_KEYS = (
     "local",
 )
 _RULE_KEYS = ("from", "rights", "confirm", "fail", "timeout")
-_ARG_KEYS = ("type", "required", "secret", "description", "when_given")
+_ARG_KEYS = ("type", "required", "secret", "description", "when_given", "choices")
 _SIGNAL_KEYS = ("description", "payload", "transitions")
 _TRANSITION_KEYS = ("from", "to", "emit", "when", "send", "keep")
 _GUARD_KINDS = ("in", "not_in", "field", "setting")
@@ -474,6 +474,16 @@ class _ChartBuilder:
                         when, f"{owner} with {arg!r}", spec["when_given"][0], rule, timeout
                     )
                 described = self._opt_string(spec, "description", f"{arg_owner} description")
+                choices: tuple[Any, ...] = ()
+                if "choices" in spec:
+                    choices = tuple(
+                        r.scalar(item, f"each of {arg_owner} choices")
+                        for item in r.sequence(spec["choices"][1], f"{arg_owner} choices")
+                    )
+                    if not choices:
+                        r.problem(spec["choices"][1], f"{arg_owner} has no choices")
+                    if flags["secret"] and choices:
+                        r.problem(spec["choices"][0], f"{arg_owner}: a secret has no choices")
                 args.append(
                     (
                         ArgSpec(
@@ -482,6 +492,7 @@ class _ChartBuilder:
                             required=flags["required"],
                             secret=flags["secret"],
                             description=described or "",
+                            choices=choices,
                         ),
                         override,
                     )
@@ -585,7 +596,7 @@ class _ChartBuilder:
                 if "is" in entries or "not" in entries:
                     r.problem(item, f"{what}: {kind!r} takes a state, not 'is' or 'not'")
                 states = r.strings(value_node, f"{what} {kind}")
-                out.append(("in", "", [v for v in states], kind == "not_in", key_node))
+                out.append(("in", "", [v for v, _n in states], kind == "not_in", key_node))
                 continue
             name = r.string(value_node, f"{what} {kind}")
             tests = [k for k in ("is", "not") if k in entries]

@@ -466,10 +466,10 @@ class _Compiler:
         """Apply the picked transitions to configuration ``i``."""
         c = self.c
         chart = self.chart
-        selected: list[tuple[TransitionSpec, int | None]] = []
+        selected: list[tuple[TransitionSpec, tuple[int | None, str]]] = []
         # a shared ancestor's transition counts once (by identity: specs hold mappings)
         for t in {id(t): t for t in picked}.values():
-            domain = self._domain(t) if t.target is not None else None
+            domain = self._domain(t) if t.target is not None else (None, "")
             entry = (t, domain)
             clash = next(
                 (k for k, (s, d) in enumerate(selected) if self._conflict(s, d, t, domain, i)),
@@ -487,10 +487,10 @@ class _Compiler:
         exited: list[int] = []
         entered: list[int] = []
         walker = _Entry(c)
-        for t, domain in selected:
+        for t, (domain, part) in selected:
             if t.target is None:
                 continue
-            below = [leaf for leaf in leaves if self._under(domain, leaf)]
+            below = [leaf for leaf in leaves if self._exits(domain, part, leaf)]
             gone = set()
             for leaf in below:
                 p: str | None = self.paths[leaf]
@@ -553,13 +553,14 @@ class _Compiler:
             )
         return found
 
-    def _domain(self, t: TransitionSpec) -> int | None:
-        """The state whose part the transition exits and enters (None: the whole chart)."""
+    def _domain(self, t: TransitionSpec) -> tuple[int | None, str]:
+        """The state whose part the transition exits and enters (None: the whole chart),
+        and which part of it: a region's path, or "" for its main children."""
         chart = self.chart
         assert t.target is not None
         source, target = t.source, t.target
         if target != source and chart.contains(source, target):
-            return self.number[source]
+            return self.number[source], self._part(source, target)
         # the nearest state strictly containing both
         anc = chart.states[source].parent
         while anc is not None and not (chart.contains(anc, target) and anc != target):
@@ -567,7 +568,9 @@ class _Compiler:
         # in two parts of a state with regions, the state itself is left and re-entered
         while anc is not None and self._part(anc, source) != self._part(anc, target):
             anc = chart.states[anc].parent
-        return self.number[anc] if anc is not None else None
+        if anc is None:
+            return None, ""
+        return self.number[anc], self._part(anc, target)
 
     def _part(self, state: str, inner: str) -> str:
         """Which part of ``state`` holds ``inner``: a region's path, or "" for the main one."""
@@ -576,24 +579,29 @@ class _Compiler:
                 return region
         return ""
 
-    def _under(self, domain: int | None, leaf: int) -> bool:
+    def _exits(self, domain: int | None, part: str, leaf: int) -> bool:
+        """True if a transition of this domain and part leaves ``leaf``."""
         if domain is None:
             return True
-        return self.chart.contains(self.paths[domain], self.paths[leaf]) and domain != leaf
+        path = self.paths[domain]
+        inner = self.paths[leaf]
+        if not self.chart.contains(path, inner) or domain == leaf:
+            return False
+        return self._part(path, inner) == part
 
     def _conflict(
         self,
         a: TransitionSpec,
-        da: int | None,
+        da: tuple[int | None, str],
         b: TransitionSpec,
-        db: int | None,
+        db: tuple[int | None, str],
         config: int,
     ) -> bool:
         """True if both would exit some same active state."""
         if a.target is None or b.target is None:
             return False
         leaves = self.c.configs[config]
-        return any(self._under(da, leaf) and self._under(db, leaf) for leaf in leaves)
+        return any(self._exits(*da, leaf) and self._exits(*db, leaf) for leaf in leaves)
 
 
 def build_step(

@@ -230,6 +230,13 @@ class Machine:
                     command=spec.name,
                     state=self.state,
                 )
+            if arg.choices and value not in arg.choices:
+                raise InvalidArguments(
+                    f"argument {arg.name!r} of command {spec.name!r} must be one of"
+                    f" {', '.join(map(str, arg.choices))}, not {value!r}",
+                    command=spec.name,
+                    state=self.state,
+                )
 
     # --- signals ----------------------------------------------------------------------------
     def apply(self, signal: str, /, **payload: Any) -> Step:

@@ -41,7 +41,7 @@ from typing import Any
 
 import attrs
 
-from .adapter import KeepsAlive, VendorProtocol
+from .adapter import DoesLocally, KeepsAlive, VendorProtocol
 from .chart import Chart, CommandRule
 from .errors import (
     Busy,
@@ -235,6 +235,7 @@ class Session:
         "_dead",
         "_deferred",
         "_delays",
+        "_local",
         "_events",
         "_held",
         "_keepalive",
@@ -309,6 +310,8 @@ class Session:
         self.stats = stats if stats is not None else collections.Counter()
         self._requests = iter(requests) if requests is not None else itertools.count(1)
         self._unsupported = protocol.unsupported
+        # chart commands this vendor has no service for: done here, as local commands are
+        self._local = protocol.local_commands if isinstance(protocol, DoesLocally) else frozenset()
         #: True once logged in and synchronised: user commands are served
         self.ready = False
         #: True once it has been ready (it stays True after the link is lost)
@@ -619,8 +622,7 @@ class Session:
         """Encode a checked command and wait for its answer (or settle it at once)."""
         rule = ticket.rule
         assert rule is not None  # checked
-        spec = self.chart.commands[ticket.command]
-        if spec.local:
+        if ticket.command in self._local or self.chart.commands[ticket.command].local:
             # a local command moves the chart and sends nothing: its confirm, at once
             assert rule.confirm is not None  # the loader requires it
             self._settle(ticket, self._apply(rule.confirm, ticket.args))

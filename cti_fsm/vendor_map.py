@@ -42,6 +42,7 @@ _TOP_KEYS = (
     "chart",
     "description",
     "unsupported",
+    "local",
     "secrets",
     "signals",
     "commands",
@@ -348,6 +349,8 @@ class VendorMap:
         chart: the chart's name the map is written for.
         unsupported: commands the vendor cannot do.
         secrets: raw field names whose values are never shown (``redact``).
+        local: chart commands this vendor has no service for, done by the library: the
+            session applies the command's confirm signal at once and sends nothing.
         rules: signal rules, in order.
         commands: command -> raw message templates.
         states: vendor state name -> chart state (for snapshots).
@@ -362,6 +365,7 @@ class VendorMap:
     states: Mapping[str, str]
     description: str = ""
     source: str = "<map>"
+    local: frozenset[str] = frozenset()
     #: the field paths rules most often pin to fixed values, and per tuple of a message's
     #: values there, the rules that could match it (in order): most messages are tried
     #: against a handful of rules instead of all of them
@@ -489,7 +493,19 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
     commands_known = chart.commands if chart is not None else None
     signals_known = chart.signals if chart is not None else None
     unsupported = names("unsupported", "command", commands_known)
+    local = names("local", "command", commands_known)
     secrets = names("secrets", "field", None)
+    for name in local:
+        spec = chart.commands.get(name) if chart is not None else None
+        if name in unsupported:
+            r.problem(top["local"][1], f"command {name!r} is both local and unsupported")
+        if spec is not None and spec.local:
+            r.problem(top["local"][1], f"command {name!r} is local in the chart already")
+        elif spec is not None and spec.rule.confirm is None:
+            r.problem(
+                top["local"][1],
+                f"command {name!r} has no confirm signal: done locally it would move nothing",
+            )
 
     rules = []
     for item in r.sequence(top["signals"][1], "signals") if "signals" in top else []:
@@ -538,6 +554,8 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
             r.unknown_name(key_node, "command", name, commands_known)
         if name in unsupported:
             r.problem(key_node, f"command {name!r} is both unsupported and mapped")
+        if name in local:
+            r.problem(key_node, f"command {name!r} is both local and mapped")
         if chart is not None and name in chart.commands and chart.commands[name].local:
             r.problem(key_node, f"command {name!r} is local in the chart: it sends nothing to map")
         value = r.plain(value_node)
@@ -550,6 +568,8 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
                     f"command {name!r} is local in the chart: every vendor does it",
                 )
             if name not in commands and name not in unsupported and not spec.local:
+                if name in local:
+                    continue
                 pos = top["commands"][0] if "commands" in top else None
                 r.problem(pos, f"command {name!r} is neither mapped nor listed as unsupported")
 
@@ -572,6 +592,7 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
         vendor=vendor or "",
         chart=chart_name or "",
         unsupported=frozenset(unsupported),
+        local=frozenset(local),
         secrets=frozenset(secrets),
         rules=tuple(rules),
         commands=MappingProxyType(commands),

@@ -138,6 +138,7 @@ class AmiProtocol:
         self.decode = self.codec.feed
         self.encode = self.codec.encode
         self.unsupported = vendor_map.unsupported
+        self.local_commands = vendor_map.local
         self.keepalive_interval = float(self._options["keepalive_interval"])
         device = self._options["state_interface"] or (None if user.startswith("Local/") else user)
         self.tracker = CallTracker(device)

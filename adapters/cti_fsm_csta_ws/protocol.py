@@ -124,6 +124,7 @@ class CstaProtocol:
         self.decode = self.codec.feed
         self.encode = self.codec.encode
         self.unsupported: frozenset[str] = vendor_map.unsupported
+        self.local_commands: frozenset[str] = vendor_map.local
         self.user = user
         self.device: str | None = None
         self.session_id: str | None = None
