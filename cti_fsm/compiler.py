@@ -469,10 +469,10 @@ class _Compiler:
         selected: list[tuple[TransitionSpec, tuple[int | None, str]]] = []
         # a shared ancestor's transition counts once (by identity: specs hold mappings)
         for t in {id(t): t for t in picked}.values():
-            domain = self._domain(t) if t.target is not None else (None, "")
-            entry = (t, domain)
+            scope = self._domain(t) if t.target is not None else (None, "")
+            entry = (t, scope)
             clash = next(
-                (k for k, (s, d) in enumerate(selected) if self._conflict(s, d, t, domain, i)),
+                (k for k, (s, d) in enumerate(selected) if self._conflict(s, d, t, scope, i)),
                 None,
             )
             if clash is None:
