@@ -15,12 +15,13 @@ names an object satisfying ``Adapter``. A third-party package plugs in exactly a
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from .chart import Chart
 from .errors import AdapterNotFound
@@ -44,6 +45,7 @@ __all__ = [
     "Codec",
     "DescribesMessages",
     "DoesLocally",
+    "FitsCharts",
     "Frame",
     "Inbound",
     "KeepsAlive",
@@ -214,6 +216,21 @@ class Adapter(Protocol):
 
 
 @runtime_checkable
+class FitsCharts(Protocol):
+    """An ``Adapter`` that can run a chart other than its own (optional): one that extends
+    the chart its vendor map is written for, if the map fits it."""
+
+    def for_chart(self, chart: Chart) -> Adapter:
+        """The same adapter, its vendor map checked against ``chart``.
+
+        Raises:
+            SpecError: the vendor map does not fit ``chart`` (every problem at
+                ``file:line:col``, as ``cti-fsm check --chart`` reports them).
+        """
+        ...
+
+
+@runtime_checkable
 class DescribesMessages(Protocol):
     """An ``Adapter`` that names raw messages for timelines (optional; ``cti-fsm replay``)."""
 
@@ -303,6 +320,20 @@ class MapBackedAdapter:
     def unsupported(self) -> frozenset[str]:
         """Commands this vendor cannot do (from the vendor map)."""
         return self.vendor_map.unsupported
+
+    def for_chart(self, chart: Chart) -> Self:
+        """This adapter for another chart, its vendor map loaded and checked now.
+
+        Raises:
+            SpecError: the vendor map does not fit ``chart``.
+        """
+        other = copy.copy(self)
+        other._chart = chart
+        # the cached values belong to the chart they were made for
+        other.__dict__.pop("chart", None)
+        other.__dict__.pop("vendor_map", None)
+        other.vendor_map  # noqa: B018 - checked before anything connects
+        return other
 
 
 def adapter_names() -> tuple[str, ...]:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import trio
 
-from .adapter import Adapter, Transport, VendorProtocol, load_adapter
+from .adapter import Adapter, FitsCharts, Transport, VendorProtocol, load_adapter
 from .chart import Chart
 from .deadlines import watchdog
 from .default_commands import DefaultCommands
@@ -213,10 +213,19 @@ class Agent(DefaultCommands):
         reconcile_every: float | None = None,
     ) -> None:
         self.adapter: Adapter = load_adapter(adapter) if isinstance(adapter, str) else adapter
+        if chart is not None and chart is not self.adapter.chart:
+            # a chart of your own runs only where the vendor map fits it: checked here,
+            # before anything connects, exactly as `cti-fsm check --chart` checks it
+            if not isinstance(self.adapter, FitsCharts):
+                raise ValueError(
+                    f"adapter {self.adapter.name!r} runs only its own chart"
+                    f" {self.adapter.chart.name!r}, not {chart.name!r}"
+                )
+            self.adapter = self.adapter.for_chart(chart)
         self.url = url
         self.user = user
         self.__password = password
-        self.chart = chart or self.adapter.chart
+        self.chart = self.adapter.chart
         self.options: Mapping[str, Any] = dict(options or {})
         self.reconnect = reconnect
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
@@ -404,6 +413,10 @@ class Agent(DefaultCommands):
             raise Disconnected(why, command=name)
         session = link.session
         ticket = session.send_command(name, args, trio.current_time())
+        if ticket.done:
+            # settled at once (a local command moved the chart already): its listeners
+            # hear it now, and the timers it armed are watched
+            self._dispatch(link)
         step = await self._outcome(link, ticket)
         if name == self.lifecycle.disconnect:
             # the user logged out: the server closing the link now is no drop to recover

@@ -194,10 +194,15 @@ class TinyAdapter:
     server: FakeServer = attrs.field(factory=FakeServer)
     name: str = "tiny"
     unsupported: frozenset[str] = frozenset({"logout_agent"})
+    own_chart: cti_fsm.Chart | None = None
 
     @property
     def chart(self) -> cti_fsm.Chart:
-        return cti_fsm.default_chart()
+        return self.own_chart or cti_fsm.default_chart()
+
+    def for_chart(self, chart: cti_fsm.Chart) -> TinyAdapter:
+        # no vendor map: the fake server echoes any chart's signals
+        return attrs.evolve(self, own_chart=chart)
 
     def protocol(self, *, user: str, options: Mapping[str, Any]) -> TinyProtocol:
         return TinyProtocol(self.unsupported, options.get("keepalive", 0))
