@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from cti_fsm.machine import Step
 
@@ -16,7 +16,8 @@ class DefaultCommands:
     """The commands of chart 'agent', one typed method each.
 
     An agent logs in (connected), signs in to groups (checked_in), takes and places calls, holds,
-    consults, transfers and conferences; a supervisor also listens, barges in and takes over.
+    consults, transfers and conferences, chooses where to go after the call and does after-call
+    work; a supervisor also listens, barges in and takes over.
 
     Every method sends its command through ``command``, which a subclass implements (``Agent``
     does); optional arguments left None are not sent.
@@ -60,8 +61,8 @@ class DefaultCommands:
     async def disconnect(self) -> Step | None:
         """Log out of the CTI server; not in the middle of a call.
 
-        Chart command ``disconnect``: allowed in ``connected``, ``checked_in.available``; answered
-        by ``logged_out`` within 10 s.
+        Chart command ``disconnect``: allowed in ``connected``, ``checked_in.available``,
+        ``checked_in.wrap_up``; answered by ``logged_out`` within 10 s.
 
         Returns:
             The step the confirming signal took.
@@ -101,10 +102,10 @@ class DefaultCommands:
         return await self.command("check_in", group_ids=group_ids)
 
     async def check_out(self) -> Step | None:
-        """Sign out of the groups; only when signed in and free.
+        """Sign out of the groups; only when signed in and free (or wrapping up).
 
-        Chart command ``check_out``: allowed in ``checked_in.available``; answered by
-        ``checked_out`` or ``check_out_failed`` within 10 s.
+        Chart command ``check_out``: allowed in ``checked_in.available``, ``checked_in.wrap_up``;
+        answered by ``checked_out`` or ``check_out_failed`` within 10 s.
 
         Returns:
             The step the confirming signal took.
@@ -123,8 +124,8 @@ class DefaultCommands:
     async def pause(self, reason: str | None = None, agent_id: str | None = None) -> Step | None:
         """Not ready, with an optional reason code; another agent's id needs supervisor rights.
 
-        Chart command ``pause``: allowed in ``checked_in.available``; answered by ``paused`` or
-        ``pause_failed`` within 10 s.
+        Chart command ``pause``: allowed in ``checked_in.available``, ``checked_in.wrap_up``;
+        answered by ``paused`` or ``pause_failed`` within 10 s.
 
         Args:
             reason: A string; optional, None is not sent.
@@ -392,10 +393,10 @@ class DefaultCommands:
         return await self.command("complete_transfer")
 
     async def conference(self) -> Step | None:
-        """Join customer, agent and the consulted party in one call.
+        """Join customer, agent and the consulted party in one call, once they answered.
 
-        Chart command ``conference``: allowed in ``checked_in.consulting``; answered by
-        ``conferenced`` or ``conference_failed`` within 10 s.
+        Chart command ``conference``: allowed in ``checked_in.consulting.consult_talking``; answered
+        by ``conferenced`` or ``conference_failed`` within 10 s.
 
         Returns:
             The step the confirming signal took.
@@ -410,6 +411,56 @@ class DefaultCommands:
             CommandTimeout: no answer within 10 s.
         """
         return await self.command("conference")
+
+    async def set_next_state(
+        self,
+        next: Literal["ready", "not_ready", "logout"],
+        reason: str | None = None,
+    ) -> Step | None:
+        """During a call, choose where to go once it (and its wrap-up) ends: ready, not ready with a
+        reason, or signed out. The chart sends what it takes when the call ends.
+
+        Local: it moves the chart and sends nothing to the vendor.
+
+        Chart command ``set_next_state``: allowed in ``checked_in.talking``, ``checked_in.held``,
+        ``checked_in.consulting``, ``checked_in.three_party``, ``checked_in.wrap_up``; answered by
+        ``next_state_set`` within 10 s.
+
+        Args:
+            next: One of ``ready``, ``not_ready``, ``logout``.
+            reason: A string; optional, None is not sent.
+
+        Returns:
+            The step the confirming signal took.
+
+        Raises:
+            IllegalCommand: not allowed in the agent's current state.
+            InvalidArguments: an argument is missing or of the wrong type.
+            Disconnected: not connected, or the link dropped before the answer.
+        """
+        optional = {"reason": reason}
+        given = {k: v for k, v in optional.items() if v is not None}
+        return await self.command("set_next_state", next=next, **given)
+
+    async def finish_wrap_up(self) -> Step | None:
+        """End after-call work now.
+
+        Chart command ``finish_wrap_up``: allowed in ``checked_in.wrap_up``; answered by
+        ``wrap_up_ended`` or ``finish_wrap_up_failed`` within 10 s.
+
+        Returns:
+            The step the confirming signal took.
+
+        Raises:
+            IllegalCommand: not allowed in the agent's current state.
+            InvalidArguments: an argument is missing or of the wrong type.
+            MissingContext: the vendor's message needs a value not known now (no call, say).
+            Unsupported: the vendor cannot do it.
+            Disconnected: not connected, or the link dropped before the answer.
+            CommandFailed: the vendor refused it (signal ``finish_wrap_up_failed``).
+            CommandTimeout: no answer within 10 s.
+        """
+        return await self.command("finish_wrap_up")
 
     async def listen(self, agent_id: str) -> Step | None:
         """Supervisor: silently monitor an agent's call.

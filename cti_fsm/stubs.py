@@ -27,6 +27,7 @@ has no required parameter after a defaulted one), a subset of what the lookup ac
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import textwrap
@@ -38,8 +39,8 @@ from .errors import Problem, SpecError
 __all__ = ["ANNOTATIONS", "RESERVED", "default_class_name", "render_commands"]
 
 #: The Python annotation for each chart argument type: what ``Machine.check`` accepts
-#: (``ARG_TYPES``), written as a type checker should see it. A chart's types have no
-#: enumerations, so no ``Literal`` is needed.
+#: (``ARG_TYPES``), written as a type checker should see it. An argument with ``choices``
+#: is a ``Literal`` of them instead.
 ANNOTATIONS: Mapping[str, str] = {
     "string": "str",
     # a list, or the comma-separated string the seed's checkIn("1,2") takes
@@ -75,6 +76,10 @@ _RAISES = (
     ("CommandFailed", "the vendor refused it{fail}."),
     ("CommandTimeout", "no answer within {timeout}."),
 )
+
+
+#: The errors only a command sent to a vendor can raise.
+_VENDOR_ERRORS = frozenset({"MissingContext", "Unsupported", "CommandFailed", "CommandTimeout"})
 
 
 def default_class_name(chart: Chart) -> str:
@@ -118,7 +123,7 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
         "from __future__ import annotations",
         "",
         # the protocol declares no hook, so it has no `**args: Any` to import Any for
-        "from typing import Protocol" if protocol else "from typing import Any",
+        "from typing import " + ", ".join(_typing_names(chart, protocol)),
         "",
         "from cti_fsm.machine import Step",
         "",
@@ -145,6 +150,19 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
         lines.append("")
         lines.extend(_indent(_method(spec, protocol)))
     return "\n".join(lines) + "\n"
+
+
+def _typing_names(chart: Chart, protocol: bool) -> list[str]:
+    names = ["Protocol"] if protocol else ["Any"]
+    if any(a.choices for spec in chart.commands.values() for a in spec.args):
+        names.append("Literal")
+    return sorted(names)
+
+
+def _annotation(arg: ArgSpec) -> str:
+    if arg.choices:
+        return f"Literal[{', '.join(json.dumps(c) for c in arg.choices)}]"
+    return ANNOTATIONS[arg.type]
 
 
 def _check_names(chart: Chart) -> None:
@@ -209,7 +227,7 @@ def _params(args: tuple[ArgSpec, ...]) -> list[str]:
     out = []
     seen_optional = keyword_only = False
     for arg in args:
-        annotation = ANNOTATIONS[arg.type]
+        annotation = _annotation(arg)
         if arg.required:
             if seen_optional and not keyword_only:
                 # Python has no required parameter after a defaulted one: the rest are
@@ -267,6 +285,11 @@ def _method_doc(spec: CommandSpec) -> list[str | list[str]]:
         paragraphs.insert(0, spec.description)
     if spec.args:
         paragraphs.append(_section("Args", [(a.name, _arg_text(a)) for a in spec.args]))
+    if spec.local:
+        paragraphs.insert(
+            1 if spec.description else 0,
+            "Local: it moves the chart and sends nothing to the vendor.",
+        )
     returns = (
         "The step the confirming signal took."
         if rule.confirm
@@ -283,7 +306,10 @@ def _method_doc(spec: CommandSpec) -> list[str | list[str]]:
         (error, text.format(**details))
         for error, text in _RAISES
         # only a command with rights to check, or one that may not wait, raises these
-        if (error != "PermissionDenied" or rights) and (error != "Busy" or spec.pending == "reject")
+        if (error != "PermissionDenied" or rights)
+        and (error != "Busy" or spec.pending == "reject")
+        # a local command never reaches a vendor
+        and not (spec.local and error in _VENDOR_ERRORS)
     ]
     paragraphs.append(_section("Raises", raises))
     return paragraphs
@@ -313,6 +339,8 @@ def _arg_text(arg: ArgSpec) -> str:
         "any": "any value",
     }.get(arg.type, arg.type)
     parts = [arg.description.rstrip(".")] if arg.description else []
+    if arg.choices:
+        kind = "one of " + ", ".join(f"``{c}``" for c in arg.choices)
     parts.append(kind if arg.required else f"{kind}; optional, None is not sent")
     if arg.secret:
         parts.append("secret: never logged or shown in errors")

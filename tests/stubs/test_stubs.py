@@ -89,12 +89,19 @@ def test_one_method_per_command_with_the_charts_arguments_in_order() -> None:
         # positional order is the chart's, as the agent's lookup maps positional arguments
         assert [p.name for p in params] == [a.name for a in spec.args], name
         for param, arg in zip(params, spec.args, strict=True):
+            # an argument with choices is a Literal of them (set_next_state's next); the
+            # annotation as Python keeps it, with its own quotes
+            annotation = (
+                f"Literal[{', '.join(repr(c) for c in arg.choices)}]"
+                if arg.choices
+                else ANNOTATIONS[arg.type]
+            )
             if arg.required:
                 assert param.default is inspect.Parameter.empty
-                assert param.annotation == ANNOTATIONS[arg.type]
+                assert param.annotation == annotation
             else:
                 assert param.default is None
-                assert param.annotation == f"{ANNOTATIONS[arg.type]} | None"
+                assert param.annotation == f"{annotation} | None"
         assert inspect.signature(method).return_annotation == "Step | None"
         doc = inspect.getdoc(method) or ""
         assert doc.startswith(spec.description)
