@@ -417,8 +417,7 @@ class DefaultCommands:
         next: Literal["ready", "not_ready", "logout"],
         reason: str | None = None,
     ) -> Step | None:
-        """During a call, choose where to go once it (and its wrap-up) ends: ready, not ready with a
-        reason, or signed out. The chart sends what it takes when the call ends.
+        """During a call: where to go once it and its wrap-up end (ready, not ready, logout).
 
         Local: it moves the chart and sends nothing to the vendor.
 
