@@ -197,10 +197,15 @@ class CompiledChart:
         return self.config_number[tuple(sorted(leaves))]
 
     def timers_of(self, config: int) -> tuple[str, ...]:
-        """The ids of the timers of every state active in ``config``."""
+        """The ids of the timers of every state active in ``config`` that can be armed."""
         chart = self.chart
+        settings = chart.settings
         return tuple(
-            t.id for path in _in_order(self, self.active[config]) for t in chart.states[path].timers
+            t.id
+            for path in _in_order(self, self.active[config])
+            for t in chart.states[path].timers
+            if not t.seconds.constant
+            or seconds_of(t.seconds.resolve(_EMPTY, None, settings)) is not None
         )
 
 
@@ -313,6 +318,17 @@ class _Compiler:
         for t in chart.transitions():
             self.by_state.setdefault(t.source, {}).setdefault(t.signal, []).append(t)
         self.emits: dict[int, tuple[_Emit, ...]] = {}
+        # a timer whose duration is fixed by the chart at "none" is never armed: no step
+        # starts or cancels it (a ring timer with ring_timeout_seconds 0)
+        self.armable = {
+            path: tuple(
+                t
+                for t in spec.timers
+                if not t.seconds.constant
+                or seconds_of(t.seconds.resolve(_EMPTY, None, chart.settings)) is not None
+            )
+            for path, spec in chart.states.items()
+        }
 
     # --- configurations ---------------------------------------------------------------------
     def _configs(self, path: str) -> list[tuple[int, ...]]:
@@ -506,9 +522,9 @@ class _Compiler:
         keep, mark = c.marks[config] if entered else (-1, 0)
         timers: list[tuple[str, ValueRef | None]] = []
         for n in exited:
-            timers.extend((t.id, None) for t in chart.states[self.paths[n]].timers)
+            timers.extend((t.id, None) for t in self.armable[self.paths[n]])
         for n in entered:
-            timers.extend((t.id, t.seconds) for t in chart.states[self.paths[n]].timers)
+            timers.extend((t.id, t.seconds) for t in self.armable[self.paths[n]])
         emits = tuple(e for t, _d in selected for e in self._emits_of(t))
         active_after = c.active[config]
         sends = tuple(
@@ -604,6 +620,13 @@ class _Compiler:
         return any(self._exits(*da, leaf) and self._exits(*db, leaf) for leaf in leaves)
 
 
+def seconds_of(value: Any) -> float | None:
+    """A timer's duration, or None: a value of 0, none or not a number arms nothing."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
 def build_step(
     move: Move,
     source: str,
@@ -620,10 +643,9 @@ def build_step(
         if seconds is None:
             timers.append(TimerChange(timer_id))
             continue
-        value = seconds.resolve(payload, kept, settings)
-        # a duration of 0, none or something not a number arms nothing ("0 = none")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-            timers.append(TimerChange(timer_id, float(value)))
+        value = seconds_of(seconds.resolve(payload, kept, settings))
+        if value is not None:
+            timers.append(TimerChange(timer_id, value))
     commands = []
     for send in move.sends:
         if not all(g.passes_value(payload.get(g.name)) for g in send.when if g.kind == "field"):

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .chart import ARG_TYPES, Chart, CommandRule, CommandSpec
-from .compiler import CompiledChart, Edge, Move, build_step, compile_chart
+from .compiler import CompiledChart, Edge, Move, build_step, compile_chart, seconds_of
 from .errors import IllegalCommand, InvalidArguments, PermissionDenied, UnexpectedSignal
 from .events import Notification, Step, TimerChange
 
@@ -152,9 +152,11 @@ class Machine:
         chart = c.chart
         out = []
         for timer_id in c.timers_of(self._row.config):
-            value = chart.timers[timer_id].seconds.resolve(_EMPTY, self._kept, chart.settings)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                out.append(TimerChange(timer_id, float(value)))
+            value = seconds_of(
+                chart.timers[timer_id].seconds.resolve(_EMPTY, self._kept, chart.settings)
+            )
+            if value is not None:
+                out.append(TimerChange(timer_id, value))
         return tuple(out)
 
     # --- commands ---------------------------------------------------------------------------

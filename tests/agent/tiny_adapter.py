@@ -47,8 +47,15 @@ class JsonCodec:
 
 
 class TinyProtocol:
-    def __init__(self, unsupported: frozenset[str], keepalive_interval: float = 0) -> None:
+    def __init__(
+        self,
+        unsupported: frozenset[str],
+        keepalive_interval: float = 0,
+        local_commands: frozenset[str] = frozenset(),
+    ) -> None:
         self.codec = JsonCodec()
+        # commands the session does itself (a vendor map's `local:`)
+        self.local_commands = local_commands
         # the session reaches the codec only through these (the protocol owns its framing)
         self.decode = self.codec.feed
         self.encode = self.codec.encode

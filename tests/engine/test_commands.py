@@ -33,12 +33,20 @@ AGENT = {
     PAUSED: NO_CALL | {"check_out", "pause", "restore", "dial_out"},
     "checked_in.ringing": ANYWHERE | {"answer", "hangup"},
     "checked_in.dialing": ANYWHERE | {"hangup"},
-    "checked_in.talking": ANYWHERE | {"hangup", "hold", "send_dtmf", "transfer", "consult"},
-    "checked_in.held": ANYWHERE | {"hangup", "retrieve", "transfer", "consult"},
-    "checked_in.consulting": ANYWHERE
-    | {"hangup", "send_dtmf", "cancel_consult", "complete_transfer", "conference"},
-    "checked_in.three_party": ANYWHERE | {"hangup", "send_dtmf"},
+    "checked_in.talking": ANYWHERE
+    | {"hangup", "hold", "send_dtmf", "transfer", "consult", "set_next_state"},
+    "checked_in.held": ANYWHERE | {"hangup", "retrieve", "transfer", "consult", "set_next_state"},
+    # conference only once the consulted party has answered
+    "checked_in.consulting.consult_ringing": ANYWHERE
+    | {"hangup", "send_dtmf", "cancel_consult", "complete_transfer", "set_next_state"},
+    "checked_in.consulting.consult_talking": ANYWHERE
+    | {"hangup", "send_dtmf", "cancel_consult", "complete_transfer", "conference"}
+    | {"set_next_state"},
+    "checked_in.three_party": ANYWHERE | {"hangup", "send_dtmf", "set_next_state"},
     "checked_in.listening": ANYWHERE | {"hangup"},
+    # after-call work: no call, so no hangup; ready, not ready or out
+    "checked_in.wrap_up": NO_CALL
+    | {"check_out", "pause", "finish_wrap_up", "set_next_state"},
 }
 #: per leaf, what a supervisor may send besides (pause/restore: of another agent)
 ON_OTHERS = {"logout_agent", "get_all_agents", "pause", "restore"}
@@ -51,9 +59,11 @@ SUPERVISOR_EXTRA = {
     "checked_in.dialing": ON_OTHERS,
     "checked_in.talking": ON_OTHERS,
     "checked_in.held": ON_OTHERS,
-    "checked_in.consulting": ON_OTHERS,
+    "checked_in.consulting.consult_ringing": ON_OTHERS,
+    "checked_in.consulting.consult_talking": ON_OTHERS,
     "checked_in.three_party": ON_OTHERS | {"disconnect_call"},
     "checked_in.listening": ON_OTHERS | {"join_talk", "disconnect_call"},
+    "checked_in.wrap_up": ON_OTHERS,
 }
 SUPERVISOR = {leaf: AGENT[leaf] | SUPERVISOR_EXTRA[leaf] for leaf in AGENT}
 #: valid arguments for every command, acting on oneself
@@ -68,6 +78,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "join_talk": {"agent_id": "1002"},
     "disconnect_call": {"agent_id": "1002"},
     "logout_agent": {"agent_id": "1002"},
+    "set_next_state": {"next": "not_ready", "reason": "lunch"},
 }
 #: an argument that makes the command act on another agent (other states, rights)
 ON_OTHER = {"pause": {"agent_id": "1002"}, "restore": {"agent_id": "1002"}}

@@ -16,6 +16,8 @@ from cti_fsm import Chart, CommandRule, Machine, Notification, Step
 AVAILABLE = "checked_in.available"
 IDLE = "checked_in.available.idle"
 PAUSED = "checked_in.available.paused"
+CONSULT_RINGING = "checked_in.consulting.consult_ringing"
+CONSULT_TALKING = "checked_in.consulting.consult_talking"
 
 #: the seed's methods, by their Python names (DESIGN.md), plus what every CTI API has
 SEED_METHODS = (
@@ -338,13 +340,15 @@ def consulting(walk: Walk) -> None:
     consult = {"call_id": "c-1002", "target": "2002"}
     walk.step(
         "consult_started",
-        "checked_in.consulting",
+        CONSULT_RINGING,
         note("onThreePartCallOutRing", **consult),
         **consult,
     )
+    # conference waits for the consulted party to answer
+    assert "conference" not in walk.m.allowed()
     walk.step(
         "consult_answered",
-        "checked_in.consulting",
+        CONSULT_TALKING,
         note("onConsult", result="success", message=None, **consult),
         **consult,
     )
@@ -389,7 +393,7 @@ def test_consultation_that_fails_leaves_the_customer_on_hold(walk: Walk) -> None
     walk.ok("consult", target="2003")
     walk.step(
         "consult_started",
-        "checked_in.consulting",
+        CONSULT_RINGING,
         note("onThreePartCallOutRing", call_id=None, target=None),
     )
     walk.ok("cancel_consult")

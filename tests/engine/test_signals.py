@@ -68,7 +68,7 @@ def test_internal_transition_keeps_state_and_history(agent_chart: Chart) -> None
 
 def test_a_parent_transition_applies_in_every_leaf_below(agent_chart: Chart) -> None:
     below = [leaf for leaf in agent_chart.leaves() if leaf.startswith("checked_in.")]
-    assert len(below) == 9
+    assert len(below) == 11
     for leaf in below:
         m = Machine(agent_chart, state=leaf)
         assert m.handles("link_lost")
