@@ -183,7 +183,12 @@ class _ChartBuilder:
         top = r.mapping(root, "chart", allowed=_TOP_KEYS, required=("chart",))
         if "extends" in top:
             top, self.extends, self._layers = merge_layers(r, top, r.files)
-        if "states" not in top and not isinstance(root, (yaml.SequenceNode, yaml.ScalarNode)):
+        if (
+            "states" not in top
+            and not self.extends
+            and not r.problems
+            and not isinstance(root, (yaml.SequenceNode, yaml.ScalarNode))
+        ):
             r.problem(root, "chart: missing required key 'states'")
         name = self._opt_string(top, "chart", "chart name") or "chart"
         for key, (_k, value_node) in r.mapping(
@@ -800,7 +805,10 @@ class _ChartBuilder:
                             emit_node, f"notification {emit.notification!r} has no field {field!r}"
                         )
             payload = payload_of.get(raw.signal, ())
+            known_problems = len(r.problems)
             guards = self._resolve_guards(raw.guards, raw.signal, payload)
+            # a guard that could not be read says nothing of which transition comes first
+            guards_read = len(r.problems) == known_problems
             sends = tuple(
                 self._resolve_send(send, raw.signal, payload, commands) for send in raw.sends
             )
@@ -814,14 +822,16 @@ class _ChartBuilder:
                     continue
                 cell = (source, raw.signal)
                 earlier = seen.setdefault(cell, [])
-                blocking = next((n for g, n in earlier if not g or g == guards), None)
+                blocking = next(((g, n) for g, n in earlier if not g or g == guards), None)
+                if not guards_read:
+                    continue
                 if blocking is not None:
-                    first = r.position(blocking)
+                    first = r.position(blocking[1])
                     r.problem(
                         node,
                         f"transition for signal {raw.signal!r} in state {source!r} is never"
                         f" taken: the one at line {first.line} comes first and"
-                        + (" has the same guard" if guards else " has no guard"),
+                        + (" has the same guard" if blocking[0] else " has no guard"),
                     )
                     continue
                 earlier.append((guards, node))

@@ -45,8 +45,7 @@ AGENT = {
     "checked_in.three_party": ANYWHERE | {"hangup", "send_dtmf", "set_next_state"},
     "checked_in.listening": ANYWHERE | {"hangup"},
     # after-call work: no call, so no hangup; ready, not ready or out
-    "checked_in.wrap_up": NO_CALL
-    | {"check_out", "pause", "finish_wrap_up", "set_next_state"},
+    "checked_in.wrap_up": NO_CALL | {"check_out", "pause", "finish_wrap_up", "set_next_state"},
 }
 #: per leaf, what a supervisor may send besides (pause/restore: of another agent)
 ON_OTHERS = {"logout_agent", "get_all_agents", "pause", "restore"}

@@ -22,9 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "agent"))
 from tiny_adapter import TinyProtocol
 
 WRAP_UP = cti_fsm.load_chart_text(
-    "chart: desk\n"
-    "extends: agent\n"
-    "settings: {wrap_up_seconds: 30, ring_timeout_seconds: 20}\n",
+    "chart: desk\nextends: agent\nsettings: {wrap_up_seconds: 30, ring_timeout_seconds: 20}\n",
     "desk.yaml",
 )
 IDLE = "checked_in.available.idle"
