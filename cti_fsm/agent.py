@@ -41,6 +41,7 @@ from .default_commands import DefaultCommands
 from .errors import CommandTimeout, CtiError, Disconnected
 from .events import Notification, RawMessage, Step
 from .machine import Machine
+from .secrets import Secret, secret
 from .session import (
     RECHECK_AFTER,
     Lifecycle,
@@ -168,7 +169,8 @@ class Agent(DefaultCommands):
         adapter: the vendor adapter (or its registered name).
         url: the CTI server's address.
         user: the agent's login (for some vendors, a device or interface).
-        password: the login secret; never logged or shown.
+        password: the login secret (a string or a ``cti_fsm.Secret``), held as a
+            ``Secret`` from here on: never in a log, repr, ``vars()`` or message.
         rights: rights the agent has (supervisor commands need them), or ``"server"``:
             after each login, ask the server with the chart's ``session: rights`` query
             and take the rights it grants (those the chart knows); until the answer, and
@@ -201,7 +203,7 @@ class Agent(DefaultCommands):
         adapter: Adapter | str,
         url: str,
         user: str,
-        password: str,
+        password: str | Secret,
         *,
         rights: Iterable[str] | Literal["server"] = (),
         chart: Chart | None = None,
@@ -215,7 +217,7 @@ class Agent(DefaultCommands):
         self.adapter: Adapter = load_adapter(adapter) if isinstance(adapter, str) else adapter
         self.url = url
         self.user = user
-        self.__password = password
+        self.__password = secret(password)
         self.chart = chart or self.adapter.chart
         self.options: Mapping[str, Any] = dict(options or {})
         self.reconnect = reconnect
@@ -748,7 +750,7 @@ async def open_agent(
     vendor: Adapter | str,
     url: str,
     user: str,
-    password: str,
+    password: str | Secret,
     **kwargs: Any,
 ) -> AsyncIterator[Agent]:
     """Connect, log in and synchronise an agent; close it on exit.

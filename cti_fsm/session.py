@@ -55,6 +55,7 @@ from .errors import (
 from .events import Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
 from .paths import shortest_signal_path
+from .secrets import Secret, revealed, secret, stand_ins
 
 __all__ = [
     "RECHECK_AFTER",
@@ -212,7 +213,8 @@ class Session:
     Args:
         machine: the agent's machine (it outlives connections; the session moves it).
         protocol: this connection's fresh vendor protocol.
-        user, password, url: the login's arguments (the password is never shown).
+        user, password, url: the login's arguments; the password is held as a ``Secret``
+            (a string is wrapped at once) and revealed only to the protocol's encoding.
         lifecycle: the chart's session names (default: the chart's ``session:``).
         vendor: the vendor's name, for ``Unsupported``.
         resume_from: the state the user last saw before the link dropped (the previous
@@ -276,7 +278,7 @@ class Session:
         protocol: VendorProtocol,
         *,
         user: str,
-        password: str,
+        password: str | Secret,
         url: str = "",
         lifecycle: Lifecycle | None = None,
         vendor: str = "",
@@ -290,7 +292,7 @@ class Session:
         self.chart = machine.chart
         self.protocol = protocol
         self.user = user
-        self.__password = password
+        self.__password = secret(password)
         self.url = url
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self.vendor = vendor
@@ -582,7 +584,8 @@ class Session:
     def _check(self, ticket: Ticket, *, logging_in: bool = False) -> None:
         """The one place a command is judged: link, chart, vendor."""
         self._check_link(ticket, logging_in=logging_in)
-        ticket.rule = self.machine.check(ticket.command, **ticket.args)
+        # a secret is judged by its presence and type, never shown to the machine
+        ticket.rule = self.machine.check(ticket.command, **stand_ins(ticket.args))
         if ticket.command in self._unsupported:
             raise Unsupported(command=ticket.command, state=self.machine.state, vendor=self.vendor)
 
@@ -592,7 +595,10 @@ class Session:
         assert rule is not None  # checked
         request_id = ticket.request_id = next(self._requests)
         try:
-            messages = self.protocol.encode_command(ticket.command, ticket.args, request_id)
+            # the one place a secret leaves its wrapper: the protocol writes it on the wire
+            messages = self.protocol.encode_command(
+                ticket.command, revealed(ticket.args), request_id
+            )
         except CommandError as exc:
             # a protocol refusing a command does not know it or the machine's state
             if not exc.state:

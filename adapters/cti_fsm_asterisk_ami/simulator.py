@@ -41,6 +41,7 @@ import attrs
 import trio
 
 from cti_fsm import switch as sw
+from cti_fsm.secrets import REDACTED
 from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, TcpLink
 
 from .codec import AmiCodec, encode_packet
@@ -161,7 +162,7 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
     # --- actions ----------------------------------------------------------------------------
     def _action(self, session: _Session, action: Packet) -> bool:
         """Carry out one action; False ends the connection (Logoff)."""
-        self.received.append(action)
+        self.received.append(_hidden(action))
         name = str(action.get("Action", "")).lower()
         action_id = action.get("ActionID")
         head: Packet = {"ActionID": action_id} if action_id is not None else {}
@@ -725,6 +726,16 @@ _RENDER: Mapping[type, Callable[[AmiSimulator, Any], list[Packet]]] = {
 
 # --- actions, one function per AMI action --------------------------------------------------
 Result = tuple[Packet, list[Packet]]
+
+#: the keys of an action whose values are secrets (a Login's password, an MD5 login's key)
+_SECRET_KEYS = frozenset({"secret", "key"})
+
+
+def _hidden(action: Packet) -> Packet:
+    """``action`` as ``received`` keeps it: secrets shown as ``***``."""
+    if not any(k.lower() in _SECRET_KEYS for k in action):
+        return action
+    return {k: REDACTED if k.lower() in _SECRET_KEYS else v for k, v in action.items()}
 
 
 def _login(s: AmiSimulator, session: _Session, a: Packet) -> Result:
