@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from cti_fsm.adapter import MapBackedAdapter
 from cti_fsm.switch import Switch
 
+from . import capture
 from .protocol import CstaProtocol
 from .simulator import CstaSimulator
 from .transport import WebSocketTransport, open_websocket
@@ -28,6 +30,21 @@ class CstaWsAdapter(MapBackedAdapter):
     """
 
     name = "csta-ws"
+
+    @property
+    def replay_start(self) -> str:
+        """Where a replayed capture starts: the chart's initial state (a recorded session,
+        like the README's, begins with the login)."""
+        return self.chart.initial
+
+    def read_capture(self, path: str | os.PathLike[str]) -> list[str]:
+        """The frames the server sent in a recorded session: a transcript (``<<`` lines,
+        as in the README, a Markdown file's fenced blocks included) or JSON lines.
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        return capture.read_capture(path)
 
     def describe_message(self, message: Mapping[str, Any]) -> str:
         """A message's name for timelines: its event name, else its type."""
