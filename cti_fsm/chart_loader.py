@@ -639,11 +639,14 @@ def _leaves_under(chart: Chart, path: str) -> list[str]:
 
 def _handled_signals(chart: Chart) -> dict[str, set[str]]:
     """For every leaf, the signals some transition (on it or above it) handles."""
-    out: dict[str, set[str]] = {leaf: set() for leaf in chart.leaves()}
+    # by source, then up each leaf's ancestors: linear in the chart (leaves x depth)
+    by_source: dict[str, set[str]] = {}
     for t in chart.transitions():
-        for leaf in _leaves_under(chart, t.source):
-            out[leaf].add(t.signal)
-    return out
+        by_source.setdefault(t.source, set()).add(t.signal)
+    return {
+        leaf: set().union(*(by_source.get(a, ()) for a in chart.ancestors(leaf)))
+        for leaf in chart.leaves()
+    }
 
 
 def _reachable(chart: Chart) -> set[str]:
