@@ -42,7 +42,7 @@ import trio
 
 from cti_fsm import switch as sw
 from cti_fsm.secrets import REDACTED
-from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, TcpLink
+from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, StreamLink, TcpLink
 
 from .codec import AmiCodec, encode_packet
 
@@ -99,6 +99,7 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
     """
 
     url_template = "tcp://{host}:{port}"
+    tls_url_template = "tls://{host}:{port}"
 
     def __init__(
         self,
@@ -132,8 +133,11 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
         return self._received
 
     # --- the connection ---------------------------------------------------------------------
-    async def _open_link(self, stream: trio.SocketStream, nursery: trio.Nursery) -> TcpLink:
-        return TcpLink(stream)
+    async def _open_link(
+        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], nursery: trio.Nursery
+    ) -> TcpLink | StreamLink:
+        # over TLS (serve(ssl_context=...)) the link reads the TLS stream
+        return TcpLink(stream) if isinstance(stream, trio.SocketStream) else StreamLink(stream)
 
     def _new_client(self, id: int, link: ClientLink[bytes], nursery: trio.Nursery) -> _Session:
         return _Session(id, link, nursery)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -63,13 +64,18 @@ class CstaWsAdapter(MapBackedAdapter):
         """
         return CstaProtocol(self.vendor_map, self.chart, user=user, options=options)
 
-    def connect(self, url: str) -> AbstractAsyncContextManager[WebSocketTransport]:
-        """``async with adapter.connect("ws://host:port/path") as transport:`` (or wss://).
+    def connect(
+        self, url: str, *, ssl_context: ssl.SSLContext | None = None
+    ) -> AbstractAsyncContextManager[WebSocketTransport]:
+        """``async with adapter.connect("ws://host:port/path") as transport:`` (or wss://,
+        verified against the system's CAs or ``ssl_context``).
 
         Raises:
-            Disconnected: (on entering) bad URL, unreachable, or the handshake failed.
+            Disconnected: (on entering) bad URL, unreachable, TLS failed (the reason says
+                why), or the handshake failed.
+            TypeError: (on entering) ``ssl_context`` is not an ``ssl.SSLContext``.
         """
-        return open_websocket(url)
+        return open_websocket(url, ssl_context=ssl_context)
 
     def simulator(self, switch: Switch) -> CstaSimulator:
         """A ``csta-ws`` server over ``switch``, hiding the map's secrets in its logs."""
