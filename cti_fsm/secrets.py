@@ -15,16 +15,18 @@ the session's tickets) holds the ``Secret``, so the value is in no ``repr``, ``s
     'hunter2'
 
 ``reveal()`` is the one way back to the value; call it where the value is sent, nowhere
-else. ``revealed(args)`` unwraps every secret of a command's arguments for that call.
+else. ``revealed(args)`` unwraps every secret of a command's arguments for that call;
+``hidden(args, names)`` wraps the arguments a chart calls ``secret`` (a session does so
+for every command it is given, so a token passed as a plain string is held wrapped too).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
-__all__ = ["REDACTED", "Secret", "revealed", "secret", "stand_ins"]
+__all__ = ["REDACTED", "Secret", "hidden", "revealed", "secret", "stand_ins"]
 
 #: What a secret shows instead of its value.
 REDACTED = "***"
@@ -93,6 +95,15 @@ def secret(value: str | Secret) -> Secret:
         TypeError: ``value`` is neither a string nor a ``Secret``.
     """
     return value if isinstance(value, Secret) else Secret(value)
+
+
+def hidden(args: Mapping[str, Any], names: Iterable[str]) -> Mapping[str, Any]:
+    """``args`` with the string values of the arguments ``names`` wrapped as ``Secret``
+    (``args`` itself, not a copy, when there is nothing to wrap)."""
+    wrap = [n for n in names if isinstance(args.get(n), str)]
+    if not wrap:
+        return args
+    return {k: Secret(v) if k in wrap else v for k, v in args.items()}
 
 
 def revealed(args: Mapping[str, Any]) -> Mapping[str, Any]:

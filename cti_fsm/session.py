@@ -55,7 +55,7 @@ from .errors import (
 from .events import Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
 from .paths import shortest_signal_path
-from .secrets import Secret, revealed, secret, stand_ins
+from .secrets import Secret, hidden, revealed, secret, stand_ins
 
 __all__ = [
     "RECHECK_AFTER",
@@ -460,8 +460,11 @@ class Session:
             Disconnected: not logged in (or the link is gone).
         """
         self._clock = now
-        ticket = Ticket(name, args)
         spec = self.chart.commands.get(name)
+        if args and spec is not None:
+            # the chart's secret arguments are held wrapped from here on (cti_fsm.secrets)
+            args = hidden(args, [a.name for a in spec.args if a.secret])
+        ticket = Ticket(name, args)
         mode = spec.pending if spec is not None else "reject"
         if mode != "parallel" and (self._serial is not None or self._queue):
             if mode == "reject":

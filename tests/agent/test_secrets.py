@@ -15,18 +15,21 @@ from typing import Any
 import pytest
 import trio
 from hypothesis import given, settings
+from tiny_adapter import TinyProtocol
 
 from cti_fsm import Secret
 from cti_fsm.adapter import load_adapter
-from cti_fsm.agent import Agent, Backoff, open_agent
-from cti_fsm.errors import CommandFailed
+from cti_fsm.agent import Agent, open_agent
+from cti_fsm.chart_loader import default_chart
+from cti_fsm.errors import CommandFailed, InvalidArguments
+from cti_fsm.machine import Machine
 from cti_fsm.secrets import revealed, stand_ins
+from cti_fsm.session import Session
 from cti_fsm.switch import Switch
 from cti_fsm.testing import flows
 
 PASSWORD = "Zq9-very-secret-9qZ"
 WRONG = "Wx7-wrong-guess-7xW"
-FAST = Backoff(base=0.01, cap=0.05)
 
 
 def _switch() -> Switch:
@@ -173,6 +176,27 @@ def test_only_the_wire_sees_the_value() -> None:
     assert PASSWORD not in repr(stand_ins(args))
     plain = {"user": "1001"}
     assert revealed(plain) is plain and stand_ins(plain) is plain
+
+
+def test_a_session_holds_the_charts_secret_arguments_wrapped() -> None:
+    """A secret argument given as a plain string is wrapped when the command is sent: the
+    ticket holds a Secret, the machine judges a stand-in, only the wire has the value."""
+    session = Session(
+        Machine(default_chart()), TinyProtocol(frozenset()), user="1001", password="unused"
+    )
+    args = {"user": "1001", "password": PASSWORD, "url": "mem://"}
+    ticket = session.send_command("connect", args, 0.0)
+    assert isinstance(ticket.args["password"], Secret)
+    assert ticket.args["user"] == "1001"
+    [frame] = session.data_to_send()
+    assert PASSWORD in frame  # written on the wire, and nowhere else
+    assert PASSWORD not in repr(ticket) + repr(ticket.args)
+    # a chart-checked mistake still names the argument, never its value
+    with pytest.raises(InvalidArguments) as wrong:
+        Session(
+            Machine(default_chart()), TinyProtocol(frozenset()), user="1", password="x"
+        ).send_command("connect", {"user": "1001", "password": PASSWORD, "url": 5}, 0.0)
+    assert "'url'" in str(wrong.value) and PASSWORD not in str(wrong.value)
 
 
 def test_an_agent_refuses_a_password_of_the_wrong_type() -> None:
