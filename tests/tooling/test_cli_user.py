@@ -219,3 +219,29 @@ def test_replay_reads_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     assert status == 0, err
     assert "0 malformed" in out.splitlines()[-1]
+
+
+def test_ami_replay_reads_json_lines_as_it_reads_the_raw_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cti_fsm_asterisk_ami import adapter
+    from cti_fsm_asterisk_ami.codec import AmiCodec
+
+    codec = AmiCodec()
+    packets = [m for f in adapter.read_capture(AMI_RAW) for m in codec.feed(f)]
+    assert all(isinstance(p, dict) for p in packets)
+    capture = tmp_path / "answered.jsonl"
+    lines = [json.dumps(p) for p in packets]
+    capture.write_text("\n".join([*lines[:2], "[1, 2]", *lines[2:]]) + "\n")
+    argv = ["--vendor", "asterisk-ami", "--agent", "PJSIP/1986"]
+    status, raw_out, err = _replay([*argv, str(AMI_RAW)], capsys)
+    assert status == 0, err
+    status, json_out, err = _replay([*argv, str(capture)], capsys)
+    assert status == 0, err
+    moves = [line.split(None, 1)[1] for line in raw_out.splitlines()[:-1]]
+    assert moves, raw_out  # the recording moves this agent
+    json_lines = json_out.splitlines()
+    [bad] = [line for line in json_lines if "MALFORMED" in line]
+    assert bad.split()[0] == "2"  # the third line, reported where it is
+    assert [line.split(None, 1)[1] for line in json_lines[:-1] if "MALFORMED" not in line] == moves
+    assert json_lines[-1] == raw_out.splitlines()[-1].replace("-- 0 malformed", "-- 1 malformed")
