@@ -245,3 +245,28 @@ def test_ami_replay_reads_json_lines_as_it_reads_the_raw_stream(
     assert bad.split()[0] == "2"  # the third line, reported where it is
     assert [line.split(None, 1)[1] for line in json_lines[:-1] if "MALFORMED" not in line] == moves
     assert json_lines[-1] == raw_out.splitlines()[-1].replace("-- 0 malformed", "-- 1 malformed")
+
+
+def test_ctrl_c_ends_any_other_subcommand_in_one_line_with_status_130() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cti_fsm.cli", "demo", "--pace", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        # in the middle of the day: the agents are logged in and waiting out a pause
+        for line in proc.stdout:
+            if "check_in" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err == "cti-fsm demo: interrupted\n"
