@@ -179,7 +179,7 @@ class Agent(DefaultCommands):
         chart: the chart to run (default: the adapter's chart).
         options: vendor-specific options passed to the adapter's protocol, but for
             ``ssl_context`` (an ``ssl.SSLContext``), passed to the transport: for a TLS
-            URL (``wss://``, ``tls://``), the context to verify the server with (a
+            URL (the adapter says which), the context to verify the server with (a
             private CA: ``ssl.create_default_context(cafile=...)``); default the
             system's CAs. Verification is off only in a context you build so.
         reconnect: the backoff policy, or None to stay down after a drop.

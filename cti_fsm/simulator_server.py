@@ -274,7 +274,7 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
 
     #: ``url`` once serving, from ``host`` and ``port`` (``"tcp://{host}:{port}"``).
     url_template: ClassVar[str] = "tcp://{host}:{port}"
-    #: ``url`` once serving over TLS (``"tls://{host}:{port}"``); None: no TLS.
+    #: ``url`` once serving over TLS (the protocol's secure scheme); None: no TLS.
     tls_url_template: ClassVar[str | None] = None
 
     def __init__(

@@ -2,10 +2,11 @@
 
 ``open_tls(host, port, name=..., ssl_context=...)`` connects over TCP and runs the TLS
 handshake before returning, so a certificate the client refuses (or a server that does
-not speak TLS) is ``Disconnected`` at once, naming TLS and the reason ("TLS with AMI at
-pbx:5039 failed: certificate verify failed: self-signed certificate"), not a login that
-times out later. The connection it returns is a ``TlsTransport``: ``cti_fsm.adapter``'s
-``Transport`` for stream protocols, and the byte stream a websocket runs on.
+not speak TLS) is ``Disconnected`` at once, naming TLS and the reason ("TLS with the CTI
+server at cti.example:7443 failed: certificate verify failed: self-signed certificate"),
+not a login that times out later. The connection it returns is a ``TlsTransport``:
+``cti_fsm.adapter``'s ``Transport`` for stream protocols, and a byte stream for framed
+ones to run on.
 
 Verification is on by default: ``client_context(None)`` is
 ``ssl.create_default_context()`` (the system's CAs, the server's name checked). A private
@@ -79,7 +80,7 @@ class TlsTransport:
 
     Args:
         stream: the TLS stream.
-        peer: who is at the other end, for messages (``"AMI at pbx:5039"``).
+        peer: who is at the other end, for messages (``"the CTI server at host:port"``).
     """
 
     def __init__(self, stream: trio.SSLStream[trio.SocketStream], peer: str) -> None:
@@ -152,7 +153,7 @@ async def open_tls(
     Args:
         host: a name or an address; the certificate must be valid for it.
         port: the TCP port.
-        name: what the server is, for messages ("TLS with AMI at ... failed").
+        name: what the server is, for messages ("TLS with the CTI server at ... failed").
         ssl_context: the context to verify the server with (default: the system's CAs).
         timeout: seconds for the handshake.
 
