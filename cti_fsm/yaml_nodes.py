@@ -30,6 +30,11 @@ __all__ = ["MAX_EXPANDED_NODES", "MAX_SPEC_BYTES", "NodeReader", "compose_file",
 MAX_SPEC_BYTES = 8 * 1024 * 1024
 #: The most nodes a spec may stand for once its aliases are expanded.
 MAX_EXPANDED_NODES = 1_000_000
+#: Unknown names a reader suggests a close match for ("did you mean"); the rest are
+#: reported without one, so a spec full of misspellings costs no more than a clean one.
+MAX_SUGGESTIONS = 20
+#: The most names a suggestion is looked for among.
+MAX_SUGGESTION_CHOICES = 2000
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -149,7 +154,12 @@ def _alias_problem(file: str, event: yaml.Event, message: str) -> None:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    names = list(choices)
+    # a suggestion compares the word with every name: past a few thousand names (a
+    # generated chart) it would cost more than the whole load
+    if len(names) > MAX_SUGGESTION_CHOICES:
+        return ""
+    close = difflib.get_close_matches(word, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -163,6 +173,7 @@ class NodeReader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self._suggested = 0
 
     # --- positions and problems ---------------------------------------------------------
     def position(self, node: yaml.Node) -> Position:
@@ -313,12 +324,17 @@ class NodeReader:
         *,
         where: str | None = None,
     ) -> None:
-        """Record a reference to an undeclared name, with a suggestion.
+        """Record a reference to an undeclared name, with a suggestion (for the first
+        ``MAX_SUGGESTIONS`` of them, among at most ``MAX_SUGGESTION_CHOICES`` names).
 
         ``where`` names what refers to it (``command 'hold' confirm``), as a prefix.
         """
         prefix = f"{where}: " if where else ""
-        self.problem(node, f"{prefix}unknown {kind} {name!r}{_suggest(name, known)}")
+        hint = ""
+        if self._suggested < MAX_SUGGESTIONS:
+            self._suggested += 1
+            hint = _suggest(name, known)
+        self.problem(node, f"{prefix}unknown {kind} {name!r}{hint}")
 
     @staticmethod
     def _kind(node: yaml.Node) -> str:

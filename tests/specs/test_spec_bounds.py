@@ -15,7 +15,7 @@ import pytest
 from cti_fsm.chart_loader import load_chart, load_chart_text
 from cti_fsm.errors import SpecError
 from cti_fsm.vendor_map import load_vendor_map_text
-from cti_fsm.yaml_nodes import MAX_EXPANDED_NODES, MAX_SPEC_BYTES
+from cti_fsm.yaml_nodes import MAX_EXPANDED_NODES, MAX_SPEC_BYTES, MAX_SUGGESTIONS
 
 
 def _level(depth: int) -> str:
@@ -157,3 +157,19 @@ def test_a_file_over_the_size_limit_is_one_clear_problem(tmp_path: Path) -> None
     with pytest.raises(SpecError) as raised:
         load_chart_text("#" * (MAX_SPEC_BYTES + 1), "big.yaml")
     assert "too large for a spec" in raised.value.problems[0].message
+
+
+def test_a_spec_full_of_misspellings_gets_a_few_suggestions_then_plain_problems() -> None:
+    """Each "did you mean" compares a word with every name; after ``MAX_SUGGESTIONS`` the
+    rest are reported without one, so a thousand typos cost no more than a few."""
+    states = "\n".join(f"  state{i}: {{}}" for i in range(300))
+    moves = "\n".join(f"      - {{from: state{i}, to: stat{i}}}" for i in range(300))
+    head = "chart: typos\ninitial: state0\nstates:\n"
+    text = f"{head}{states}\nsignals:\n  go:\n    transitions:\n{moves}\n"
+    with pytest.raises(SpecError) as raised:
+        load_chart_text(text, "typos.yaml")
+    unknown = [p.message for p in raised.value.problems if "unknown state" in p.message]
+    assert len(unknown) == 300
+    assert unknown[0] == "unknown state 'stat0' (did you mean 'state0'?)"
+    assert sum("did you mean" in m for m in unknown) == MAX_SUGGESTIONS
+    assert unknown[-1] == "unknown state 'stat299'"
