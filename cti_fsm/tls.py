@@ -155,7 +155,7 @@ async def open_tls(
         port: the TCP port.
         name: what the server is, for messages ("TLS with the CTI server at ... failed").
         ssl_context: the context to verify the server with (default: the system's CAs).
-        timeout: seconds for the handshake.
+        timeout: seconds for the TCP connection and the handshake together.
 
     Raises:
         Disconnected: unreachable, or the handshake failed or timed out (the reason
@@ -164,22 +164,26 @@ async def open_tls(
     """
     context = client_context(ssl_context)
     where = f"{name} at {host}:{port}"
-    try:
-        tcp = await trio.open_tcp_stream(host, port)
-    except OSError as exc:
-        raise Disconnected(f"cannot reach {where}: {exc.strerror or exc}") from None
-    # https_compatible: a server may drop TCP without a TLS goodbye, as web servers do
-    stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+    stream: trio.SSLStream[trio.SocketStream] | None = None
     try:
         with trio.fail_after(timeout):
+            tcp = await trio.open_tcp_stream(host, port)
+            # https_compatible: a server may drop TCP without a TLS goodbye, as web servers do
+            stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
             await stream.do_handshake()
+    except OSError as exc:
+        raise Disconnected(f"cannot reach {where}: {exc.strerror or exc}") from None
     except trio.TooSlowError:
+        if stream is None:
+            raise Disconnected(f"cannot reach {where}: no answer within {timeout:g} s") from None
         await trio.aclose_forcefully(stream)
         raise Disconnected(f"TLS with {where} failed: no handshake within {timeout:g} s") from None
     except trio.BrokenResourceError as exc:
+        assert stream is not None  # only the handshake raises it
         await trio.aclose_forcefully(stream)
         raise Disconnected(f"TLS with {where} failed: {tls_reason(exc)}") from None
     except BaseException:
-        await trio.aclose_forcefully(stream)
+        if stream is not None:
+            await trio.aclose_forcefully(stream)
         raise
     return TlsTransport(stream, where)

@@ -160,3 +160,12 @@ async def test_open_tls_completes_the_handshake_before_returning(ca: trustme.CA)
 def test_the_default_context_verifies() -> None:
     context = client_context(None)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+async def test_an_unreachable_tls_server_is_named_as_unreachable() -> None:
+    with trio.socket.socket() as s:
+        await s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        with trio.fail_after(AT_ONCE), pytest.raises(Disconnected) as refused:
+            await open_tls("127.0.0.1", port, name="AMI")
+    assert refused.value.reason == f"cannot reach AMI at 127.0.0.1:{port}: Connection refused"
