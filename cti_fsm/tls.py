@@ -18,6 +18,7 @@ ssl.CERT_NONE``): no flag here does it.
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Any
 
@@ -172,7 +173,7 @@ async def open_tls(
             stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
             await stream.do_handshake()
     except OSError as exc:
-        raise Disconnected(f"cannot reach {where}: {exc.strerror or exc}") from None
+        raise Disconnected(f"cannot reach {where}: {_connect_reason(exc)}") from None
     except trio.TooSlowError:
         if stream is None:
             raise Disconnected(f"cannot reach {where}: no answer within {timeout:g} s") from None
@@ -187,3 +188,15 @@ async def open_tls(
             await trio.aclose_forcefully(stream)
         raise
     return TlsTransport(stream, where)
+
+
+def _connect_reason(exc: OSError) -> str:
+    """Why no connection was made: trio names "all attempts failed" and keeps each
+    address's error under it; the last one says why ("Connection refused")."""
+    cause = exc.__cause__
+    if exc.strerror is None and isinstance(cause, BaseExceptionGroup):
+        last = cause.exceptions[-1]
+        if isinstance(last, OSError) and last.errno:
+            # trio's strerror repeats the address; the system's words are enough
+            return os.strerror(last.errno)
+    return exc.strerror or str(exc) or type(exc).__name__
