@@ -40,6 +40,7 @@ from .errors import (
 )
 from .events import Answer, Malformed, Notification, Signal, Snapshot, Step
 from .machine import Machine, compile_chart
+from .secrets import Secret
 from .session import Lifecycle, Session, Ticket
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ __all__ = [
     "NotificationSpec",
     "PermissionDenied",
     "Problem",
+    "Secret",
     "Session",
     "Signal",
     "SignalSpec",

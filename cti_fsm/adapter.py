@@ -202,10 +202,14 @@ class Adapter(Protocol):
         """``async with adapter.connect(url) as transport:`` a connection for the block.
 
         A context manager, not a coroutine, so that a transport with background tasks
-        (a websocket's reader) keeps them inside the caller's scope.
+        (a reader task) keeps them inside the caller's scope. An adapter with TLS
+        also takes ``ssl_context=`` (``cti_fsm.tls.TRANSPORT_OPTIONS``: the agent passes
+        it from its options when given, so an adapter without TLS need not take it):
+        the context to verify the server with, the system's CAs by default. A TLS
+        failure is ``Disconnected`` at once, naming TLS and the reason.
 
         Raises:
-            Disconnected: (on entering) the server cannot be reached.
+            Disconnected: (on entering) the server cannot be reached, or TLS failed.
         """
         ...
 

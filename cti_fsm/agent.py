@@ -41,6 +41,7 @@ from .default_commands import DefaultCommands
 from .errors import CommandTimeout, CtiError, Disconnected
 from .events import Notification, RawMessage, Step
 from .machine import Machine
+from .secrets import Secret, secret
 from .session import (
     RECHECK_AFTER,
     Lifecycle,
@@ -49,6 +50,7 @@ from .session import (
     Session,
     Ticket,
 )
+from .tls import TRANSPORT_OPTIONS, client_context
 
 __all__ = ["RECHECK_AFTER", "Agent", "AgentStatistics", "Backoff", "Lifecycle", "open_agent"]
 
@@ -168,13 +170,18 @@ class Agent(DefaultCommands):
         adapter: the vendor adapter (or its registered name).
         url: the CTI server's address.
         user: the agent's login (for some vendors, a device or interface).
-        password: the login secret; never logged or shown.
+        password: the login secret (a string or a ``cti_fsm.Secret``), held as a
+            ``Secret`` from here on: never in a log, repr, ``vars()`` or message.
         rights: rights the agent has (supervisor commands need them), or ``"server"``:
             after each login, ask the server with the chart's ``session: rights`` query
             and take the rights it grants (those the chart knows); until the answer, and
             if the query fails or the vendor cannot make it (a warning is logged), none.
         chart: the chart to run (default: the adapter's chart).
-        options: vendor-specific options passed to the adapter's protocol.
+        options: vendor-specific options passed to the adapter's protocol, but for
+            ``ssl_context`` (an ``ssl.SSLContext``), passed to the transport: for a TLS
+            URL (the adapter says which), the context to verify the server with (a
+            private CA: ``ssl.create_default_context(cafile=...)``); default the
+            system's CAs. Verification is off only in a context you build so.
         reconnect: the backoff policy, or None to stay down after a drop.
         lifecycle: the chart names for login, logout and link loss (default: the
             chart's ``session:`` section).
@@ -193,6 +200,8 @@ class Agent(DefaultCommands):
     Raises:
         ValueError: ``reconcile_every`` is not a positive number of seconds, or
             ``rights="server"`` with a chart that names no rights query.
+        TypeError: ``password`` is not a string or ``Secret``, or
+            ``options["ssl_context"]`` is not an ``ssl.SSLContext``.
         AdapterNotFound: no adapter is registered under ``adapter``.
     """
 
@@ -201,7 +210,7 @@ class Agent(DefaultCommands):
         adapter: Adapter | str,
         url: str,
         user: str,
-        password: str,
+        password: str | Secret,
         *,
         rights: Iterable[str] | Literal["server"] = (),
         chart: Chart | None = None,
@@ -224,9 +233,16 @@ class Agent(DefaultCommands):
             self.adapter = self.adapter.for_chart(chart)
         self.url = url
         self.user = user
-        self.__password = password
+        self.__password = secret(password)
         self.chart = self.adapter.chart
         self.options: Mapping[str, Any] = dict(options or {})
+        # the transport's options (TLS) go to adapter.connect, the rest to the protocol
+        self._connect_options = {k: v for k, v in self.options.items() if k in TRANSPORT_OPTIONS}
+        self._protocol_options = {
+            k: v for k, v in self.options.items() if k not in TRANSPORT_OPTIONS
+        }
+        if "ssl_context" in self._connect_options:
+            client_context(self._connect_options["ssl_context"])  # refuses a non-context
         self.reconnect = reconnect
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self._rights_from_server = rights == "server"
@@ -611,8 +627,8 @@ class Agent(DefaultCommands):
             error: CtiError | None = None
             reason: str | None = None
             try:
-                async with self.adapter.connect(self.url) as transport:
-                    protocol = self.adapter.protocol(user=self.user, options=self.options)
+                async with self.adapter.connect(self.url, **self._connect_options) as transport:
+                    protocol = self.adapter.protocol(user=self.user, options=self._protocol_options)
                     # errors of the session itself are kept apart from failing to connect
                     try:
                         reason = await self._serve(transport, protocol, started, task_status)
@@ -761,7 +777,7 @@ async def open_agent(
     vendor: Adapter | str,
     url: str,
     user: str,
-    password: str,
+    password: str | Secret,
     **kwargs: Any,
 ) -> AsyncIterator[Agent]:
     """Connect, log in and synchronise an agent; close it on exit.

@@ -176,17 +176,20 @@ class _ChartBuilder:
         self.rights_refs: list[tuple[str, yaml.Node]] = []
         self.session: dict[str, str] = {}
         self._session_nodes: dict[str, yaml.Node] = {}
+        self._suffixes: dict[str, list[str]] | None = None  # built by _state when needed
+        self._names: tuple[str, ...] = ()  # the names a state reference may use
 
     # --- pass 1: shapes --------------------------------------------------------------------
     def build(self, root: yaml.Node | None) -> Chart:
         r = self.r
         top = r.mapping(root, "chart", allowed=_TOP_KEYS, required=("chart",))
-        if "extends" in top:
+        extending = "extends" in top
+        if extending:
             top, self.extends, self._layers = merge_layers(r, top, r.files)
         if (
             "states" not in top
-            and not self.extends
-            and not r.problems
+            # a base chart that could not be read was reported already
+            and not extending
             and not isinstance(root, (yaml.SequenceNode, yaml.ScalarNode))
         ):
             r.problem(root, "chart: missing required key 'states'")
@@ -685,15 +688,22 @@ class _ChartBuilder:
     def _state(self, ref: str, node: yaml.Node) -> str | None:
         if ref in self.states:
             return ref
-        found = [p for p in self.states if p.endswith("." + ref)]
+        if self._suffixes is None:
+            # every path under each of its dotted tails, once: a lookup per reference, not
+            # a scan of every state (a chart of n states and n references loads in O(n))
+            self._suffixes = {}
+            for p in self.states:
+                parts = p.split(".")
+                for i in range(1, len(parts)):
+                    self._suffixes.setdefault(".".join(parts[i:]), []).append(p)
+        found = self._suffixes.get(ref, [])
         if len(found) == 1:
             return found[0]
         if found:
             self.r.problem(node, f"ambiguous state {ref!r}: could be {', '.join(found)}")
         else:
-            self.r.unknown_name(
-                node, "state", ref, [*self.states, *(p.rpartition(".")[2] for p in self.states)]
-            )
+            self._names = self._names or (*self.states, *self._suffixes)
+            self.r.unknown_name(node, "state", ref, self._names)
         return None
 
     def _resolve(

@@ -56,18 +56,29 @@ def choose_adapter(name: str | None = None) -> Adapter:
 
     Raises:
         AdapterNotFound: ``name`` is not installed.
-        CtiError: no installed adapter can play the whole day.
+        CtiError: ``name`` cannot play the whole day (it names the commands it lacks and
+            the adapters that can), or no installed adapter can.
     """
-    if name is not None:
-        return load_adapter(name)
+    able = []
     for candidate in adapter_names():
         try:
             adapter = load_adapter(candidate)
         except Exception:  # a broken third-party adapter must not stop the demo
             continue
         if not DEMO_COMMANDS & adapter.unsupported:
-            return adapter
-    raise CtiError("no installed adapter supports every command the demo uses")
+            if name is None:
+                return adapter
+            able.append(candidate)
+    if name is None:
+        raise CtiError("no installed adapter supports every command the demo uses")
+    adapter = load_adapter(name)
+    lacking = sorted(DEMO_COMMANDS & adapter.unsupported)
+    if lacking:
+        raise CtiError(
+            f"{name!r} cannot play the demo's day: it cannot {', '.join(lacking)}"
+            f" (adapters that can: {', '.join(able) or 'none installed'})"
+        )
+    return adapter
 
 
 @attrs.define
@@ -225,11 +236,17 @@ async def play_day(
 async def run_demo(
     vendor: str | None = None, *, pace: float = 0.2, out: TextIO = sys.stdout
 ) -> int:
-    """Start the simulator, connect an agent and a supervisor, play the day; 0 on success.
+    """Start the simulator, connect an agent and a supervisor, play the day, log out; 0 if
+    the agent was where the switch said at the end of the day and after logging out.
 
     Raises:
-        CtiError: no adapter can play the day, or a step of the day failed.
+        ValueError: ``pace`` is negative (or not a number).
+        AdapterNotFound: ``vendor`` is not installed.
+        CtiError: ``vendor`` (or, without one, every adapter) cannot play the day, or a
+            step of the day failed.
     """
+    if not pace >= 0:
+        raise ValueError(f"pace must be 0 or more seconds, not {pace}")
     adapter = choose_adapter(vendor)
     switch = demo_switch()
     timeline = Timeline(out)
@@ -255,7 +272,11 @@ async def run_demo(
             timeline.watch("supervisor", supervisor)
             timeline.note("demo", f"agent {agent.state}, supervisor {supervisor.state}")
             await play_day(switch, agent, supervisor, timeline, pace)
-            ends = (agent.state, switch.chart_state(AGENT))
+            day = (agent.state, switch.chart_state(AGENT))
+            timeline.note("demo", f"day over: agent in {day[0]} (the switch says {day[1]})")
+            timeline.note("demo", "logging out")
+        # said only now, after the log-outs it reports were printed
+        ends = (agent.state, switch.chart_state(AGENT))
         nursery.cancel_scope.cancel()
     timeline.note("demo", f"done: agent ends in {ends[0]} (the switch says {ends[1]})")
-    return 0 if ends[0] == ends[1] else 1
+    return 0 if day[0] == day[1] and ends[0] == ends[1] else 1

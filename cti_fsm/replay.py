@@ -9,20 +9,28 @@ An adapter may offer ``read_capture(path) -> list of frames`` for its capture fo
 (the frames then go through its codec); without it, a file is read as one frame of bytes.
 It may also name ``replay_start``, the state a recorded agent is in when no ``start`` is
 given (else the chart's initial state).
+
+A replay that starts in the chart's initial state (a recording of a whole session) first
+has the protocol encode the chart's login as request 1, as an agent's session does on
+every connection, so the recorded answer to that login is understood as the login's (a
+protocol learns the session, the device, from it). Nothing is sent anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from .adapter import Adapter, ReadsCaptures, load_adapter
+from .adapter import Adapter, ReadsCaptures, VendorProtocol, load_adapter
 from .chart import Chart
+from .errors import CtiError
 from .events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
+from .session import Lifecycle
 
 __all__ = ["Replayed", "read_frames", "replay"]
 
@@ -64,7 +72,7 @@ def read_frames(adapter: Adapter, path: str | os.PathLike[str]) -> list[Any]:
 
 def replay(
     adapter: Adapter | str,
-    source: str | os.PathLike[str] | Iterable[RawMessage],
+    source: str | os.PathLike[str] | Iterable[RawMessage | Malformed],
     *,
     user: str,
     chart: Chart | None = None,
@@ -76,7 +84,8 @@ def replay(
 
     Args:
         adapter: an adapter, or its registered name.
-        source: a capture file's path, or raw messages already decoded.
+        source: a capture file's path, or messages already decoded (a codec's output:
+            raw messages, and ``Malformed`` for what it could not read).
         user: the agent whose view is replayed (its login as the adapter understands it).
         chart: the chart to run (default: the adapter's).
         start: the state to start in (default: the adapter's ``replay_start``, else the
@@ -96,6 +105,8 @@ def replay(
     first = first or chart.initial
     machine = Machine(chart, rights=rights, state=first)
     protocol = adapter.protocol(user=user, options=dict(options or {}))
+    if first == chart.initial:
+        _log_in(protocol, chart, user)
     if isinstance(source, (str, os.PathLike)):
         items: Iterable[RawMessage | Malformed] = (
             item for frame in read_frames(adapter, source) for item in protocol.decode(frame)
@@ -108,6 +119,19 @@ def replay(
             continue
         for inbound in protocol.receive(item):
             yield Replayed(index, item, inbound, _apply(machine, inbound))
+
+
+def _log_in(protocol: VendorProtocol, chart: Chart, user: str) -> None:
+    """Have ``protocol`` expect the answer to a login sent as request 1 (see the module)."""
+    login = chart.commands.get(Lifecycle.of(chart).connect)
+    if login is None:
+        return
+    known = {"user": user, "password": "", "url": ""}
+    # a protocol that cannot log in this way replays without it
+    with contextlib.suppress(CtiError, ValueError):
+        protocol.encode_command(
+            login.name, {a.name: known[a.name] for a in login.args if a.name in known}, 1
+        )
 
 
 def _apply(machine: Machine, inbound: Inbound) -> Step | None:

@@ -56,6 +56,7 @@ from .errors import (
 from .events import Answer, ChartCommand, Frame, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
 from .paths import shortest_signal_path
+from .secrets import Secret, hidden, revealed, secret, stand_ins
 
 __all__ = [
     "RECHECK_AFTER",
@@ -213,7 +214,8 @@ class Session:
     Args:
         machine: the agent's machine (it outlives connections; the session moves it).
         protocol: this connection's fresh vendor protocol.
-        user, password, url: the login's arguments (the password is never shown).
+        user, password, url: the login's arguments; the password is held as a ``Secret``
+            (a string is wrapped at once) and revealed only to the protocol's encoding.
         lifecycle: the chart's session names (default: the chart's ``session:``).
         vendor: the vendor's name, for ``Unsupported``.
         resume_from: the state the user last saw before the link dropped (the previous
@@ -279,7 +281,7 @@ class Session:
         protocol: VendorProtocol,
         *,
         user: str,
-        password: str,
+        password: str | Secret,
         url: str = "",
         lifecycle: Lifecycle | None = None,
         vendor: str = "",
@@ -293,7 +295,7 @@ class Session:
         self.chart = machine.chart
         self.protocol = protocol
         self.user = user
-        self.__password = password
+        self.__password = secret(password)
         self.url = url
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self.vendor = vendor
@@ -469,8 +471,11 @@ class Session:
             Disconnected: not logged in (or the link is gone).
         """
         self._clock = now
-        ticket = Ticket(name, args)
         spec = self.chart.commands.get(name)
+        if args and spec is not None:
+            # the chart's secret arguments are held wrapped from here on (cti_fsm.secrets)
+            args = hidden(args, [a.name for a in spec.args if a.secret])
+        ticket = Ticket(name, args)
         mode = spec.pending if spec is not None else "reject"
         if mode != "parallel" and (self._serial is not None or self._queue):
             if mode == "reject":
@@ -604,7 +609,8 @@ class Session:
         """The one place a command is judged: link, chart, vendor."""
         self._check_link(ticket, logging_in=logging_in)
         try:
-            ticket.rule = self.machine.check(ticket.command, **ticket.args)
+            # a secret is judged by its presence and type, never shown to the machine
+            ticket.rule = self.machine.check(ticket.command, **stand_ins(ticket.args))
         except IllegalCommand as exc:
             if self._unsupported.isdisjoint(exc.allowed):
                 raise
@@ -629,7 +635,10 @@ class Session:
             return
         request_id = ticket.request_id = next(self._requests)
         try:
-            messages = self.protocol.encode_command(ticket.command, ticket.args, request_id)
+            # the one place a secret leaves its wrapper: the protocol writes it on the wire
+            messages = self.protocol.encode_command(
+                ticket.command, revealed(ticket.args), request_id
+            )
         except CommandError as exc:
             # a protocol refusing a command does not know it or the machine's state
             if not exc.state:

@@ -4,7 +4,10 @@ A simulator speaks one vendor's protocol over a real socket, backed by a ``Switc
 is not the protocol is the same for every one of them, and lives here once:
 
 - listening: TCP on ``host:port`` (127.0.0.1, port 0 by default), ``task_status.started``
-  with the bound port, ``url`` once serving (``cti_fsm.adapter.Simulator``);
+  with the bound port, ``url`` once serving (``cti_fsm.adapter.Simulator``); with
+  ``serve(ssl_context=...)`` (a server context: its certificate loaded), TLS on every
+  connection, the handshake done before the simulator's ``_open_link`` gets a
+  ``trio.SSLStream`` (a byte protocol wraps it in a ``StreamLink``), and a TLS ``url``;
 - one ``Client`` per connection: opened by the simulator's ``_open_link`` (a websocket
   server does its handshake there; a TCP protocol returns a ``TcpLink``), read by one task,
   closed in order (or abruptly) when either side ends it or the server stops;
@@ -33,6 +36,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -43,7 +47,7 @@ from cti_fsm.errors import Disconnected
 from cti_fsm.switch import Switch, SwitchEvent
 from cti_fsm.tcp import DEFAULT_CHUNK, TcpTransport
 
-__all__ = ["Client", "ClientLink", "SendsBatches", "SimulatorServer", "TcpLink"]
+__all__ = ["Client", "ClientLink", "SendsBatches", "SimulatorServer", "StreamLink", "TcpLink"]
 
 log = logging.getLogger("cti_fsm.simulator_server")
 
@@ -53,6 +57,8 @@ FrameIn = TypeVar("FrameIn", contravariant=True)
 _GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
 #: Seconds an orderly close may wait for the client.
 CLOSE_TIMEOUT = 1.0
+#: Seconds a client has to complete the TLS handshake.
+TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class ClientLink(Protocol[FrameT]):
@@ -149,6 +155,56 @@ class TcpLink:
         await self.connection.aclose()
 
 
+class StreamLink:
+    """Any trio byte stream (a ``trio.SSLStream``, say) as a ``ClientLink`` of byte chunks;
+    writes whole batches (``SendsBatches``).
+
+    Args:
+        stream: the connection, ready for data (a TLS handshake done).
+    """
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {type(self.stream).__name__}>"
+
+    async def receive(self) -> bytes | None:
+        """The next chunk the client sent; None at its end of stream or a reset."""
+        try:
+            data = await self.stream.receive_some(DEFAULT_CHUNK)
+        except _GONE:
+            return None
+        return bytes(data) or None
+
+    async def send(self, frame: bytes) -> None:
+        """Write ``frame``.
+
+        Raises:
+            trio.BrokenResourceError: the client has gone.
+        """
+        try:
+            await self.stream.send_all(frame)
+        except trio.ClosedResourceError as exc:
+            raise trio.BrokenResourceError(str(exc)) from None
+
+    async def send_many(self, frames: Sequence[bytes]) -> None:
+        """Write ``frames`` in one go.
+
+        Raises:
+            trio.BrokenResourceError: the client has gone.
+        """
+        await self.send(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    async def close(self, *, dropped: bool) -> None:
+        """Close the connection."""
+        await self.stream.aclose()
+
+    async def abort(self) -> None:
+        """Close the connection."""
+        await trio.aclose_forcefully(self.stream)
+
+
 @attrs.frozen
 class _Outgoing(Generic[FrameT]):
     frame: FrameT
@@ -218,6 +274,8 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
 
     #: ``url`` once serving, from ``host`` and ``port`` (``"tcp://{host}:{port}"``).
     url_template: ClassVar[str] = "tcp://{host}:{port}"
+    #: ``url`` once serving over TLS (the protocol's secure scheme); None: no TLS.
+    tls_url_template: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -231,6 +289,7 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         self._reader_writes = reader_writes
         self.host: str | None = None
         self.port: int | None = None
+        self.ssl_context: ssl.SSLContext | None = None
         self._backlog = backlog
         self._clients: dict[int, ClientT] = {}
         self._by_agent: dict[str, list[ClientT]] = {}
@@ -253,15 +312,17 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         """
         if self.port is None:
             raise RuntimeError("the simulator is not serving yet")
-        return self.url_template.format(host=self.host, port=self.port)
+        template = self.tls_url_template if self.ssl_context else self.url_template
+        assert template is not None  # serve() refuses TLS without a TLS URL
+        return template.format(host=self.host, port=self.port)
 
     # --- the protocol: what a simulator writes ---------------------------------------------------
     @abc.abstractmethod
     async def _open_link(
-        self, stream: trio.SocketStream, nursery: trio.Nursery
+        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], nursery: trio.Nursery
     ) -> ClientLink[FrameT] | None:
-        """The link over a new connection (``TcpLink(stream)``, or after a handshake run in
-        ``nursery``); None closes the connection unserved."""
+        """The link over a new connection (``TcpLink(stream)``, ``StreamLink`` over TLS, or
+        after a handshake run in ``nursery``); None closes the connection unserved."""
 
     @abc.abstractmethod
     def _new_client(self, id: int, link: ClientLink[FrameT], nursery: trio.Nursery) -> ClientT:
@@ -285,14 +346,20 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        ssl_context: ssl.SSLContext | None = None,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on ``host:port`` (0: the OS picks) until cancelled; ``task_status.started``
         with the bound port once listening. Clients still connected are closed in order.
+        With ``ssl_context`` (a server context holding the certificate), over TLS.
 
         Raises:
             OSError: the address cannot be listened on.
+            ValueError: ``ssl_context`` for a simulator whose protocol has no TLS URL.
         """
+        if ssl_context is not None and self.tls_url_template is None:
+            raise ValueError(f"{type(self).__name__} has no TLS variant")
+        self.ssl_context = ssl_context
         listeners = await trio.open_tcp_listeners(port, host=host)
         unsubscribe = self.switch.subscribe(self._on_switch_events)
         try:
@@ -307,7 +374,20 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
             unsubscribe()
             self.port = None
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+    async def _serve_connection(self, tcp: trio.SocketStream) -> None:
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(tcp, self.ssl_context, server_side=True, https_compatible=True)
+            with trio.move_on_after(TLS_HANDSHAKE_TIMEOUT) as handshake:
+                try:
+                    await stream.do_handshake()
+                except trio.BrokenResourceError as exc:
+                    # a client refusing the certificate ends it here: its side says why
+                    log.info("TLS handshake failed: %s", exc.__cause__ or exc)
+                    handshake.cancel()
+            if handshake.cancelled_caught:
+                await trio.aclose_forcefully(stream)
+                return
         async with trio.open_nursery() as nursery:
             link = await self._open_link(stream, nursery)
             if link is None:

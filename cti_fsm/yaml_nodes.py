@@ -3,6 +3,14 @@
 PyYAML's composer keeps a mark on every node; this module walks composed nodes so that
 each complaint names ``file:line:col``. Every spec loader (charts, vendor maps) reads
 through ``NodeReader`` so all spec errors look alike and all of them are reported at once.
+
+Reading is bounded, so a hostile or broken spec costs little: a spec is at most
+``MAX_SPEC_BYTES`` long, and its aliases may not expand it beyond ``MAX_EXPANDED_NODES``
+nodes (an alias repeats its anchor's whole subtree wherever it is used, so a kilobyte of
+nested aliases stands for billions of nodes: the "billion laughs"). An alias inside the
+node it refers to (a recursive alias) is refused as well. Both are found on the parser's
+events before anything is composed, in one pass linear in the text, and reported at the
+alias's ``file:line:col``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,17 @@ import yaml
 from .chart import Position
 from .errors import Problem, SpecError
 
-__all__ = ["NodeReader", "compose_file", "compose_text"]
+__all__ = ["MAX_EXPANDED_NODES", "MAX_SPEC_BYTES", "NodeReader", "compose_file", "compose_text"]
+
+#: The longest spec read, in bytes (a chart of 10,000 states is about a megabyte).
+MAX_SPEC_BYTES = 8 * 1024 * 1024
+#: The most nodes a spec may stand for once its aliases are expanded.
+MAX_EXPANDED_NODES = 1_000_000
+#: Unknown names a reader suggests a close match for ("did you mean"); the rest are
+#: reported without one, so a spec full of misspellings costs no more than a clean one.
+MAX_SUGGESTIONS = 20
+#: The most names a suggestion is looked for among.
+MAX_SUGGESTION_CHOICES = 2000
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -30,9 +48,15 @@ def compose_text(text: str, file: str) -> yaml.Node | None:
     """Compose YAML text into nodes.
 
     Raises:
-        SpecError: the text is not well-formed YAML (with the parser's position).
+        SpecError: the text is not well-formed YAML (with the parser's position), is
+            longer than ``MAX_SPEC_BYTES``, has a recursive alias, or its aliases expand
+            it beyond ``MAX_EXPANDED_NODES`` nodes.
     """
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([_too_large(file, f"{len(text)} characters")])
     try:
+        if "*" in text:  # no alias, nothing to expand
+            _check_aliases(text, file)
         return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -41,16 +65,20 @@ def compose_text(text: str, file: str) -> yaml.Node | None:
 
 
 def compose_file(path: str) -> yaml.Node | None:
-    """Read and compose a YAML file.
+    """Read and compose a YAML file (no more than ``MAX_SPEC_BYTES`` of it is read).
 
     Raises:
-        SpecError: the file cannot be read or is not well-formed YAML.
+        SpecError: the file cannot be read, is too large, is not well-formed YAML, or its
+            aliases are recursive or expand too far (see ``compose_text``).
     """
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            # one byte more than allowed tells a file at the limit from one beyond it
+            data = f.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError([Problem(path, 1, 1, f"cannot read file: {exc.strerror}")]) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError([_too_large(path, "more bytes")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -62,8 +90,76 @@ def compose_file(path: str) -> yaml.Node | None:
     return compose_text(text, path)
 
 
+def _too_large(file: str, size: str) -> Problem:
+    return Problem(
+        file,
+        1,
+        1,
+        f"too large for a spec: {size}, the limit is {MAX_SPEC_BYTES} bytes"
+        " (cti_fsm.yaml_nodes.MAX_SPEC_BYTES)",
+    )
+
+
+def _check_aliases(text: str, file: str) -> None:
+    """Refuse a recursive alias, or aliases that expand the document too far.
+
+    One pass over the parser's events, counting the nodes the document stands for: a
+    scalar or a collection counts one, an alias the expanded size of its anchor's node
+    (known once that node is closed; an alias to a node still open is recursive).
+
+    Raises:
+        SpecError: at the offending alias.
+        yaml.MarkedYAMLError: the text is not well-formed YAML.
+    """
+    sizes: dict[str, int] = {}  # anchor -> expanded size of its node
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, expanded total at its start)
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            anchor = str(event.anchor)
+            size = sizes.get(anchor)
+            if size is None:
+                if any(a == anchor for a, _ in open_nodes):
+                    _alias_problem(
+                        file,
+                        event,
+                        f"recursive alias *{anchor}: it is inside the node it refers to",
+                    )
+                continue  # an undefined alias: the composer says so, with its position
+            total += size
+            if total > MAX_EXPANDED_NODES:
+                _alias_problem(
+                    file,
+                    event,
+                    f"aliases expand the spec beyond {MAX_EXPANDED_NODES} nodes here (*{anchor}"
+                    f" stands for {size}); cti_fsm.yaml_nodes.MAX_EXPANDED_NODES is the limit",
+                )
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor is not None:
+                sizes[str(event.anchor)] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            total += 1
+            open_nodes.append((event.anchor, total))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            closed, start = open_nodes.pop()
+            if closed is not None:
+                sizes[closed] = total - start + 1
+
+
+def _alias_problem(file: str, event: yaml.Event, message: str) -> None:
+    mark = event.start_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    raise SpecError([Problem(file, line, col, message)])
+
+
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    names = list(choices)
+    # a suggestion compares the word with every name: past a few thousand names (a
+    # generated chart) it would cost more than the whole load
+    if len(names) > MAX_SUGGESTION_CHOICES:
+        return ""
+    close = difflib.get_close_matches(word, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -77,6 +173,7 @@ class NodeReader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self._suggested = 0
 
     # --- positions and problems ---------------------------------------------------------
     def position(self, node: yaml.Node) -> Position:
@@ -227,12 +324,17 @@ class NodeReader:
         *,
         where: str | None = None,
     ) -> None:
-        """Record a reference to an undeclared name, with a suggestion.
+        """Record a reference to an undeclared name, with a suggestion (for the first
+        ``MAX_SUGGESTIONS`` of them, among at most ``MAX_SUGGESTION_CHOICES`` names).
 
         ``where`` names what refers to it (``command 'hold' confirm``), as a prefix.
         """
         prefix = f"{where}: " if where else ""
-        self.problem(node, f"{prefix}unknown {kind} {name!r}{_suggest(name, known)}")
+        hint = ""
+        if self._suggested < MAX_SUGGESTIONS:
+            self._suggested += 1
+            hint = _suggest(name, known)
+        self.problem(node, f"{prefix}unknown {kind} {name!r}{hint}")
 
     @staticmethod
     def _kind(node: yaml.Node) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from cti_fsm.adapter import MapBackedAdapter
+from cti_fsm.tls import TlsTransport
 from cti_fsm.vendor_map import load_vendor_map
 
 from . import capture, transport
@@ -17,7 +19,8 @@ __all__ = ["AmiAdapter"]
 
 
 class AmiAdapter(MapBackedAdapter):
-    """Asterisk Manager Interface: codec, protocol, TCP transport, capture reader, simulator.
+    """Asterisk Manager Interface: codec, protocol, TCP or TLS transport, capture reader,
+    simulator.
 
     Args:
         vendor_map_file: another map to use (default: ``specs/vendors/asterisk-ami.yaml``).
@@ -55,14 +58,19 @@ class AmiAdapter(MapBackedAdapter):
             vmap = load_vendor_map(os.fspath(other), self.chart)
         return AmiProtocol(vmap, self.chart, user=user, options=options)
 
-    def connect(self, url: str) -> AbstractAsyncContextManager[transport.TcpTransport]:
+    def connect(
+        self, url: str, *, ssl_context: ssl.SSLContext | None = None
+    ) -> AbstractAsyncContextManager[transport.TcpTransport | TlsTransport]:
         """``async with adapter.connect("tcp://host:port") as transport:`` (port 5038 by
-        default); closed when the block ends.
+        default), or ``tls://host:port`` (5039) for AMI over TLS, verified against the
+        system's CAs or ``ssl_context``; closed when the block ends.
 
         Raises:
-            Disconnected: (on entering) bad URL, or the server cannot be reached.
+            Disconnected: (on entering) bad URL, the server cannot be reached, or TLS
+                failed (the reason says why).
+            TypeError: (on entering) ``ssl_context`` is not an ``ssl.SSLContext``.
         """
-        return transport.connected(url)
+        return transport.connected(url, ssl_context=ssl_context)
 
     def read_capture(self, path: str | os.PathLike[str]) -> list[bytes]:
         """The frames of a recorded AMI stream (``.raw``, panoramisk ``.yaml``, ``.md`` docs).

@@ -41,7 +41,8 @@ import attrs
 import trio
 
 from cti_fsm import switch as sw
-from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, TcpLink
+from cti_fsm.secrets import REDACTED
+from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer, StreamLink, TcpLink
 
 from .codec import AmiCodec, encode_packet
 
@@ -98,6 +99,7 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
     """
 
     url_template = "tcp://{host}:{port}"
+    tls_url_template = "tls://{host}:{port}"
 
     def __init__(
         self,
@@ -131,8 +133,11 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
         return self._received
 
     # --- the connection ---------------------------------------------------------------------
-    async def _open_link(self, stream: trio.SocketStream, nursery: trio.Nursery) -> TcpLink:
-        return TcpLink(stream)
+    async def _open_link(
+        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], nursery: trio.Nursery
+    ) -> TcpLink | StreamLink:
+        # over TLS (serve(ssl_context=...)) the link reads the TLS stream
+        return TcpLink(stream) if isinstance(stream, trio.SocketStream) else StreamLink(stream)
 
     def _new_client(self, id: int, link: ClientLink[bytes], nursery: trio.Nursery) -> _Session:
         return _Session(id, link, nursery)
@@ -161,7 +166,7 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
     # --- actions ----------------------------------------------------------------------------
     def _action(self, session: _Session, action: Packet) -> bool:
         """Carry out one action; False ends the connection (Logoff)."""
-        self.received.append(action)
+        self.received.append(_hidden(action))
         name = str(action.get("Action", "")).lower()
         action_id = action.get("ActionID")
         head: Packet = {"ActionID": action_id} if action_id is not None else {}
@@ -725,6 +730,16 @@ _RENDER: Mapping[type, Callable[[AmiSimulator, Any], list[Packet]]] = {
 
 # --- actions, one function per AMI action --------------------------------------------------
 Result = tuple[Packet, list[Packet]]
+
+#: the keys of an action whose values are secrets (a Login's password, an MD5 login's key)
+_SECRET_KEYS = frozenset({"secret", "key"})
+
+
+def _hidden(action: Packet) -> Packet:
+    """``action`` as ``received`` keeps it: secrets shown as ``***``."""
+    if not any(k.lower() in _SECRET_KEYS for k in action):
+        return action
+    return {k: REDACTED if k.lower() in _SECRET_KEYS else v for k, v in action.items()}
 
 
 def _login(s: AmiSimulator, session: _Session, a: Packet) -> Result:

@@ -176,6 +176,7 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
     """
 
     url_template = "ws://{host}:{port}/"
+    tls_url_template = "wss://{host}:{port}/"
 
     def __init__(
         self,
@@ -198,7 +199,7 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
 
     # --- the connection ----------------------------------------------------------------------
     async def _open_link(
-        self, stream: trio.SocketStream, nursery: trio.Nursery
+        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], nursery: trio.Nursery
     ) -> _WebSocketLink | None:
         with trio.move_on_after(self.handshake_timeout):
             request = await wrap_server_stream(nursery, stream, max_message_size=self.max_frame + 1)

@@ -3,8 +3,10 @@ life as an ``async with``.
 
 The websocket itself is ``wsclient.WebSocketTransport`` (wsproto, read by the task that
 calls ``receive``: no background task, nothing outlives the block). Under it is
-``cti_fsm.tcp.TcpTransport`` for ``ws://`` and a ``trio.SSLStream`` for ``wss://``,
-certificates verified unless the caller's ``ssl_context`` says otherwise.
+``cti_fsm.tcp.TcpTransport`` for ``ws://`` and ``cti_fsm.tls.TlsTransport`` for ``wss://``:
+the server's certificate and name verified (the system's CAs, or the caller's
+``ssl_context``: a private CA, or verification off in a context the caller built), the TLS
+handshake done before the websocket's, so a refused certificate is reported at once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import trio
 
 from cti_fsm.errors import Disconnected
 from cti_fsm.tcp import open_tcp
+from cti_fsm.tls import client_context, open_tls
 
-from .wsclient import ByteStream, TlsByteStream, WebSocketTransport, handshake
+from .wsclient import ByteStream, WebSocketTransport, handshake
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -75,15 +78,19 @@ async def open_websocket(
             server's certificate and name verified).
 
     Raises:
-        Disconnected: (on entering) bad URL, unreachable, refused, TLS failed, or the
+        Disconnected: (on entering) bad URL, an ``ssl_context`` for a ``ws://`` URL,
+            unreachable, refused, TLS failed (the reason says so, and why), or the
             handshake was refused (the reason names the HTTP status) or timed out.
+        TypeError: ``ssl_context`` is not an ``ssl.SSLContext``.
     """
     try:
         secure, host, port, resource = parse_url(url)
     except ValueError as exc:
         raise Disconnected(str(exc)) from None
-    if secure and ssl_context is None:
-        ssl_context = ssl.create_default_context()
+    if ssl_context is not None and not secure:
+        # a context for a plain link would make the caller believe it is protected
+        raise Disconnected(f"an ssl_context was given for a plain {url!r}: use wss://")
+    ssl_context = client_context(ssl_context) if secure else None
     peer = f"{host}:{port}"
     # the Host header: brackets for an IPv6 address, the port only when not the default
     host_header = f"[{host}]" if ":" in host else host
@@ -91,7 +98,7 @@ async def open_websocket(
         host_header += f":{port}"
     try:
         with trio.fail_after(timeout):
-            stream = await _dial(host, port, ssl_context, peer)
+            stream = await _dial(host, port, ssl_context, timeout)
             try:
                 transport = await handshake(
                     stream,
@@ -116,20 +123,16 @@ async def open_websocket(
         await transport.aclose()
 
 
-async def _dial(host: str, port: int, ssl_context: ssl.SSLContext | None, peer: str) -> ByteStream:
-    """The byte stream to run the websocket on: plain TCP, or TLS over trio's TCP.
+async def _dial(
+    host: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float
+) -> ByteStream:
+    """The byte stream to run the websocket on: plain TCP, or TLS (handshake done).
 
     Raises:
-        Disconnected: the name does not resolve or the connection was refused.
+        Disconnected: the name does not resolve, the connection was refused, or TLS failed.
     """
     if ssl_context is None:
         return await open_tcp(host, port, name="the websocket server")
-    try:
-        # https_compatible: the server may drop TCP without a TLS goodbye, as web servers
-        # do (trio-websocket sets it too); the TLS handshake runs on the first send
-        stream = await trio.open_ssl_over_tcp_stream(
-            host, port, ssl_context=ssl_context, https_compatible=True
-        )
-    except OSError as exc:
-        raise Disconnected(f"cannot reach the websocket server: {exc.strerror or exc}") from None
-    return TlsByteStream(stream, peer)
+    return await open_tls(
+        host, port, name="the websocket server", ssl_context=ssl_context, timeout=timeout
+    )

@@ -18,10 +18,10 @@ on the way:
   reads it if there is one, else ``aclose`` reads it itself.
 
 The bytes come from a ``ByteStream``: ``cti_fsm.tcp.TcpTransport`` for ``ws://`` (it
-returns without a scheduler trip when data is ready), ``TlsByteStream`` over a
-``trio.SSLStream`` for ``wss://``. Opening (``handshake``) is wsproto's client
-``Request``, answered by ``AcceptConnection`` or ``RejectConnection``. URLs, limits and
-timeouts are the adapter's business (``transport.py``).
+returns without a scheduler trip when data is ready), ``cti_fsm.tls.TlsTransport`` (a
+``trio.SSLStream`` whose handshake is done) for ``wss://``. Opening (``handshake``) is
+wsproto's client ``Request``, answered by ``AcceptConnection`` or ``RejectConnection``.
+URLs, limits and timeouts are the adapter's business (``transport.py``).
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ from wsproto.utilities import ProtocolError
 
 from cti_fsm.adapter import Frame
 from cti_fsm.errors import Disconnected
-from cti_fsm.tcp import DEFAULT_CHUNK
 
-__all__ = ["ByteStream", "TlsByteStream", "WebSocketTransport", "close_reason", "handshake"]
+__all__ = ["ByteStream", "WebSocketTransport", "close_reason", "handshake"]
 
 _OPEN = ConnectionState.OPEN
 _LOCAL_CLOSING = ConnectionState.LOCAL_CLOSING
@@ -80,64 +79,6 @@ class ByteStream(Protocol):
     async def aclose(self) -> None:
         """Close; idempotent. A task waiting in ``receive`` wakes with ``Disconnected``."""
         ...
-
-
-class TlsByteStream:
-    """A ``trio.SSLStream`` as a ``ByteStream``: its errors as ``Disconnected``, its sends
-    taken one at a time (``SSLStream.send_all`` refuses a second concurrent caller, and a
-    pong sent from ``receive`` may meet a message being sent).
-
-    Args:
-        stream: the TLS stream (its handshake runs on first use).
-        peer: who is at the other end, for messages.
-    """
-
-    def __init__(self, stream: trio.SSLStream[trio.SocketStream], peer: str) -> None:
-        self._stream = stream
-        self._peer = peer
-        self._send_lock = trio.StrictFIFOLock()
-
-    async def send(self, data: bytes) -> None:
-        """Write all of ``data``, after any write already under way.
-
-        Raises:
-            Disconnected: the stream is closed or broke (a certificate refused, say).
-        """
-        async with self._send_lock:
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                raise self._broke(exc) from None
-
-    async def receive(self) -> bytes:
-        """The next bytes (at most ``cti_fsm.tcp.DEFAULT_CHUNK``).
-
-        Raises:
-            Disconnected: the peer closed the stream, it broke, or it was closed here.
-        """
-        try:
-            data = await self._stream.receive_some(DEFAULT_CHUNK)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise self._broke(exc) from None
-        if not data:
-            raise Disconnected(f"{self._peer} closed the connection")
-        return bytes(data) if isinstance(data, bytearray) else data
-
-    async def aclose(self) -> None:
-        """Close (with ``https_compatible`` streams, no TLS goodbye is waited for);
-        idempotent.
-
-        Raises:
-            trio.Cancelled: cancelled (the stream is closed all the same).
-        """
-        await self._stream.aclose()
-
-    def _broke(self, exc: trio.BrokenResourceError | trio.ClosedResourceError) -> Disconnected:
-        if isinstance(exc, trio.ClosedResourceError):
-            return Disconnected(f"the connection to {self._peer} was closed")
-        # the ssl error (certificate verify failed, ...) is what tells the user anything
-        cause = exc.__cause__ or exc
-        return Disconnected(f"the connection to {self._peer} broke: {cause}")
 
 
 def close_reason(code: int, reason: str | None = None) -> str:

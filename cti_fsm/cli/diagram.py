@@ -15,6 +15,7 @@ from ..chart import Chart
 from ..chart_loader import default_chart, load_chart
 from ..diagrams import FORMATS, diagram
 from ..errors import SpecError
+from ._args import refuse
 
 HELP = "draw a chart (default: the default chart) as mermaid, dot, svg or png"
 
@@ -72,8 +73,11 @@ def _update(args: argparse.Namespace, chart: Chart) -> int:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
+    except OSError as exc:
+        return refuse("diagram", "--update", f"cannot read {path!r}: {exc.strerror or exc}")
+    try:
         new = replace_block(text, markdown_block(chart), path)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         print(f"cti-fsm diagram: {exc}", file=sys.stderr)
         return 1
     if new == text:
@@ -89,7 +93,8 @@ def _update(args: argparse.Namespace, chart: Chart) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Draw the chart; 0 on success, 1 with a message on stderr otherwise."""
+    """Draw the chart; 0 on success, 2 for a bad argument (naming it), 1 with a message on
+    stderr otherwise."""
     try:
         chart = load_chart(args.spec) if args.spec else default_chart()
     except (SpecError, OSError) as exc:
@@ -98,8 +103,17 @@ def run(args: argparse.Namespace) -> int:
     if args.update:
         return _update(args, chart)
     if args.check:
-        print("cti-fsm diagram: --check needs --update MARKDOWN", file=sys.stderr)
-        return 2
+        return refuse("diagram", "--check", "needs --update MARKDOWN")
+    if args.highlight is not None:
+        try:
+            chart.resolve(args.highlight)
+        except KeyError:
+            states = ", ".join(chart.states)
+            return refuse(
+                "diagram",
+                "--highlight",
+                f"chart {chart.name!r} has no state {args.highlight!r} (states: {states})",
+            )
     try:
         drawn = diagram(chart, args.format, highlight=args.highlight)
     except (ValueError, RuntimeError) as exc:
@@ -107,8 +121,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     data = drawn.encode() if isinstance(drawn, str) else drawn
     if args.output:
-        with open(args.output, "wb") as f:
-            f.write(data)
+        try:
+            with open(args.output, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            return refuse("diagram", "-o/--output", f"cannot write {args.output!r}: {why}")
     elif isinstance(drawn, str):
         sys.stdout.write(drawn)
     else:

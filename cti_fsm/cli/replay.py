@@ -15,7 +15,9 @@ from typing import Any
 
 from ..adapter import AdapterNotFound, DescribesMessages, Malformed, RawMessage, load_adapter
 from ..errors import CtiError
-from ..replay import Replayed, replay
+from ..machine import Machine
+from ..replay import Replayed, read_frames, replay
+from ._args import refuse
 
 HELP = "replay a recorded vendor stream and print the agent's transitions and notifications"
 
@@ -40,34 +42,91 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Replay and print; 0 on success, 2 if the capture or adapter cannot be used."""
+def _options(args: argparse.Namespace) -> dict[str, Any] | int:
+    """The ``--option`` values, or the exit status of refusing one (naming it)."""
     options: dict[str, Any] = {}
     for item in args.option:
         key, sep, value = item.partition("=")
-        if not sep:
-            print(f"--option {item!r}: expected KEY=VALUE", file=sys.stderr)
-            return 2
+        if not sep or not key:
+            return refuse("replay", "--option", f"{item!r}: expected KEY=VALUE")
         options[key] = value
+    return options
+
+
+def _check_options(args: argparse.Namespace, options: dict[str, Any]) -> int | None:
+    """None if the adapter takes ``options``, else the exit status of refusing them: each
+    is tried alone first, so the refusal names the one at fault."""
+    adapter = load_adapter(args.vendor)
+    for key, value in options.items():
+        try:
+            adapter.protocol(user=args.agent, options={key: value})
+        except (ValueError, TypeError, OSError, CtiError) as exc:
+            return refuse("replay", "--option", f"{key}={value}: {_reason(exc)}")
+    try:
+        adapter.protocol(user=args.agent, options=options)
+    except (ValueError, TypeError, OSError, CtiError) as exc:
+        return refuse("replay", "--option", f"{', '.join(args.option)}: {_reason(exc)}")
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay and print; 0 on success, 1 if nothing in the file was a valid message, 2 if
+    an argument cannot be used (naming it)."""
+    options = _options(args)
+    if isinstance(options, int):
+        return options
+    try:
+        adapter = load_adapter(args.vendor)
+    except AdapterNotFound as exc:
+        return refuse("replay", "--vendor", str(exc))
+    refused = _check_options(args, options)
+    if refused is not None:
+        return refused
+    try:
+        with open(args.file, "rb"):
+            pass
+    except OSError as exc:
+        return refuse("replay", "FILE", f"cannot read {args.file!r}: {exc.strerror or exc}")
+    if args.start is not None:
+        try:
+            Machine(adapter.chart, state=args.start)
+        except KeyError:
+            chart = adapter.chart.name
+            return refuse("replay", "--start", f"chart {chart!r} has no state {args.start!r}")
     counts = {"malformed": 0, "signals": 0, "ignored": 0, "transitions": 0}
     final = None
     try:
+        # decoded here, so that what is valid is counted even where it means nothing to
+        # the agent followed (the replay itself reads the same messages)
+        decoder = adapter.protocol(user=args.agent, options=options)
+        messages = [m for f in read_frames(adapter, args.file) for m in decoder.decode(f)]
+        valid = sum(1 for m in messages if not isinstance(m, Malformed))
         # how a message is named is the adapter's knowledge (optional: else its start)
-        adapter = load_adapter(args.vendor)
         describe = adapter.describe_message if isinstance(adapter, DescribesMessages) else _describe
-        for item in replay(
-            args.vendor, args.file, user=args.agent, start=args.start, options=options
-        ):
+        for item in replay(adapter, messages, user=args.agent, start=args.start, options=options):
             line = _line(item, counts, args.all, describe)
             if item.step is not None:
                 final = item.step.target
             if line:
                 print(line)
-    except (AdapterNotFound, OSError, KeyError, ValueError, CtiError) as exc:
-        print(f"cti-fsm replay: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, CtiError) as exc:
+        print(f"cti-fsm replay: {args.file}: {_reason(exc)}", file=sys.stderr)
+        return 1
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     print(f"-- {summary}; final state: {final or args.start or 'unchanged'}")
+    if not valid:
+        print(
+            f"cti-fsm replay: {args.file}: no valid {args.vendor} message in it"
+            f" ({len(messages)} read, {counts['malformed']} malformed)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

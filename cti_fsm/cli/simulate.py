@@ -8,6 +8,8 @@ never passwords), until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from typing import Any, TextIO
 
@@ -15,6 +17,7 @@ import trio
 
 from ..adapter import AdapterNotFound, adapter_names, load_adapter
 from ..switch import Switch, demo_switch
+from ._args import port, refuse, sole
 
 HELP = "run an adapter's simulator (a vendor server over the switch model) until Ctrl-C"
 
@@ -26,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         help=f"adapter whose simulator to run (installed: {', '.join(adapter_names()) or 'none'})",
     )
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
+    parser.add_argument("--port", type=port, default=0, help="port to listen on (0: any free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
 
 
@@ -71,16 +74,34 @@ async def serve(
         task_status.started(simulator)
 
 
+async def _until_stopped(vendor: str, host: str, port: int) -> None:
+    """``serve`` until Ctrl-C or SIGTERM, then stop it (its clients' links closed)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve, vendor, host, port)
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                break
+
+
+#: listen errors that are the port's fault (taken, or privileged); others are the host's
+_PORT_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES})
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C (0); 2 if the adapter is unknown or the address is unusable."""
+    """Serve until Ctrl-C or SIGTERM (0); 2 if the adapter is unknown or the address is
+    unusable, naming the argument."""
     try:
-        trio.run(serve, args.vendor, args.host, args.port)
-    except KeyboardInterrupt:
-        return 0
-    except AdapterNotFound as exc:
-        print(f"cti-fsm simulate: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"cti-fsm simulate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
+        trio.run(_until_stopped, args.vendor, args.host, args.port)
+    except BaseException as exc:
+        error = sole(exc)
+        if isinstance(error, KeyboardInterrupt):  # before the signal receiver was set up
+            return 0
+        if isinstance(error, AdapterNotFound):
+            return refuse("simulate", "--vendor", str(error))
+        if isinstance(error, OSError):
+            which = "--port" if error.errno in _PORT_ERRORS else "--host"
+            reason = error.strerror or str(error)
+            return refuse("simulate", which, f"cannot listen on {args.host}:{args.port}: {reason}")
+        raise
     return 0

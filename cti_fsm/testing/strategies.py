@@ -41,10 +41,13 @@ from hypothesis import strategies as st
 from ..chart import ArgSpec, Chart
 from ..chart_loader import default_chart
 from ..machine import Machine, Notification, Step
+from ..secrets import REDACTED
 from .coverage import CommandVariant
 from .moves import FIRST_MOVE, VALUE_POOLS, MoveTable, Swarm, block_size, read_mask, step_values
 
 __all__ = ["Flow", "FlowStep", "flows"]
+
+_NONE: frozenset[str] = frozenset()
 
 _ARG_VALUES: Mapping[str, st.SearchStrategy[Any]] = MappingProxyType(
     {kind: st.sampled_from(pool) for kind, pool in VALUE_POOLS.items() if kind != "list"}
@@ -64,23 +67,38 @@ class FlowStep:
         target: full path of the leaf state after it (a command alone never moves).
         notifications: what the step emitted (always empty for a command).
         answers: for the signal that answers a command, that command's name.
+        secret: the arguments the chart calls secret: shown as ``***`` in the step's
+            ``repr`` and ``str`` (a failing example's report must not print a password).
     """
 
     kind: str
     name: str
-    args: Mapping[str, Any]
+    args: Mapping[str, Any] = attrs.field(repr=False)
     source: str
     target: str
     notifications: tuple[Notification, ...] = ()
     answers: str | None = None
+    secret: frozenset[str] = frozenset()
+
+    @property
+    def shown_args(self) -> dict[str, Any]:
+        """The arguments as they may be shown: secret ones replaced by ``***``."""
+        return {k: REDACTED if k in self.secret else v for k, v in self.args.items()}
 
     @property
     def names(self) -> tuple[str, ...]:
         """The emitted notifications' names."""
         return tuple(n.name for n in self.notifications)
 
+    def __repr__(self) -> str:
+        return (
+            f"FlowStep(kind={self.kind!r}, name={self.name!r}, args={self.shown_args!r},"
+            f" source={self.source!r}, target={self.target!r},"
+            f" notifications={self.notifications!r}, answers={self.answers!r})"
+        )
+
     def __str__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.shown_args.items())
         if self.kind == "command":
             return f"{self.source}: {self.name}({args})"
         emitted = f" -> {', '.join(self.names)}" if self.notifications else ""
@@ -215,6 +233,11 @@ def flows(
     except KeyError:
         raise ValueError(f"chart {chart.name!r} has no state {start!r}") from None
     table = MoveTable(chart, granted, stimuli, args, payloads)
+    secret_args = {
+        c.name: frozenset(a.name for a in c.args if a.secret)
+        for c in chart.commands.values()
+        if any(a.secret for a in c.args)
+    }
     # the head holds the flow's length; then the mask and one slice per step (moves.py)
     head = 2
     block = st.binary(min_size=block_size(max_steps, head), max_size=block_size(max_steps, head))
@@ -245,7 +268,8 @@ def flows(
                 continue
             command = chosen.move.variant.command
             machine.check(command, **chosen.args)
-            steps.append(FlowStep("command", command, chosen.args, leaf, leaf))
+            hidden = secret_args.get(command, _NONE)
+            steps.append(FlowStep("command", command, chosen.args, leaf, leaf, secret=hidden))
             if chosen.signal is not None:
                 steps.append(_signal_step(machine, chosen.signal, chosen.payload, answers=command))
         return Flow(first.state, granted, tuple(steps))

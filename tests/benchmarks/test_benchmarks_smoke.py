@@ -34,6 +34,10 @@ PEERS_LINE = re.compile(
 FLOWS_LINE = re.compile(
     rf"examples_to_full_coverage=([0-9]+) transitions=([0-9]+)/([0-9]+) flows_per_s={NUMBER}"
 )
+SPEC_LOAD_LINE = re.compile(
+    rf"states=([0-9]+) transitions=([0-9]+) spec_load_s={NUMBER} compose_s={NUMBER}"
+    rf" load_per_compose={NUMBER} growth_x2={NUMBER}"
+)
 ENGINE_KEYS = ("engine_per_dict", "engine_per_transitions_hsm", "events_per_s")
 STARTED = re.compile(r"simulator process pid ([0-9]+) started")
 
@@ -160,3 +164,14 @@ def test_engine_prints_its_figures() -> None:
     figures = dict(item.split("=", 1) for item in lines[-1].split())
     assert set(ENGINE_KEYS) <= set(figures), lines[-1]
     assert all(float(figures[k]) > 0 for k in ENGINE_KEYS)
+
+
+def test_spec_load_builds_the_chart_it_says_and_prints_its_figures() -> None:
+    lines = run_benchmark("spec_load.py", "--groups", "10", "--leaves", "9", "--repeats", "1")
+    found = SPEC_LOAD_LINE.fullmatch(lines[-1])
+    assert found is not None, lines[-1]
+    states, transitions, load_s, compose_s, ratio, growth = found.groups()
+    # 10 groups of 9 leaves, and a transition per leaf: the chart is what it claims
+    assert (int(states), int(transitions)) == (100, 100)
+    assert float(load_s) > 0 and float(compose_s) > 0 and float(growth) > 0
+    assert abs(float(ratio) - float(load_s) / float(compose_s)) <= 0.05 * float(ratio)

@@ -42,9 +42,16 @@ async def test_the_day_uses_every_demo_command_and_ends_where_the_switch_says() 
         "onDisconnect",
     ):
         assert event in text, event
-    assert "done: agent ends in offline" not in text
-    last = text.strip().splitlines()[-1]
-    assert re.search(r"agent ends in (\S+) \(the switch says \1\)", last), last
+    lines = text.strip().splitlines()
+    # the end of the day, then the log-outs, then the summary of where that left the agent
+    day = next(i for i, x in enumerate(lines) if "day over:" in x)
+    assert re.search(r"agent in (\S+) \(the switch says \1\)", lines[day]), lines[day]
+    logged_out = next(i for i, x in enumerate(lines) if re.match(r"\s*\S+s  agent +logged_out", x))
+    assert day < logged_out < len(lines) - 1
+    assert re.search(r"agent ends in (\S+) \(the switch says \1\)", lines[-1]), lines[-1]
+    # the summary is true of what it follows: the agent's last step took it there
+    after = re.search(r"-> (\S+)$", lines[logged_out])
+    assert after is not None and f"agent ends in {after.group(1)} " in lines[-1]
 
 
 async def test_the_timeline_shows_state_changes() -> None:

@@ -257,8 +257,11 @@ def test_cli_writes_each_format(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["diagram", "--highlight", "nowhere"]) == 1
-    assert "cannot highlight 'nowhere'" in capsys.readouterr().err
+    # a bad argument: exit 2, one line naming it
+    assert main(["diagram", "--highlight", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cti-fsm diagram: argument --highlight: chart 'agent' has no state")
+    assert err.count("\n") == 1
     bad = tmp_path / "bad.yaml"
     bad.write_text("chart: x\nstates: {a: {}}\n")
     assert main(["diagram", str(bad)]) == 1
