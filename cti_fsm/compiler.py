@@ -47,8 +47,10 @@ class _Emit:
     constants: Mapping[str, Any]
 
     def build(self, payload: Mapping[str, Any]) -> Notification:
-        values = {f: payload.get(f) for f in self.fields}
-        values.update(self.constants)
+        get = payload.get
+        values = {f: get(f) for f in self.fields}
+        if self.constants:
+            values.update(self.constants)
         return Notification(self.name, MappingProxyType(values))
 
 
@@ -76,6 +78,7 @@ class Move:
         keeps: values to remember, by name.
         step: the Step for an empty payload with nothing kept; exact unless ``dynamic``.
         dynamic: the step depends on kept values (it must be built each time).
+        simple: no timers and no sends: a payload only fills the notifications.
     """
 
     config: int
@@ -87,6 +90,10 @@ class Move:
     keeps: tuple[tuple[str, ValueRef], ...]
     step: Step
     dynamic: bool
+
+    @property
+    def simple(self) -> bool:
+        return not self.timers and not self.sends
 
 
 @attrs.define(eq=False)
@@ -110,6 +117,9 @@ class Edge:
     chains: tuple[tuple[tuple[Guard, ...], ...], ...]
     compute: Callable[[tuple[int, ...], int], tuple[Move | None, bool]]
     memo: dict[Any, Move | None] = attrs.Factory(dict)
+    #: for a plain edge: its move has no timers and no sends, and these are its emits
+    simple: bool = False
+    emits: tuple[_Emit, ...] = ()
     #: for an edge with no run-time guard whose target history decides: move by history
     by_history: dict[int, Move] | None = None
 
@@ -474,6 +484,8 @@ class _Compiler:
                 edge.step = move.step
                 edge.move = move
                 edge.plain = move.mark == 0 and not move.dynamic and not move.keeps
+                edge.simple = move.simple
+                edge.emits = move.emits
         row[signal] = edge
 
     def _move(

@@ -24,6 +24,7 @@ from .events import Notification, Step, TimerChange
 __all__ = ["CompiledChart", "Machine", "Notification", "Step", "compile_chart"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_new = tuple.__new__
 _NO_RIGHTS: frozenset[str] = frozenset()
 
 
@@ -261,6 +262,23 @@ class Machine:
             self._row = edge.row  # type: ignore[assignment]
             if not payload:
                 return edge.step  # type: ignore[return-value]
+            if edge.simple:
+                # the payload path: only the notifications need it (a Step is a tuple,
+                # made directly: no defaults to fill, no keywords to match)
+                step = edge.step
+                return _new(
+                    Step,
+                    (
+                        step.source,  # type: ignore[union-attr]
+                        step.target,  # type: ignore[union-attr]
+                        signal,
+                        tuple([e.build(payload) for e in edge.emits]),
+                        MappingProxyType(payload),
+                        False,
+                        (),
+                        (),
+                    ),
+                )
             return self._build(edge.move, edge.source, payload)  # type: ignore[arg-type]
         move = edge.move
         if move is None and edge.by_history is not None:
@@ -272,6 +290,21 @@ class Machine:
             self._hist = self._hist & move.keep | move.mark
             if not payload:
                 return move.step
+            if not move.timers and not move.sends:
+                step = move.step
+                return _new(
+                    Step,
+                    (
+                        step.source,
+                        step.target,
+                        signal,
+                        tuple([e.build(payload) for e in move.emits]),
+                        MappingProxyType(payload),
+                        False,
+                        (),
+                        (),
+                    ),
+                )
             return self._build(move, edge.source, payload)
         return self._apply_slow(edge, signal, payload, move)
 
