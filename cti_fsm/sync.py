@@ -1,0 +1,353 @@
+"""The agent for threaded programs (Django, Flask, scripts): every command blocks.
+
+::
+
+    import cti_fsm.sync
+
+    with cti_fsm.sync.open_agent("csta-ws", url, "1001", password, timeout=10) as agent:
+        agent.check_in("sales")
+        for note in agent.notifications(timeout=60):
+            ...
+
+The agent is the trio agent (``cti_fsm.agent``), run in the process's one trio thread
+(``cti_fsm._trio_thread``), shared with ``cti_fsm.asyncio``'s agents: the first agent opened
+starts it, the last one closed stops it. Any thread may call commands (typed for the
+default chart, ``cti_fsm.default_sync_commands``); each is checked against the chart
+before anything is sent and raises what the trio agent raises. ``timeout`` bounds how long
+a call blocks: past it the command is cancelled (its answer is no longer awaited; what
+was sent stays sent) and ``CommandTimeout`` is raised. Listeners run in order in one
+listener thread of the agent's own, started by the first ``on`` and stopped on close.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import attrs
+
+from ._bridge import CANCELLED, CommandJob, HostedAgent
+from ._trio_thread import shared_thread
+from .adapter import Adapter
+from .agent import Agent as TrioAgent
+from .agent import AgentStatistics
+from .chart import Chart
+from .command_lookup import SyncCommandLookup
+from .default_sync_commands import DefaultSyncCommands
+from .errors import CommandTimeout, Disconnected
+from .events import Notification, Step
+
+__all__ = ["Agent", "open_agent"]
+
+log = logging.getLogger("cti_fsm.sync")
+
+Listener = Callable[[Notification], Any]
+
+
+class _Waiter:
+    """One blocked call: a lock the trio thread releases with the answer."""
+
+    __slots__ = ("error", "lock", "step")
+
+    def __init__(self) -> None:
+        self.lock = _thread.allocate_lock()
+        self.lock.acquire()
+        self.step: Step | None = None
+        self.error: BaseException | None = None
+
+    def deliver(self, step: Step | None, error: BaseException | None) -> None:
+        self.step, self.error = step, error
+        self.lock.release()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self.lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+
+
+class _Subscription:
+    """A bounded queue of notifications for one consuming thread."""
+
+    def __init__(self, names: frozenset[str] | None, maxlen: int) -> None:
+        self.names = names
+        self.maxlen = maxlen
+        self.queue: collections.deque[Notification] = collections.deque()
+        self.ready = threading.Condition()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, note: Notification) -> None:
+        if self.names is not None and note.name not in self.names:
+            return
+        with self.ready:
+            if len(self.queue) >= self.maxlen:
+                # a consumer that stopped reading must not grow memory without bound
+                self.queue.popleft()
+                self.dropped += 1
+            self.queue.append(note)
+            self.ready.notify()
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+
+    def get(self, deadline: float) -> Notification | None:
+        with self.ready:
+            while not self.queue:
+                if self.closed:
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.ready.wait(None if math.isinf(left) else left)
+            return self.queue.popleft()
+
+
+class Agent(DefaultSyncCommands, SyncCommandLookup):
+    """An agent driven from plain threads; create it with ``open_agent``.
+
+    The default chart's commands are typed blocking methods (``agent.hold()``); a chart of
+    your own gets its commands as attributes too, and ``agent.command(name, **args)``
+    sends any of them.
+
+    Attributes:
+        chart: the chart the agent runs.
+        user: the agent's login.
+        timeout: seconds a command may block before it is cancelled (None: the chart's
+            own timeouts only). Settable.
+        trio_agent: the trio agent underneath (lives in the trio thread: read it, do not
+            call its methods).
+    """
+
+    def __init__(self, trio_agent: TrioAgent, timeout: float | None) -> None:
+        self.trio_agent = trio_agent
+        self.chart: Chart = trio_agent.chart
+        self.user = trio_agent.user
+        self.timeout = timeout
+        self._host = HostedAgent(trio_agent, shared_thread())
+        self._listeners: dict[str, list[Listener]] = {}
+        self._subscriptions: set[_Subscription] = set()
+        self._buffer = 10_000
+        self._listener_errors = 0
+        self._listener_queue: _Subscription | None = None
+        self._listener_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        trio_agent.on("*", self._forward)
+
+    # --- reading ------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """The machine's full state path (as of the last signal the trio thread handled)."""
+        return self.trio_agent.state
+
+    @property
+    def connected(self) -> bool:
+        """True while a transport is open and logged in."""
+        return self.trio_agent.connected
+
+    def allowed(self) -> tuple[str, ...]:
+        """The commands that may be sent now: allowed by the chart and done by the vendor."""
+        return self.trio_agent.allowed()
+
+    def statistics(self) -> AgentStatistics:
+        """The trio agent's counters; ``listener_errors`` adds those of this agent's
+        listener thread."""
+        stats = self.trio_agent.statistics()
+        dropped = sum(s.dropped for s in tuple(self._subscriptions))
+        return attrs.evolve(
+            stats,
+            listener_errors=stats.listener_errors + self._listener_errors,
+            dropped_notifications=stats.dropped_notifications + dropped,
+        )
+
+    def __repr__(self) -> str:
+        return f"<cti_fsm.sync.Agent {self.user!r} state={self.state!r}>"
+
+    # --- commands -------------------------------------------------------------------------------
+    def command(self, name: str, /, **args: Any) -> Step | None:
+        """Send a chart command and block until its answer (at most ``self.timeout``).
+
+        Returns:
+            The step the confirming signal took (None if the command has none).
+
+        Raises:
+            CommandTimeout: no answer within ``self.timeout`` (the command is cancelled),
+                or within the chart's timeout.
+            The trio agent's errors (``Agent.command``): IllegalCommand,
+            PermissionDenied, InvalidArguments, Unsupported, MissingContext, Busy,
+            Disconnected, CommandFailed.
+        """
+        waiter = _Waiter()
+        try:
+            job = self._host.command(name, args, waiter.deliver)
+        except RuntimeError:
+            raise Disconnected("closed", command=name) from None
+        if not waiter.wait(self.timeout):
+            self._cancel(job, waiter)
+            if waiter.error is CANCELLED:
+                assert self.timeout is not None
+                raise CommandTimeout(name, self.timeout)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.step
+
+    def _cancel(self, job: CommandJob, waiter: _Waiter) -> None:
+        self._host.cancel(job)
+        # the trio side answers at once: cancelled, or the answer that beat the cancel
+        waiter.wait(None)
+
+    # --- listeners ------------------------------------------------------------------------------
+    def on(self, name: str, listener: Listener) -> None:
+        """Call ``listener(notification)`` for every notification named ``name`` ("*": all),
+        in order, in the agent's listener thread (started by the first ``on``). One that
+        raises is logged and does not break the agent.
+
+        Raises:
+            KeyError: the chart has no notification of that name.
+        """
+        if name != "*" and name not in self.chart.notifications:
+            raise KeyError(f"chart {self.chart.name!r} has no notification {name!r}")
+        with self._lock:
+            self._listeners.setdefault(name, []).append(listener)
+            if self._listener_thread is None and not self._closed:
+                queue = self._listener_queue = _Subscription(None, self._buffer)
+                self._subscriptions.add(queue)
+                self._listener_thread = threading.Thread(
+                    target=self._call_listeners,
+                    args=(queue,),
+                    name=f"cti-fsm listeners {self.user}",
+                    daemon=True,
+                )
+                self._listener_thread.start()
+
+    def off(self, name: str, listener: Listener) -> None:
+        """Remove a listener added with ``on`` (no error if it was not there)."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.get(name, []).remove(listener)
+
+    @contextlib.contextmanager
+    def subscribe(
+        self, names: Iterable[str] | None = None, *, timeout: float | None = None
+    ) -> Iterator[Iterator[Notification]]:
+        """``with agent.subscribe() as notes: for note in notes:`` with a scope that
+        unsubscribes; only notifications named in ``names`` if given. The iteration ends
+        when no notification came for ``timeout`` seconds (None: never) or the agent
+        closes. A consumer that falls 10 000 behind loses the oldest."""
+        sub = _Subscription(frozenset(names) if names is not None else None, self._buffer)
+        with self._lock:
+            if self._closed:
+                sub.closed = True
+            self._subscriptions.add(sub)
+        try:
+            yield self._drain(sub, timeout)
+        finally:
+            with self._lock:
+                self._subscriptions.discard(sub)
+
+    def notifications(
+        self, names: Iterable[str] | None = None, *, timeout: float | None = None
+    ) -> Iterator[Notification]:
+        """``for note in agent.notifications(timeout=30):`` the notifications from the
+        first ``next`` on, until none came for ``timeout`` seconds or the agent closes."""
+        with self.subscribe(names, timeout=timeout) as notes:
+            yield from notes
+
+    def _drain(self, sub: _Subscription, timeout: float | None) -> Iterator[Notification]:
+        while True:
+            deadline = math.inf if timeout is None else time.monotonic() + timeout
+            note = sub.get(deadline)
+            if note is None:
+                return
+            yield note
+
+    def _forward(self, note: Notification) -> None:
+        # in the trio thread, from the trio agent's "*" listener: only queue it
+        for sub in tuple(self._subscriptions):
+            sub.put(note)
+
+    def _call_listeners(self, queue: _Subscription) -> None:
+        while True:
+            note = queue.get(math.inf)
+            if note is None:
+                return
+            for name in (note.name, "*"):
+                for listener in tuple(self._listeners.get(name, ())):
+                    try:
+                        listener(note)
+                    except Exception:
+                        self._listener_errors += 1
+                        log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
+
+    def _stop_listening(self) -> None:
+        with self._lock:
+            self._closed = True
+            subs = tuple(self._subscriptions)
+            thread, self._listener_thread = self._listener_thread, None
+        for sub in subs:
+            sub.close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+
+@contextlib.contextmanager
+def open_agent(
+    vendor: Adapter | str,
+    url: str,
+    user: str,
+    password: str,
+    *,
+    timeout: float | None = 30.0,
+    **kwargs: Any,
+) -> Iterator[Agent]:
+    """Connect, log in and synchronise an agent from a plain thread; close it on exit.
+
+    ``timeout`` bounds the login and, as ``agent.timeout``, each command. ``kwargs`` are
+    the trio ``Agent``'s keyword arguments (rights, chart, options, reconnect, ...).
+
+    Raises:
+        AdapterNotFound: no adapter is registered under ``vendor``.
+        Disconnected: the server cannot be reached.
+        CommandFailed: the login was refused.
+        CommandTimeout: the login was not done within ``timeout`` (or the chart's).
+    """
+    trio_agent = TrioAgent(vendor, url, user, password, **kwargs)
+    thread = shared_thread()
+    thread.acquire()
+    try:
+        agent = Agent(trio_agent, timeout)
+        started, ended = _Waiter(), _Waiter()
+        agent._host.start(
+            lambda error: started.deliver(None, error), lambda error: ended.deliver(None, error)
+        )
+        if not started.wait(timeout):
+            agent._host.close()
+            started.wait(None)
+            if started.error is None:
+                _close(agent, ended)
+                raise CommandTimeout(trio_agent.lifecycle.connect, timeout or 0.0)
+            if isinstance(started.error, Disconnected):
+                raise CommandTimeout(trio_agent.lifecycle.connect, timeout or 0.0)
+        if started.error is not None:
+            raise started.error
+        try:
+            yield agent
+        finally:
+            _close(agent, ended)
+    finally:
+        thread.release()
+
+
+def _close(agent: Agent, ended: _Waiter) -> None:
+    agent._host.close()
+    ended.wait(None)
+    agent._stop_listening()
+    error = ended.error
+    if error is not None and not isinstance(error, Disconnected):
+        log.warning("%s: the agent ended with %r", agent.user, error)
