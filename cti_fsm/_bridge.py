@@ -36,9 +36,7 @@ class CommandJob:
 
     __slots__ = ("agent", "args", "cancelled", "deliver", "name", "scope")
 
-    def __init__(
-        self, agent: Agent, name: str, args: Mapping[str, Any], deliver: Deliver
-    ) -> None:
+    def __init__(self, agent: Agent, name: str, args: Mapping[str, Any], deliver: Deliver) -> None:
         self.agent = agent
         self.name = name
         self.args = args

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -240,7 +239,9 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         for sub in self._subscriptions:
             sub.put(note)
 
-    async def _run_async(self, listener: Callable[[Notification], Awaitable[Any]], note: Any) -> None:
+    async def _run_async(
+        self, listener: Callable[[Notification], Awaitable[Any]], note: Any
+    ) -> None:
         try:
             await listener(note)
         except Exception:

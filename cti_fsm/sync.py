@@ -283,7 +283,9 @@ class Agent(DefaultSyncCommands, SyncCommandLookup):
                         listener(note)
                     except Exception:
                         self._listener_errors += 1
-                        log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
+                        log.exception(
+                            "%s: listener %r raised; the agent goes on", self.user, listener
+                        )
 
     def _stop_listening(self) -> None:
         with self._lock:
