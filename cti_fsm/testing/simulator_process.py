@@ -21,7 +21,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -76,30 +76,38 @@ def simulator_process(
     command = [sys.executable, "-m", "cti_fsm.cli", "simulate", "--vendor", vendor]
     command += ["--port", "0", "--control-port", "0"]
     # stderr to a file, not a pipe: a simulator logging warnings must never block on it
-    errors = tempfile.TemporaryFile("w+")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-    try:
-        url = control_url = None
-        assert process.stdout is not None
-        while url is None or control_url is None:
-            line = process.stdout.readline()
-            if not line:
-                process.wait()
-                errors.seek(0)
-                raise RuntimeError(f"cti-fsm simulate exited: {errors.read()}")
-            if found := _LISTENING.search(line.rstrip("\n")):
-                url = found.group(1)
-            elif found := _CONTROL.match(line.rstrip("\n")):
-                control_url = found.group(1)
-        yield SimulatorProcess(url, control_url, process)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        errors.close()
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True) as process,
+    ):
+        try:
+            yield _listening(process, errors)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _listening(process: subprocess.Popen[str], errors: IO[str]) -> SimulatorProcess:
+    """The addresses the simulator prints once it listens.
+
+    Raises:
+        RuntimeError: it exited first.
+    """
+    url = control_url = None
+    assert process.stdout is not None
+    while url is None or control_url is None:
+        line = process.stdout.readline().rstrip("\n")
+        if not line and process.poll() is not None:
+            process.wait()
+            errors.seek(0)
+            raise RuntimeError(f"cti-fsm simulate exited: {errors.read()}")
+        if found := _LISTENING.search(line):
+            url = found.group(1)
+        elif found := _CONTROL.match(line):
+            control_url = found.group(1)
+    return SimulatorProcess(url, control_url, process)

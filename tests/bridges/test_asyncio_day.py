@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+
 import pytest
 
 import cti_fsm.asyncio
