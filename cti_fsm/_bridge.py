@@ -9,7 +9,10 @@ runs in the trio thread and must only hand the result over (it must not block).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,6 +90,14 @@ class HostedAgent:
         self._stop: trio.Event | None = None
         self._opening: trio.CancelScope | None = None
         self._close_requested = False
+        # commands on their way to the worker, which a byte on its socket wakes
+        self._jobs: collections.deque[CommandJob] = collections.deque()
+        self._wake_receive, self._wake_send = socket.socketpair()
+        self._wake_receive.setblocking(False)
+        self._wake_send.setblocking(False)
+        self._busy = False
+        self._ended = False
+        self._nursery: trio.Nursery | None = None
 
     def start(
         self,
@@ -103,10 +114,67 @@ class HostedAgent:
         self.thread.call_soon(self._request_close)
 
     def command(self, name: str, args: Mapping[str, Any], deliver: Deliver) -> CommandJob:
-        """Run command ``name`` (from any thread); ``deliver(step, error)`` answers it."""
+        """Run command ``name`` (from any thread); ``deliver(step, error)`` answers it.
+
+        Raises:
+            RuntimeError: the trio thread is not running.
+        """
         job = CommandJob(self.agent, name, args, deliver)
-        self.thread.start_soon(job.run)
+        jobs = self._jobs
+        jobs.append(job)
+        # Whoever takes a job out of the queue answers it: the worker, the rescue, or
+        # the end of the host (and this caller, if the host has already ended).
+        if self._ended:
+            with contextlib.suppress(ValueError):
+                jobs.remove(job)
+                job.deliver(None, Disconnected("closed", command=name))
+        elif self._busy:
+            # the worker runs a command and does not watch its socket: a task of its own
+            self.thread.call_soon(self._rescue)
+        else:
+            # the worker waits on its socket: the byte wakes it with no other task between
+            with contextlib.suppress(OSError):
+                self._wake_send.send(b"\0")
         return job
+
+    def _rescue(self) -> None:
+        # in the trio thread: jobs that came while the worker was busy
+        nursery = self._nursery
+        while self._jobs:
+            try:
+                job = self._jobs.popleft()
+            except IndexError:
+                return
+            if nursery is None:
+                job.deliver(None, Disconnected("closed", command=job.name))
+            else:
+                nursery.start_soon(job.run)
+
+    async def _worker(self) -> None:
+        """Run the commands handed to it (``command``) until cancelled: the first of each
+        wake-up in this task, any others as tasks of their own."""
+        jobs, wake = self._jobs, self._wake_receive
+        nursery = self._nursery
+        assert nursery is not None
+        while True:
+            self._busy = False
+            if not jobs:
+                await trio.lowlevel.wait_readable(wake)
+                with contextlib.suppress(BlockingIOError):
+                    while wake.recv(4096):
+                        pass
+            # busy before taking: a caller that then sees it idle had queued in time
+            self._busy = True
+            taken: list[CommandJob] = []
+            while jobs:
+                try:
+                    taken.append(jobs.popleft())
+                except IndexError:
+                    break
+            for job in taken[1:]:
+                nursery.start_soon(job.run)
+            if taken:
+                await taken[0].run()
 
     def cancel(self, job: CommandJob) -> None:
         """Cancel ``job`` (from any thread)."""
@@ -138,6 +206,8 @@ class HostedAgent:
                 if opening.cancelled_caught:
                     raise Disconnected("closed before the login completed")
                 started = True
+                self._nursery = nursery
+                nursery.start_soon(self._worker)
                 on_started(None)
                 await stop.wait()
                 with trio.CancelScope(shield=True):
@@ -147,6 +217,17 @@ class HostedAgent:
             ended = _sole_error(group)
         except BaseException as exc:
             ended = exc
+        finally:
+            self._nursery = None
+            self._ended = True
+            self._wake_receive.close()
+            self._wake_send.close()
+            while self._jobs:
+                try:
+                    job = self._jobs.popleft()
+                except IndexError:
+                    break
+                job.deliver(None, Disconnected("closed", command=job.name))
         if isinstance(ended, trio.Cancelled):
             # the thread is stopping under the agent: report it as closed, and let trio
             # see its cancellation

@@ -147,9 +147,14 @@ class TrioThread:
         Raises:
             RuntimeError: the thread is not running.
         """
-        self.call_soon(lambda: self._spawn(task, args))
+        self.call_soon(lambda: self.spawn(task, *args))
 
-    def _spawn(self, task: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    def spawn(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """``start_soon`` called in the trio thread itself.
+
+        Raises:
+            RuntimeError: the thread is stopping.
+        """
         nursery = self._nursery
         if nursery is None:
             raise RuntimeError("the cti-fsm trio thread is stopping")

@@ -34,6 +34,10 @@ PEERS_LINE = re.compile(
 FLOWS_LINE = re.compile(
     rf"examples_to_full_coverage=([0-9]+) transitions=([0-9]+)/([0-9]+) flows_per_s={NUMBER}"
 )
+BRIDGE_LINE = re.compile(
+    rf"asyncio_per_trio={NUMBER} sync_per_trio={NUMBER} trio_rt_per_s={NUMBER}"
+    rf" asyncio_rt_per_s={NUMBER} sync_rt_per_s={NUMBER}"
+)
 ENGINE_KEYS = ("engine_per_dict", "engine_per_transitions_hsm", "events_per_s")
 STARTED = re.compile(r"simulator process pid ([0-9]+) started")
 
@@ -160,3 +164,13 @@ def test_engine_prints_its_figures() -> None:
     figures = dict(item.split("=", 1) for item in lines[-1].split())
     assert set(ENGINE_KEYS) <= set(figures), lines[-1]
     assert all(float(figures[k]) > 0 for k in ENGINE_KEYS)
+
+
+def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
+    lines = run_benchmark("bridge.py", "--round-trips", "20", "--rounds", "1")
+    found = BRIDGE_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    asyncio_ratio, sync_ratio, trio_rate, asyncio_rate, sync_rate = map(float, found.groups())
+    assert all(x > 0 for x in (trio_rate, asyncio_rate, sync_rate))
+    assert asyncio_ratio == pytest.approx(asyncio_rate / trio_rate, rel=0.02)
+    assert sync_ratio == pytest.approx(sync_rate / trio_rate, rel=0.02)
