@@ -40,10 +40,10 @@ from cti_fsm.testing.simulator_process import simulator_process
 TARGET = 0.7
 WARMUP = 200
 
-#: per vendor: the demo agent's login, and the group it signs in to
-LOGIN = {
-    "csta-ws": ("1001", "pw1001", "sales"),
-    "asterisk-ami": ("1001", "pw1001", "sales"),
+#: per vendor: the demo agent's login, the group it signs in to, the adapter's options
+LOGIN: dict[str, tuple[str, str, str, dict[str, str]]] = {
+    "csta-ws": ("1001", "pw1001", "sales", {}),
+    "asterisk-ami": ("PJSIP/8001", "pw1001", "sales", {"username": "1001"}),
 }
 
 
@@ -59,10 +59,10 @@ class Clock:
 
 
 def trio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
-    user, password, group = LOGIN[vendor]
+    user, password, group, options = LOGIN[vendor]
 
     async def main() -> tuple[float, float]:
-        async with cti_fsm.open_agent(vendor, url, user, password) as agent:
+        async with cti_fsm.open_agent(vendor, url, user, password, options=options) as agent:
             await agent.check_in(group)
             for _ in range(WARMUP // 2):
                 await agent.pause()
@@ -77,10 +77,12 @@ def trio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
 
 
 def asyncio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
-    user, password, group = LOGIN[vendor]
+    user, password, group, options = LOGIN[vendor]
 
     async def main() -> tuple[float, float]:
-        async with cti_fsm.asyncio.open_agent(vendor, url, user, password) as agent:
+        async with cti_fsm.asyncio.open_agent(
+            vendor, url, user, password, options=options
+        ) as agent:
             await agent.check_in(group)
             for _ in range(WARMUP // 2):
                 await agent.pause()
@@ -95,8 +97,8 @@ def asyncio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
 
 
 def sync_round(url: str, vendor: str, n: int) -> tuple[float, float]:
-    user, password, group = LOGIN[vendor]
-    with cti_fsm.sync.open_agent(vendor, url, user, password) as agent:
+    user, password, group, options = LOGIN[vendor]
+    with cti_fsm.sync.open_agent(vendor, url, user, password, options=options) as agent:
         agent.check_in(group)
         for _ in range(WARMUP // 2):
             agent.pause()
