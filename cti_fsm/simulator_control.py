@@ -285,7 +285,8 @@ def _direct_call(switch: Switch, agent_id: str, caller: str, call_id: str | None
     """
     from .switch.records import _Leg
 
-    switch.agent_info(agent_id)  # unknown_agent, for an id or a device alike
+    if agent_id not in switch.agent_ids and switch.agent_by_device(agent_id) is None:
+        raise SwitchError("unknown_agent", f"no agent or device {agent_id!r}")
     if call_id is not None and call_id in switch._calls:
         raise SwitchError("invalid_parameter", f"call id {call_id!r} is in use")
     target = switch._target(agent_id, allow_group=False)
