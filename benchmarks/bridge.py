@@ -58,20 +58,28 @@ class Clock:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
+async def pause_restore(
+    agent: cti_fsm.Agent | cti_fsm.asyncio.Agent, group: str, n: int
+) -> tuple[float, float]:
+    """Check in, warm up, then time ``n`` commands: the same coroutine under trio and
+    asyncio, since it only awaits the agent's commands."""
+    await agent.check_in(group)
+    for _ in range(WARMUP // 2):
+        await agent.pause()
+        await agent.restore()
+    clock = Clock()
+    for _ in range(n // 2):
+        await agent.pause()
+        await agent.restore()
+    return clock.stop()
+
+
 def trio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
     user, password, group, options = LOGIN[vendor]
 
     async def main() -> tuple[float, float]:
         async with cti_fsm.open_agent(vendor, url, user, password, options=options) as agent:
-            await agent.check_in(group)
-            for _ in range(WARMUP // 2):
-                await agent.pause()
-                await agent.restore()
-            clock = Clock()
-            for _ in range(n // 2):
-                await agent.pause()
-                await agent.restore()
-            return clock.stop()
+            return await pause_restore(agent, group, n)
 
     return trio.run(main)
 
@@ -80,18 +88,9 @@ def asyncio_round(url: str, vendor: str, n: int) -> tuple[float, float]:
     user, password, group, options = LOGIN[vendor]
 
     async def main() -> tuple[float, float]:
-        async with cti_fsm.asyncio.open_agent(
-            vendor, url, user, password, options=options
-        ) as agent:
-            await agent.check_in(group)
-            for _ in range(WARMUP // 2):
-                await agent.pause()
-                await agent.restore()
-            clock = Clock()
-            for _ in range(n // 2):
-                await agent.pause()
-                await agent.restore()
-            return clock.stop()
+        bridged = cti_fsm.asyncio.open_agent(vendor, url, user, password, options=options)
+        async with bridged as agent:
+            return await pause_restore(agent, group, n)
 
     return asyncio.run(main())
 

@@ -16,14 +16,15 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import trio
 
 from ._trio_thread import TrioThread
-from .agent import Agent, _sole_error
+from .agent import Agent, AgentStatistics, _sole_error
 from .errors import Disconnected
 from .events import Step
 
-__all__ = ["CANCELLED", "CommandJob", "HostedAgent"]
+__all__ = ["CANCELLED", "BridgedReading", "CommandJob", "HostedAgent"]
 
 log = logging.getLogger("cti_fsm.bridge")
 
@@ -32,6 +33,43 @@ log = logging.getLogger("cti_fsm.bridge")
 CANCELLED = Disconnected("cancelled by the caller")
 
 Deliver = Callable[[Step | None, BaseException | None], object]
+
+
+class BridgedReading:
+    """What a bridged agent reads straight from the trio agent, from any thread: reads of
+    a few attributes, which the interpreter makes whole, as of the last signal the trio
+    thread handled. A subclass counts its own listener errors and dropped notifications."""
+
+    trio_agent: Agent
+    _listener_errors: int
+
+    def _dropped(self) -> int:
+        """Notifications the subclass's own consumers lost."""
+        return 0
+
+    @property
+    def state(self) -> str:
+        """The machine's full state path."""
+        return self.trio_agent.state
+
+    @property
+    def connected(self) -> bool:
+        """True while a transport is open and logged in."""
+        return self.trio_agent.connected
+
+    def allowed(self) -> tuple[str, ...]:
+        """The commands that may be sent now: allowed by the chart and done by the vendor."""
+        return self.trio_agent.allowed()
+
+    def statistics(self) -> AgentStatistics:
+        """The trio agent's counters, with this side's listener errors and dropped
+        notifications added."""
+        stats = self.trio_agent.statistics()
+        return attrs.evolve(
+            stats,
+            listener_errors=stats.listener_errors + self._listener_errors,
+            dropped_notifications=stats.dropped_notifications + self._dropped(),
+        )
 
 
 class CommandJob:

@@ -31,13 +31,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import attrs
-
-from ._bridge import CANCELLED, HostedAgent
+from ._bridge import CANCELLED, BridgedReading, HostedAgent
 from ._trio_thread import Batch, shared_thread
 from .adapter import Adapter
 from .agent import Agent as TrioAgent
-from .agent import AgentStatistics
 from .chart import Chart
 from .command_lookup import AsyncCommandLookup
 from .default_commands import DefaultCommands
@@ -74,7 +71,7 @@ class _Subscription:
         self.ready.set()
 
 
-class Agent(DefaultCommands, AsyncCommandLookup):
+class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
     """An agent driven from asyncio; create it with ``open_agent``.
 
     The default chart's commands are typed awaitable methods (``await agent.hold()``); a
@@ -104,30 +101,8 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         self._wanted = False
         trio_agent.on("*", self._forward)
 
-    # --- reading ------------------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        """The machine's full state path (as of the last signal the trio thread handled)."""
-        return self.trio_agent.state
-
-    @property
-    def connected(self) -> bool:
-        """True while a transport is open and logged in."""
-        return self.trio_agent.connected
-
-    def allowed(self) -> tuple[str, ...]:
-        """The commands that may be sent now: allowed by the chart and done by the vendor."""
-        return self.trio_agent.allowed()
-
-    def statistics(self) -> AgentStatistics:
-        """The trio agent's counters; ``listener_errors`` adds those of asyncio listeners."""
-        stats = self.trio_agent.statistics()
-        dropped = sum(s.dropped for s in self._subscriptions)
-        return attrs.evolve(
-            stats,
-            listener_errors=stats.listener_errors + self._listener_errors,
-            dropped_notifications=stats.dropped_notifications + dropped,
-        )
+    def _dropped(self) -> int:
+        return sum(s.dropped for s in self._subscriptions)
 
     def __repr__(self) -> str:
         return f"<cti_fsm.asyncio.Agent {self.user!r} state={self.state!r}>"
@@ -149,7 +124,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         future: asyncio.Future[Step | None] = self._loop.create_future()
 
         def deliver(step: Step | None, error: BaseException | None) -> None:
-            self._inbox.call_soon(lambda: _settle(future, step, error))
+            self._to_loop(lambda: _settle(future, step, error))
 
         try:
             job = self._host.command(name, args, deliver)
@@ -217,10 +192,18 @@ class Agent(DefaultCommands, AsyncCommandLookup):
             sub.ready.clear()
             await sub.ready.wait()
 
+    def _to_loop(self, job: Callable[[], object]) -> None:
+        """Run ``job`` on the agent's loop (from the trio thread)."""
+        try:
+            self._inbox.call_soon(job)
+        except RuntimeError:
+            # the loop has closed under an agent nobody closed: nobody is left to tell
+            log.warning("%s: the asyncio loop is closed; dropped %r", self.user, job)
+
     def _forward(self, note: Notification) -> None:
         # in the trio thread, from the trio agent's "*" listener
         if self._wanted:
-            self._inbox.call_soon(lambda: self._emit(note))
+            self._to_loop(lambda: self._emit(note))
 
     def _emit(self, note: Notification) -> None:
         # on the loop
@@ -295,10 +278,9 @@ async def open_agent(
         agent = Agent(trio_agent, loop)
         started: asyncio.Future[None] = loop.create_future()
         ended: asyncio.Future[None] = loop.create_future()
-        inbox = agent._inbox
         agent._host.start(
-            lambda error: inbox.call_soon(lambda: _settle(started, None, error)),
-            lambda error: inbox.call_soon(lambda: _settle(ended, None, error)),
+            lambda error: agent._to_loop(lambda: _settle(started, None, error)),
+            lambda error: agent._to_loop(lambda: _settle(ended, None, error)),
         )
         try:
             await asyncio.shield(started)

@@ -31,13 +31,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import attrs
-
-from ._bridge import CANCELLED, CommandJob, HostedAgent
+from ._bridge import CANCELLED, BridgedReading, CommandJob, HostedAgent
 from ._trio_thread import shared_thread
 from .adapter import Adapter
 from .agent import Agent as TrioAgent
-from .agent import AgentStatistics
 from .chart import Chart
 from .command_lookup import SyncCommandLookup
 from .default_sync_commands import DefaultSyncCommands
@@ -109,7 +106,7 @@ class _Subscription:
             return self.queue.popleft()
 
 
-class Agent(DefaultSyncCommands, SyncCommandLookup):
+class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
     """An agent driven from plain threads; create it with ``open_agent``.
 
     The default chart's commands are typed blocking methods (``agent.hold()``); a chart of
@@ -141,31 +138,8 @@ class Agent(DefaultSyncCommands, SyncCommandLookup):
         self._closed = False
         trio_agent.on("*", self._forward)
 
-    # --- reading ------------------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        """The machine's full state path (as of the last signal the trio thread handled)."""
-        return self.trio_agent.state
-
-    @property
-    def connected(self) -> bool:
-        """True while a transport is open and logged in."""
-        return self.trio_agent.connected
-
-    def allowed(self) -> tuple[str, ...]:
-        """The commands that may be sent now: allowed by the chart and done by the vendor."""
-        return self.trio_agent.allowed()
-
-    def statistics(self) -> AgentStatistics:
-        """The trio agent's counters; ``listener_errors`` adds those of this agent's
-        listener thread."""
-        stats = self.trio_agent.statistics()
-        dropped = sum(s.dropped for s in tuple(self._subscriptions))
-        return attrs.evolve(
-            stats,
-            listener_errors=stats.listener_errors + self._listener_errors,
-            dropped_notifications=stats.dropped_notifications + dropped,
-        )
+    def _dropped(self) -> int:
+        return sum(s.dropped for s in tuple(self._subscriptions))
 
     def __repr__(self) -> str:
         return f"<cti_fsm.sync.Agent {self.user!r} state={self.state!r}>"
