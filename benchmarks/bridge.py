@@ -35,7 +35,7 @@ from _bench import Rates, key_values, rates_table
 import cti_fsm
 import cti_fsm.asyncio
 import cti_fsm.sync
-from cti_fsm.testing.simulator_process import simulator_process
+from cti_fsm.testing import simulator_process
 
 TARGET = 0.7
 WARMUP = 200

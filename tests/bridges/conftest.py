@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cti_fsm.testing.simulator_process import SimulatorProcess, simulator_process
+from cti_fsm.testing import SimulatorProcess, simulator_process
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import cti_fsm.asyncio
 from cti_fsm import Backoff, IllegalCommand, Notification
 from cti_fsm._trio_thread import shared_thread
 from cti_fsm.errors import CommandFailed, Disconnected
-from cti_fsm.testing.simulator_process import SimulatorProcess
+from cti_fsm.testing import SimulatorProcess
 
 FAST = Backoff(base=0.05, cap=0.2)
 

@@ -16,7 +16,7 @@ from types import ModuleType
 import attrs
 import pytest
 
-from cti_fsm.testing.simulator_process import SimulatorProcess, simulator_process
+from cti_fsm.testing import SimulatorProcess, simulator_process
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "django_style.py"
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cti_fsm.testing.simulator_process import SimulatorProcess, simulator_process
+from cti_fsm.testing import SimulatorProcess, simulator_process
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:[0-9]+)")

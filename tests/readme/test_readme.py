@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from cti_fsm.cli.vendors import markdown_table
-from cti_fsm.testing.simulator_process import simulator_process
+from cti_fsm.testing import simulator_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -79,4 +79,7 @@ def test_module_entry_point_has_the_subcommand() -> None:
     )
     assert done.returncode == 0, done.stderr
     usage = " ".join(done.stdout.split("\n\n")[0].split())
-    assert usage == "usage: cti-fsm stubs [-h] [-o FILE] [--class NAME] [--protocol] [--blocking] CHART"
+    assert (
+        usage
+        == "usage: cti-fsm stubs [-h] [-o FILE] [--class NAME] [--protocol] [--blocking] CHART"
+    )

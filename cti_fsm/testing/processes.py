@@ -1,6 +1,7 @@
-"""``cti-fsm simulate`` in a process of its own, for tests of programs that use the library
-(an asyncio web app, a Django view, a script): the simulator and its HTTP control on
-127.0.0.1, on ports the OS picks, stopped when the block ends.
+"""``cti-fsm simulate`` in a process of its own (``cti_fsm.testing.simulator_process``), for
+tests of programs that use the library (an asyncio web app, a Django view, a script): the
+simulator and its HTTP control on 127.0.0.1, on ports the OS picks, stopped when the block
+ends.
 
 ::
 
