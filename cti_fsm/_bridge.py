@@ -22,9 +22,9 @@ import trio
 from ._trio_thread import TrioThread
 from .agent import Agent, AgentStatistics, _sole_error
 from .errors import Disconnected
-from .events import Step
+from .events import RawMessage, Step
 
-__all__ = ["CANCELLED", "BridgedReading", "CommandJob", "HostedAgent"]
+__all__ = ["CANCELLED", "BridgedReading", "CommandJob", "Deliver", "HostedAgent"]
 
 log = logging.getLogger("cti_fsm.bridge")
 
@@ -73,15 +73,24 @@ class BridgedReading:
 
 
 class CommandJob:
-    """One command crossing into trio: started, run, answered once, cancellable."""
+    """One command crossing into trio: started, run, answered once, cancellable. With
+    ``raw``, the raw vendor message ``Agent.send_raw`` sends instead of a chart command."""
 
-    __slots__ = ("agent", "args", "cancelled", "deliver", "name", "scope")
+    __slots__ = ("agent", "args", "cancelled", "deliver", "name", "raw", "scope")
 
-    def __init__(self, agent: Agent, name: str, args: Mapping[str, Any], deliver: Deliver) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        name: str,
+        args: Mapping[str, Any],
+        deliver: Deliver,
+        raw: RawMessage | None = None,
+    ) -> None:
         self.agent = agent
         self.name = name
         self.args = args
         self.deliver = deliver
+        self.raw = raw
         self.scope: trio.CancelScope | None = None
         self.cancelled = False
 
@@ -95,7 +104,10 @@ class CommandJob:
         try:
             with trio.CancelScope() as scope:
                 self.scope = scope
-                step = await self.agent.command(self.name, **self.args)
+                if self.raw is None:
+                    step = await self.agent.command(self.name, **self.args)
+                else:
+                    await self.agent.send_raw(self.raw)
         except trio.Cancelled:
             # the trio thread itself is stopping: the caller learns the agent has gone
             self.deliver(None, Disconnected("closed", command=self.name))
@@ -157,7 +169,18 @@ class HostedAgent:
         Raises:
             RuntimeError: the trio thread is not running.
         """
-        job = CommandJob(self.agent, name, args, deliver)
+        return self._submit(CommandJob(self.agent, name, args, deliver))
+
+    def send_raw(self, message: RawMessage, deliver: Deliver) -> CommandJob:
+        """Send a raw vendor message (from any thread); ``deliver(None, error)`` answers."""
+        return self._submit(CommandJob(self.agent, "send_raw", {}, deliver, raw=message))
+
+    def listen(self, register: Callable[[Agent], object]) -> None:
+        """Call ``register(agent)`` in the trio thread (to add a trio-side listener there,
+        between two frames)."""
+        self.thread.call_soon(lambda: register(self.agent))
+
+    def _submit(self, job: CommandJob) -> CommandJob:
         jobs = self._jobs
         jobs.append(job)
         # Whoever takes a job out of the queue answers it: the worker, the rescue, or
@@ -165,7 +188,7 @@ class HostedAgent:
         if self._ended:
             with contextlib.suppress(ValueError):
                 jobs.remove(job)
-                job.deliver(None, Disconnected("closed", command=name))
+                job.deliver(None, Disconnected("closed", command=job.name))
         elif self._busy:
             # the worker runs a command and does not watch its socket: a task of its own
             self.thread.call_soon(self._rescue)

@@ -31,15 +31,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ._bridge import CANCELLED, BridgedReading, HostedAgent
+from ._bridge import CANCELLED, BridgedReading, CommandJob, Deliver, HostedAgent
 from ._trio_thread import Batch, shared_thread
 from .adapter import Adapter
 from .agent import Agent as TrioAgent
+from .agent import _unregister
 from .chart import Chart
 from .command_lookup import AsyncCommandLookup
 from .default_commands import DefaultCommands
 from .errors import Disconnected
-from .events import Notification, Step
+from .events import Notification, RawMessage, Step
 
 __all__ = ["Agent", "open_agent"]
 
@@ -93,6 +94,8 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
         self._host = HostedAgent(trio_agent, shared_thread())
         self._inbox = Batch(loop.call_soon_threadsafe)
         self._listeners: dict[str, list[tuple[Listener, bool]]] = {}
+        self._step_listeners: list[tuple[Callable[[Step], Any], bool]] = []
+        self._raw_listeners: list[tuple[Callable[[RawMessage], Any], bool]] = []
         self._subscriptions: set[_Subscription] = set()
         self._buffer = 10_000
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -121,13 +124,27 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
             PermissionDenied, InvalidArguments, Unsupported, MissingContext, Busy,
             Disconnected, CommandFailed, CommandTimeout.
         """
+        return await self._cross(name, lambda deliver: self._host.command(name, args, deliver))
+
+    async def send_raw(self, message: RawMessage) -> None:
+        """Send a raw vendor message as is (no chart check): the passthrough for features
+        the chart does not cover. Its answer arrives at ``on_raw`` listeners.
+
+        Raises:
+            Disconnected: not connected.
+        """
+        await self._cross("send_raw", lambda deliver: self._host.send_raw(message, deliver))
+
+    async def _cross(self, name: str, start: Callable[[Deliver], CommandJob]) -> Step | None:
+        """Start a job in the trio thread and wait on the loop for its answer; cancelling
+        the waiting task cancels the job."""
         future: asyncio.Future[Step | None] = self._loop.create_future()
 
         def deliver(step: Step | None, error: BaseException | None) -> None:
             self._to_loop(lambda: _settle(future, step, error))
 
         try:
-            job = self._host.command(name, args, deliver)
+            job = start(deliver)
         except RuntimeError:
             raise Disconnected("closed", command=name) from None
         try:
@@ -154,12 +171,30 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
 
     def off(self, name: str, listener: Listener) -> None:
         """Remove a listener added with ``on`` (no error if it was not there)."""
-        where = self._listeners.get(name, [])
-        for i, (each, _) in enumerate(where):
-            if each == listener:
-                del where[i]
-                break
+        _unregister(self._listeners.get(name, []), listener)
         self._wanted = bool(self._subscriptions) or any(self._listeners.values())
+
+    def on_step(self, listener: Callable[[Step], Any]) -> None:
+        """Call ``listener(step)`` on the loop for every signal that moved the machine or
+        emitted something (before that step's notifications): for timelines and audits."""
+        if not self._step_listeners:
+            self._host.listen(lambda agent: agent.on_step(self._forward_step))
+        self._step_listeners.append((listener, inspect.iscoroutinefunction(listener)))
+
+    def off_step(self, listener: Callable[[Step], Any]) -> None:
+        """Remove a step listener."""
+        _unregister(self._step_listeners, listener)
+
+    def on_raw(self, listener: Callable[[RawMessage], Any]) -> None:
+        """Call ``listener(message)`` on the loop for every raw message received (from the
+        next frame on), before it is mapped: the passthrough's other half."""
+        if not self._raw_listeners:
+            self._host.listen(lambda agent: agent.on_raw(self._forward_raw))
+        self._raw_listeners.append((listener, inspect.iscoroutinefunction(listener)))
+
+    def off_raw(self, listener: Callable[[RawMessage], Any]) -> None:
+        """Remove a raw listener."""
+        _unregister(self._raw_listeners, listener)
 
     @asynccontextmanager
     async def subscribe(
@@ -205,26 +240,40 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
         if self._wanted:
             self._to_loop(lambda: self._emit(note))
 
+    def _forward_step(self, step: Step) -> None:
+        # in the trio thread
+        if self._step_listeners:
+            self._to_loop(lambda: self._call_all(self._step_listeners, step))
+
+    def _forward_raw(self, message: RawMessage) -> None:
+        # in the trio thread
+        if self._raw_listeners:
+            self._to_loop(lambda: self._call_all(self._raw_listeners, message))
+
     def _emit(self, note: Notification) -> None:
         # on the loop
         for name in (note.name, "*"):
-            for listener, is_async in tuple(self._listeners.get(name, ())):
-                try:
-                    if is_async:
-                        task = self._loop.create_task(self._run_async(listener, note))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                    else:
-                        listener(note)
-                except Exception:
-                    self._listener_errors += 1
-                    log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
+            listeners = self._listeners.get(name)
+            if listeners:
+                self._call_all(listeners, note)
         for sub in self._subscriptions:
             sub.put(note)
 
-    async def _run_async(
-        self, listener: Callable[[Notification], Awaitable[Any]], note: Any
-    ) -> None:
+    def _call_all(self, listeners: list[tuple[Callable[[Any], Any], bool]], value: Any) -> None:
+        """Call each listener with ``value`` on the loop; an async one as a task."""
+        for listener, is_async in tuple(listeners):
+            try:
+                if is_async:
+                    task = self._loop.create_task(self._run_async(listener, value))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                else:
+                    listener(value)
+            except Exception:
+                self._listener_errors += 1
+                log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
+
+    async def _run_async(self, listener: Callable[[Any], Awaitable[Any]], note: Any) -> None:
         try:
             await listener(note)
         except Exception:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._bridge import CANCELLED, BridgedReading, CommandJob, HostedAgent
+from ._bridge import CANCELLED, BridgedReading, CommandJob, Deliver, HostedAgent
 from ._trio_thread import shared_thread
 from .adapter import Adapter
 from .agent import Agent as TrioAgent
@@ -39,7 +39,7 @@ from .chart import Chart
 from .command_lookup import SyncCommandLookup
 from .default_sync_commands import DefaultSyncCommands
 from .errors import CommandTimeout, Disconnected
-from .events import Notification, Step
+from .events import Notification, RawMessage, Step
 
 __all__ = ["Agent", "open_agent"]
 
@@ -106,6 +106,42 @@ class _Subscription:
             return self.queue.popleft()
 
 
+class _Calls:
+    """The listener thread's bounded queue of calls to make, in order."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self.queue: collections.deque[Callable[[], None]] = collections.deque()
+        self.ready = threading.Condition()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, call: Callable[[], None]) -> None:
+        with self.ready:
+            if len(self.queue) >= self.maxlen:
+                # listeners slower than the switch must not grow memory without bound
+                self.queue.popleft()
+                self.dropped += 1
+            self.queue.append(call)
+            self.ready.notify()
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+
+    def run(self) -> None:
+        """Make the calls until closed (then those already queued, and stop)."""
+        while True:
+            with self.ready:
+                while not self.queue and not self.closed:
+                    self.ready.wait()
+                if not self.queue:
+                    return
+                call = self.queue.popleft()
+            call()
+
+
 class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
     """An agent driven from plain threads; create it with ``open_agent``.
 
@@ -129,17 +165,21 @@ class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
         self.timeout = timeout
         self._host = HostedAgent(trio_agent, shared_thread())
         self._listeners: dict[str, list[Listener]] = {}
+        self._step_listeners: list[Callable[[Step], Any]] = []
+        self._raw_listeners: list[Callable[[RawMessage], Any]] = []
         self._subscriptions: set[_Subscription] = set()
         self._buffer = 10_000
         self._listener_errors = 0
-        self._listener_queue: _Subscription | None = None
+        self._calls: _Calls | None = None
         self._listener_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         trio_agent.on("*", self._forward)
 
     def _dropped(self) -> int:
-        return sum(s.dropped for s in tuple(self._subscriptions))
+        calls = self._calls
+        lost = calls.dropped if calls is not None else 0
+        return lost + sum(s.dropped for s in tuple(self._subscriptions))
 
     def __repr__(self) -> str:
         return f"<cti_fsm.sync.Agent {self.user!r} state={self.state!r}>"
@@ -158,9 +198,24 @@ class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
             PermissionDenied, InvalidArguments, Unsupported, MissingContext, Busy,
             Disconnected, CommandFailed.
         """
+        return self._cross(name, lambda deliver: self._host.command(name, args, deliver))
+
+    def send_raw(self, message: RawMessage) -> None:
+        """Send a raw vendor message as is (no chart check): the passthrough for features
+        the chart does not cover. Its answer arrives at ``on_raw`` listeners.
+
+        Raises:
+            Disconnected: not connected.
+            CommandTimeout: not sent within ``self.timeout``.
+        """
+        self._cross("send_raw", lambda deliver: self._host.send_raw(message, deliver))
+
+    def _cross(self, name: str, start: Callable[[Deliver], CommandJob]) -> Step | None:
+        """Start a job in the trio thread and block until its answer or ``self.timeout``
+        (then the job is cancelled)."""
         waiter = _Waiter()
         try:
-            job = self._host.command(name, args, waiter.deliver)
+            job = start(waiter.deliver)
         except RuntimeError:
             raise Disconnected("closed", command=name) from None
         if not waiter.wait(self.timeout):
@@ -190,21 +245,49 @@ class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
             raise KeyError(f"chart {self.chart.name!r} has no notification {name!r}")
         with self._lock:
             self._listeners.setdefault(name, []).append(listener)
-            if self._listener_thread is None and not self._closed:
-                queue = self._listener_queue = _Subscription(None, self._buffer)
-                self._subscriptions.add(queue)
-                self._listener_thread = threading.Thread(
-                    target=self._call_listeners,
-                    args=(queue,),
-                    name=f"cti-fsm listeners {self.user}",
-                    daemon=True,
-                )
-                self._listener_thread.start()
+            self._start_listener_thread()
 
     def off(self, name: str, listener: Listener) -> None:
         """Remove a listener added with ``on`` (no error if it was not there)."""
         with self._lock, contextlib.suppress(ValueError):
             self._listeners.get(name, []).remove(listener)
+
+    def on_step(self, listener: Callable[[Step], Any]) -> None:
+        """Call ``listener(step)`` in the listener thread for every signal that moved the
+        machine or emitted something (before that step's notifications)."""
+        with self._lock:
+            if not self._step_listeners:
+                self._host.listen(lambda agent: agent.on_step(self._forward_step))
+            self._step_listeners.append(listener)
+            self._start_listener_thread()
+
+    def off_step(self, listener: Callable[[Step], Any]) -> None:
+        """Remove a step listener."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._step_listeners.remove(listener)
+
+    def on_raw(self, listener: Callable[[RawMessage], Any]) -> None:
+        """Call ``listener(message)`` in the listener thread for every raw message
+        received (from the next frame on), before it is mapped."""
+        with self._lock:
+            if not self._raw_listeners:
+                self._host.listen(lambda agent: agent.on_raw(self._forward_raw))
+            self._raw_listeners.append(listener)
+            self._start_listener_thread()
+
+    def off_raw(self, listener: Callable[[RawMessage], Any]) -> None:
+        """Remove a raw listener."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._raw_listeners.remove(listener)
+
+    def _start_listener_thread(self) -> None:
+        # under self._lock
+        if self._listener_thread is None and not self._closed:
+            calls = self._calls = _Calls(self._buffer)
+            self._listener_thread = threading.Thread(
+                target=calls.run, name=f"cti-fsm listeners {self.user}", daemon=True
+            )
+            self._listener_thread.start()
 
     @contextlib.contextmanager
     def subscribe(
@@ -245,21 +328,34 @@ class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
         # in the trio thread, from the trio agent's "*" listener: only queue it
         for sub in tuple(self._subscriptions):
             sub.put(note)
+        calls = self._calls
+        if calls is not None:
+            calls.put(lambda: self._call_named(note))
 
-    def _call_listeners(self, queue: _Subscription) -> None:
-        while True:
-            note = queue.get(math.inf)
-            if note is None:
-                return
-            for name in (note.name, "*"):
-                for listener in tuple(self._listeners.get(name, ())):
-                    try:
-                        listener(note)
-                    except Exception:
-                        self._listener_errors += 1
-                        log.exception(
-                            "%s: listener %r raised; the agent goes on", self.user, listener
-                        )
+    def _forward_step(self, step: Step) -> None:
+        calls = self._calls
+        if calls is not None:
+            calls.put(lambda: self._call_all(self._step_listeners, step))
+
+    def _forward_raw(self, message: RawMessage) -> None:
+        calls = self._calls
+        if calls is not None:
+            calls.put(lambda: self._call_all(self._raw_listeners, message))
+
+    def _call_named(self, note: Notification) -> None:
+        for name in (note.name, "*"):
+            listeners = self._listeners.get(name)
+            if listeners:
+                self._call_all(listeners, note)
+
+    def _call_all(self, listeners: list[Callable[[Any], Any]], value: Any) -> None:
+        # in the listener thread
+        for listener in tuple(listeners):
+            try:
+                listener(value)
+            except Exception:
+                self._listener_errors += 1
+                log.exception("%s: listener %r raised; the agent goes on", self.user, listener)
 
     def _stop_listening(self) -> None:
         with self._lock:
@@ -268,6 +364,8 @@ class Agent(BridgedReading, DefaultSyncCommands, SyncCommandLookup):
             thread, self._listener_thread = self._listener_thread, None
         for sub in subs:
             sub.close()
+        if self._calls is not None:
+            self._calls.close()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 

@@ -152,3 +152,26 @@ def test_two_agents_share_one_trio_thread_and_errors_are_the_trio_agents(
             await first.hold()
 
     asyncio.run(program())
+
+
+def test_steps_and_the_raw_passthrough_from_asyncio(sim: SimulatorProcess) -> None:
+    async def program() -> None:
+        async with cti_fsm.asyncio.open_agent("csta-ws", sim.url, "1001", "pw1001") as agent:
+            steps: list[str] = []
+            raw: asyncio.Queue[object] = asyncio.Queue()
+            agent.on_step(lambda step: steps.append(f"{step.source} -> {step.target}"))
+            agent.on_raw(raw.put_nowait)
+            await agent.check_in("sales")
+            await agent.send_raw(
+                {"type": "request", "invokeId": 99999, "service": "VendorThing", "params": {}}
+            )
+            async with asyncio.timeout(5):
+                while True:
+                    message = await raw.get()
+                    if isinstance(message, dict) and message.get("invokeId") == 99999:
+                        break
+            assert message["error"]["value"] == "serviceNotSupported"
+            assert steps[-1] == "connected -> checked_in.available.idle"
+            assert agent.state == "checked_in.available.idle"
+
+    asyncio.run(program())

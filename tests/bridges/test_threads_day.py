@@ -112,3 +112,21 @@ def test_a_refused_login_raises_and_leaves_no_thread(sim: SimulatorProcess) -> N
     ):
         pass
     assert set(threading.enumerate()) == before
+
+
+def test_steps_and_the_raw_passthrough_from_threads(sim: SimulatorProcess) -> None:
+    with cti_fsm.sync.open_agent("csta-ws", sim.url, "1001", "pw1001", timeout=10) as agent:
+        steps: queue.Queue[str] = queue.Queue()
+        raw: queue.Queue[object] = queue.Queue()
+        agent.on_step(lambda step: steps.put(f"{step.source} -> {step.target}"))
+        agent.on_raw(raw.put)
+        agent.check_in("sales")
+        agent.send_raw({"type": "request", "invokeId": 99999, "service": "VendorThing"})
+        deadline = time.monotonic() + 5
+        while True:
+            message = raw.get(timeout=max(deadline - time.monotonic(), 0.001))
+            if isinstance(message, dict) and message.get("invokeId") == 99999:
+                break
+        assert message["error"]["value"] == "serviceNotSupported"
+        assert steps.get(timeout=5) == "connected -> checked_in.available.idle"
+    assert not shared_thread().running
