@@ -103,10 +103,12 @@ def test_cancelling_the_task_cancels_its_command(sim: SimulatorProcess) -> None:
         async with cti_fsm.asyncio.open_agent("csta-ws", sim.url, "1001", "pw1001") as agent:
             await agent.check_in("sales")
             # the confirming event is held back: the command waits for it
-            assert sim.control("delay", agent="1001", seconds=1.5)["ok"]
+            assert sim.control("delay", agent="1001", seconds=2.5)["ok"]
             task = asyncio.create_task(agent.pause())
-            await asyncio.sleep(0.2)
-            assert agent.statistics().pending == ("pause",)
+            async with asyncio.timeout(2):  # sent, and waiting for its confirming event
+                while agent.statistics().pending != ("pause",):
+                    await asyncio.sleep(0.005)
+            assert not task.done()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
