@@ -121,13 +121,18 @@ async def serve(
         out.write("passwords: see cti_fsm.switch.demo_switch (demo accounts); Ctrl-C stops\n")
         out.flush()
         if control_stdin is not None:
-            lines = trio.wrap_file(control_stdin)
+            source = control_stdin
+
+            async def read_line() -> str:
+                # abandoned on Ctrl-C: a thread blocked reading a terminal must not hold
+                # the simulator open until Enter is pressed
+                return await trio.to_thread.run_sync(source.readline, abandon_on_cancel=True)
 
             def write(text: str) -> None:
                 out.write(text)
                 out.flush()
 
-            nursery.start_soon(serve_lines, control, lines.readline, write)
+            nursery.start_soon(serve_lines, control, read_line, write)
         task_status.started(simulator)
 
 
@@ -145,13 +150,33 @@ def run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except BaseExceptionGroup as group:
+        # the tasks' errors (Ctrl-C, an address in use) arrive grouped by their nursery
+        _, other = group.split(KeyboardInterrupt)
+        if other is None:
+            return 0
+        unusable, rest = other.split(OSError)
+        if rest is not None or unusable is None:
+            raise
+        return _cannot_listen(args, _first(unusable))
     except AdapterNotFound as exc:
         print(f"cti-fsm simulate: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        where = f"{args.host}:{args.port}"
-        if args.control_port is not None:
-            where += f" (control: {args.control_port})"
-        print(f"cti-fsm simulate: cannot listen on {where}: {exc}", file=sys.stderr)
-        return 2
+        return _cannot_listen(args, exc)
     return 0
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found
+
+
+def _cannot_listen(args: argparse.Namespace, exc: BaseException) -> int:
+    where = f"{args.host}:{args.port}"
+    if args.control_port is not None:
+        where += f" (control: {args.control_port})"
+    print(f"cti-fsm simulate: cannot listen on {where}: {exc}", file=sys.stderr)
+    return 2

@@ -4,6 +4,8 @@ standard input (``cti-fsm simulate --control-stdin`` as a user runs it); its hel
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
 
@@ -106,8 +108,9 @@ def test_simulate_takes_commands_on_stdin() -> None:
         sim.stdin.write("state agent=1002\n")
         sim.stdin.flush()
         state = json.loads(sim.stdout.readline())
-        sim.terminate()
-        sim.wait(10)
+        # Ctrl-C stops it at once, though a thread still waits for the next line
+        sim.send_signal(signal.SIGINT)
+        assert sim.wait(10) == 0
     assert answer == {"ok": True, "op": "call", "call": "c1", "ringing": None, "queued": True}
     assert state["ok"] and state["connected"] is False
 
@@ -121,3 +124,19 @@ def test_help_shows_the_control() -> None:
         assert op.usage() in text and op.summary in text
     assert "curl -s -X POST http://127.0.0.1:8766/call" in text
     assert "409 refused by the switch" in text
+
+
+def test_a_control_port_in_use_exits_2_naming_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        simulate = [sys.executable, "-m", "cti_fsm.cli", "simulate", "--vendor", "csta-ws"]
+        done = subprocess.run(
+            [*simulate, "--control-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 2
+    assert f"(control: {port})" in done.stderr and "Traceback" not in done.stderr
