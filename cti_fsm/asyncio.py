@@ -18,7 +18,9 @@ the trio agent's are), checked against the chart before anything is sent, and ra
 same exceptions. Cancelling the asyncio task that awaits a command cancels the command:
 its answer is no longer awaited and nothing may settle it afterwards (what was sent stays
 sent). Listeners run on the asyncio loop that opened the agent, in order; async listeners
-as tasks of that loop.
+as tasks of that loop. A loop that stops running (blocked by a call that does not await)
+while 10 000 notifications wait to reach it loses the ones that come after, counted in
+``statistics().dropped_notifications``: the crossing never grows without bound.
 """
 
 from __future__ import annotations
@@ -100,12 +102,13 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
         self._buffer = 10_000
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener_errors = 0
+        self._forwarded = self._emitted = self._lost_crossing = 0
         # read by the trio thread: forward notifications only while someone listens here
         self._wanted = False
         trio_agent.on("*", self._forward)
 
     def _dropped(self) -> int:
-        return sum(s.dropped for s in self._subscriptions)
+        return self._lost_crossing + sum(s.dropped for s in self._subscriptions)
 
     def __repr__(self) -> str:
         return f"<cti_fsm.asyncio.Agent {self.user!r} state={self.state!r}>"
@@ -237,8 +240,15 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
 
     def _forward(self, note: Notification) -> None:
         # in the trio thread, from the trio agent's "*" listener
-        if self._wanted:
-            self._to_loop(lambda: self._emit(note))
+        if not self._wanted:
+            return
+        # a loop that does not run (blocked, or slower than the switch) must not let the
+        # crossing grow without bound: each counter is written by one thread only
+        if self._forwarded - self._emitted >= self._buffer:
+            self._lost_crossing += 1
+            return
+        self._forwarded += 1
+        self._to_loop(lambda: self._emit(note))
 
     def _forward_step(self, step: Step) -> None:
         # in the trio thread
@@ -252,6 +262,7 @@ class Agent(BridgedReading, DefaultCommands, AsyncCommandLookup):
 
     def _emit(self, note: Notification) -> None:
         # on the loop
+        self._emitted += 1
         for name in (note.name, "*"):
             listeners = self._listeners.get(name)
             if listeners:

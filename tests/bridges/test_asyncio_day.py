@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -175,5 +176,31 @@ def test_steps_and_the_raw_passthrough_from_asyncio(sim: SimulatorProcess) -> No
             assert message["error"]["value"] == "serviceNotSupported"
             assert steps[-1] == "connected -> checked_in.available.idle"
             assert agent.state == "checked_in.available.idle"
+
+    asyncio.run(program())
+
+
+def test_a_blocked_loop_loses_notifications_not_memory(sim: SimulatorProcess) -> None:
+    async def program() -> None:
+        async with cti_fsm.asyncio.open_agent("csta-ws", sim.url, "1001", "pw1001") as agent:
+            agent._buffer = 4  # what the crossing and each consumer may hold
+            heard: list[str] = []
+            agent.on("*", lambda note: heard.append(note.name))
+            await agent.check_in("sales")
+            for _ in range(5):
+                await agent.pause()
+                await agent.restore()
+            assert len(heard) == 11
+            # the loop is blocked (these control calls block it) while the trio thread
+            # receives seven notifications: four rings and three hang-ups
+            assert sim.control("call", group="sales")["ok"]
+            for _ in range(3):
+                assert sim.control("hangup", agent="1001")["ok"]
+                assert sim.control("call", group="sales")["ok"]
+            time.sleep(1)  # and blocked a while longer, on purpose
+            await asyncio.sleep(0.2)
+            assert heard[11:] == ["onCallInRing", "onIdle", "onCallInRing", "onIdle"]
+            assert agent.statistics().dropped_notifications == 3
+            assert agent.state == "checked_in.ringing"
 
     asyncio.run(program())
