@@ -130,3 +130,28 @@ def test_steps_and_the_raw_passthrough_from_threads(sim: SimulatorProcess) -> No
         assert message["error"]["value"] == "serviceNotSupported"
         assert steps.get(timeout=5) == "connected -> checked_in.available.idle"
     assert not shared_thread().running
+
+
+def test_asyncio_and_thread_agents_share_the_one_trio_thread(sim: SimulatorProcess) -> None:
+    import asyncio
+
+    import cti_fsm.asyncio
+
+    before = set(threading.enumerate())
+    with cti_fsm.sync.open_agent("csta-ws", sim.url, "1002", "pw1002") as from_thread:
+        trio_threads = {t for t in threading.enumerate() if t.name == "cti-fsm trio"}
+
+        async def program() -> None:
+            async with cti_fsm.asyncio.open_agent("csta-ws", sim.url, "1001", "pw1001") as agent:
+                assert shared_thread().users == 2
+                # the same thread as the sync agent's, not a second one
+                assert {t for t in threading.enumerate() if t.name == "cti-fsm trio"} == (
+                    trio_threads
+                )
+                await agent.check_in("sales")
+                from_thread.check_in("support")  # blocking the loop briefly, on purpose
+                assert from_thread.state == agent.state == "checked_in.available.idle"
+
+        asyncio.run(program())
+        assert shared_thread().users == 1 and len(trio_threads) == 1
+    assert set(threading.enumerate()) == before
