@@ -29,13 +29,14 @@ import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
 import trio
 
 from .adapter import Adapter, FitsCharts, Transport, VendorProtocol, load_adapter
 from .chart import Chart
+from .command_lookup import AsyncCommandLookup
 from .deadlines import watchdog
 from .default_commands import DefaultCommands
 from .errors import CommandTimeout, CtiError, Disconnected
@@ -157,7 +158,7 @@ class _Subscription:
         return fitted
 
 
-class Agent(DefaultCommands):
+class Agent(DefaultCommands, AsyncCommandLookup):
     """One agent's session with a CTI server. Create it with ``open_agent`` (or construct
     it and run ``await nursery.start(agent.run)`` in a nursery of your own).
 
@@ -380,33 +381,6 @@ class Agent(DefaultCommands):
             await sub.ready.wait()
 
     # --- commands -------------------------------------------------------------------------------
-    if not TYPE_CHECKING:
-        # a chart of your own: its commands as attributes too (typed ones come from
-        # `cti-fsm stubs`); hidden from type checkers so `agent.hodl()` is reported
-
-        def __getattr__(self, name: str) -> Callable[..., Awaitable[Step | None]]:
-            chart = self.__dict__.get("chart")
-            if chart is None or name not in chart.commands:
-                raise AttributeError(
-                    f"{type(self).__name__!r} has no attribute or command {name!r}"
-                )
-            spec = chart.commands[name]
-
-            async def command(*args: Any, **kwargs: Any) -> Step | None:
-                if len(args) > len(spec.args):
-                    raise TypeError(f"{name}() takes at most {len(spec.args)} positional arguments")
-                for arg, value in zip(spec.args, args, strict=False):
-                    if arg.name in kwargs:
-                        raise TypeError(f"{name}() got argument {arg.name!r} twice")
-                    kwargs[arg.name] = value
-                return await self.command(name, **kwargs)
-
-            command.__name__ = name
-            command.__doc__ = spec.description
-            # found in the instance from now on: not built again on every call
-            self.__dict__[name] = command
-            return command
-
     async def command(self, name: str, /, **args: Any) -> Step | None:
         """Send a chart command and wait for its answer.
 

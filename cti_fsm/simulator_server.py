@@ -19,7 +19,8 @@ is not the protocol is the same for every one of them, and lives here once:
 - ``TcpLink``: a plain TCP connection over ``cti_fsm.tcp``, whose reads and writes go
   through trio's scheduler only when the kernel makes them wait;
 - which agent each client logged in as (``connected_agents()``), and fault injection by
-  agent: ``drop_link``, ``duplicate_next_event``, ``delay_next_event``;
+  agent: ``drop_link``, ``duplicate_next_event``, ``delay_next_event``, ``send_malformed``
+  (the frame the simulator's ``_malformed`` names); ``frames_from`` counts what each agent sent;
 - a bounded log of what the clients sent, and the subscription to the switch's events.
 
 A simulator subclasses ``SimulatorServer`` and keeps only its protocol: how a link opens
@@ -298,6 +299,8 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         self._received: collections.deque[Any] = collections.deque(maxlen=received_kept)
         # the client whose frame is being handled, if its reader writes what that causes
         self._serving: ClientT | None = None
+        # frames received from each agent's logged-in connections (one key per agent)
+        self._frames_from: collections.Counter[str] = collections.Counter()
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.port is not None else "not serving"
@@ -435,6 +438,8 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
             frame = await client.link.receive()
             if frame is None:
                 return
+            if client.agent is not None:
+                self._frames_from[client.agent] += 1
             self._serving = client if self._reader_writes else None
             try:
                 more = self._client_sent(client, frame)
@@ -559,6 +564,11 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         """Every client logged in as some agent, in the order they connected."""
         return [c for c in self._clients.values() if c.agent is not None]
 
+    def frames_from(self, agent_id: str) -> int:
+        """How many frames the agent's connections sent once logged in, over all of them:
+        a test compares it before and after to see that nothing was sent."""
+        return self._frames_from[agent_id]
+
     def connected_agents(self) -> tuple[str, ...]:
         """The agents with a logged-in connection, in login order."""
         return tuple(a for a, clients in self._by_agent.items() if clients)
@@ -587,6 +597,23 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         for client in clients:
             client.delay_next = seconds
         return len(clients)
+
+    def send_malformed(self, agent_id: str) -> int:
+        """Send the agent's connections a frame their codec cannot decode (in order with
+        the other frames), which a client must drop, counting it, and stay connected.
+        Returns how many connections it was sent to.
+
+        Raises:
+            NotImplementedError: this simulator names no malformed frame (``_malformed``).
+        """
+        frame = self._malformed()
+        if frame is None:
+            raise NotImplementedError(f"{type(self).__name__} cannot send a malformed frame")
+        return self._push_raw(agent_id, frame)
+
+    def _malformed(self) -> FrameT | None:
+        """A frame of this protocol that no client can decode (None: none is known)."""
+        return None
 
     def _push_raw(self, agent_id: str, frame: FrameT) -> int:
         """Queue ``frame`` as it is to the agent's connections, in order with the others."""

@@ -15,6 +15,10 @@ docstring. Two shapes, one per use:
   bodies, for a user's chart, whose commands an agent answers through its generic
   lookup: ``cast(MyChartAgent, agent).finish_wrap_up()``.
 
+Either shape with ``blocking=True`` has plain ``def`` methods that return the step instead
+of coroutines: the typed face of ``cti_fsm.sync``'s agent, whose ``command`` blocks the
+calling thread (``cti_fsm.default_sync_commands.DefaultSyncCommands`` for the default chart).
+
 Optional arguments default to None, and None is passed on as "not given": the machine
 treats a None argument exactly as an absent one (``Machine.check`` and
 ``CommandSpec.rule_for``), so each method passes ``self.command`` only the optional
@@ -90,7 +94,13 @@ def default_class_name(chart: Chart) -> str:
     return name if name[0].isalpha() else "Chart" + name
 
 
-def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bool = False) -> str:
+def render_commands(
+    chart: Chart,
+    class_name: str | None = None,
+    *,
+    protocol: bool = False,
+    blocking: bool = False,
+) -> str:
     """Python source for a class with one typed ``async def`` per command of ``chart``.
 
     Args:
@@ -98,6 +108,8 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
         class_name: the class's name (default: ``default_class_name(chart)``).
         protocol: write a ``typing.Protocol`` with no bodies (to ``cast`` an agent to)
             instead of a class whose methods call its ``command`` hook.
+        blocking: plain ``def`` methods returning the step (for ``cti_fsm.sync``'s
+            agent, whose ``command`` blocks) instead of ``async def``.
 
     Returns:
         The module's text, ruff-format clean at line length 100 and mypy --strict clean.
@@ -111,7 +123,11 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
     if not _usable(name):
         raise ValueError(f"class name {name!r} is not a Python identifier")
     _check_names(chart)
-    how = f"cti-fsm stubs CHART --class {name}{' --protocol' if protocol else ''}"
+    how = (
+        f"cti-fsm stubs CHART --class {name}"
+        f"{' --protocol' if protocol else ''}{' --blocking' if blocking else ''}"
+    )
+    define = "def" if blocking else "async def"
     lines = [
         HEADER,
         f"# from chart {chart.name!r} (version {chart.version}) by:",
@@ -131,7 +147,7 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
         "",
         "",
         f"class {name}(Protocol):" if protocol else f"class {name}:",
-        *_indent(_class_docstring(chart, name, protocol)),
+        *_indent(_class_docstring(chart, name, protocol, blocking)),
     ]
     if not protocol:
         lines += [
@@ -139,7 +155,7 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
             # a mixin adds no instance dict: a slotted subclass stays slotted
             f"{_INDENT}__slots__ = ()",
             "",
-            f"{_INDENT}async def command(self, name: str, /, **args: Any) -> Step | None:",
+            f"{_INDENT}{define} command(self, name: str, /, **args: Any) -> Step | None:",
             f'{_INDENT * 2}"""Send chart command ``name`` and wait for its answer.',
             "",
             f"{_INDENT * 2}Every typed method calls it; a subclass implements it (``Agent`` does).",
@@ -148,7 +164,7 @@ def render_commands(chart: Chart, class_name: str | None = None, *, protocol: bo
         ]
     for spec in chart.commands.values():
         lines.append("")
-        lines.extend(_indent(_method(spec, protocol)))
+        lines.extend(_indent(_method(spec, protocol, blocking)))
     return "\n".join(lines) + "\n"
 
 
@@ -193,7 +209,7 @@ def _usable(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name)
 
 
-def _class_docstring(chart: Chart, name: str, protocol: bool) -> list[str]:
+def _class_docstring(chart: Chart, name: str, protocol: bool, blocking: bool) -> list[str]:
     paragraphs: list[str | list[str]] = [
         f"The commands of chart {chart.name!r}, one typed method each."
     ]
@@ -209,17 +225,21 @@ def _class_docstring(chart: Chart, name: str, protocol: bool) -> list[str]:
             "Every method sends its command through ``command``, which a subclass implements"
             " (``Agent`` does); optional arguments left None are not sent."
         )
+    if blocking:
+        paragraphs.append(
+            "Blocking: each method returns once the command is answered (``cti_fsm.sync``)."
+        )
     return _docstring(paragraphs, depth=1)
 
 
-def _method(spec: CommandSpec, protocol: bool) -> list[str]:
+def _method(spec: CommandSpec, protocol: bool, blocking: bool = False) -> list[str]:
     params = ["self", *_params(spec.args)]
-    head = f"async def {spec.name}("
+    head = f"{'def' if blocking else 'async def'} {spec.name}("
     tail = ") -> Step | None:"
     lines = _call(head, params, tail, indent=1)
     lines += _indent(_docstring(_method_doc(spec), depth=2))
     if not protocol:
-        lines += _indent(_body(spec))
+        lines += _indent(_body(spec, blocking))
     return lines
 
 
@@ -241,7 +261,7 @@ def _params(args: tuple[ArgSpec, ...]) -> list[str]:
     return out
 
 
-def _body(spec: CommandSpec) -> list[str]:
+def _body(spec: CommandSpec, blocking: bool = False) -> list[str]:
     taken = {a.name for a in spec.args}
     optional_var, given_var = _fresh("optional", taken), _fresh("given", taken)
     required = [f"{a.name}={a.name}" for a in spec.args if a.required]
@@ -253,7 +273,8 @@ def _body(spec: CommandSpec) -> list[str]:
         lines.append(f"{given_var} = {{k: v for k, v in {optional_var}.items() if v is not None}}")
         required.append(f"**{given_var}")
     # the body sits two indents deep: in the class, in the method
-    lines += _call("return await self.command(", [f'"{spec.name}"', *required], ")", indent=2)
+    call = "return self.command(" if blocking else "return await self.command("
+    lines += _call(call, [f'"{spec.name}"', *required], ")", indent=2)
     return lines
 
 

@@ -142,6 +142,10 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
     def _new_client(self, id: int, link: ClientLink[bytes], nursery: trio.Nursery) -> _Session:
         return _Session(id, link, nursery)
 
+    def _malformed(self) -> bytes:
+        """What ``send_malformed`` sends: a packet whose line is not ``Key: Value``."""
+        return b"this line has no colon\r\n\r\n"
+
     def _client_opened(self, session: _Session) -> None:
         self._send(session, _BANNER)
 

@@ -236,6 +236,10 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         return [str(m.get("service")) for m in self.requests(agent_id)]
 
     # --- fault injection (and the shell's drop_link, duplicate_next_event, delay_next_event)
+    def _malformed(self) -> str:
+        """What ``send_malformed`` sends: a frame that is not JSON."""
+        return "this is not JSON {"
+
     def send_garbage(self, agent_id: str, data: str | bytes = "this is not JSON {") -> int:
         """Send a frame that is not a JSON object (in order with the other frames)."""
         return self._push_raw(agent_id, data)

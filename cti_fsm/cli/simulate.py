@@ -2,13 +2,17 @@
 
 Generic over adapters: the adapter's ``simulator(switch)`` over the demo population
 (``cti_fsm.switch.demo_switch``), printed at start (user names, devices, groups, rights:
-never passwords), until Ctrl-C.
+never passwords), until Ctrl-C. ``--control-port`` serves the simulator's control
+(``cti_fsm.simulator_control``: make a call arrive, have the customer answer or hang up,
+drop a link, send a malformed frame) as JSON over HTTP; ``--control-stdin`` reads the same
+commands from standard input, one a line, and answers each with a JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import signal
 import sys
 from typing import Any, TextIO
@@ -16,10 +20,31 @@ from typing import Any, TextIO
 import trio
 
 from ..adapter import AdapterNotFound, adapter_names, load_adapter
+from ..simulator_control import OPERATIONS, SimulatorControl
+from ..simulator_control_io import serve_http, serve_lines
+from ..simulator_server import SimulatorServer
 from ..switch import Switch, demo_switch
 from ._args import port, refuse, sole
 
 HELP = "run an adapter's simulator (a vendor server over the switch model) until Ctrl-C"
+
+
+def _epilog() -> str:
+    ops = "\n".join(f"  {op.usage()}\n      {op.summary}" for op in OPERATIONS.values())
+    return f"""\
+control (--control-port N: JSON over HTTP on HOST:N; --control-stdin: a command a line):
+{ops}
+
+over HTTP, POST /<op> with the parameters as a JSON object; GET / lists the operations:
+  curl -s -X POST http://127.0.0.1:8766/call -d '{{"group": "sales"}}'
+  -> {{"ok": true, "op": "call", "call": "c1", "ringing": "1001", "queued": false}}
+  status 200 done, 400 bad request, 404 unknown operation, 409 refused by the switch
+  (its code in "error", e.g. unknown_call), 501 not available for this simulator.
+on standard input, the same as words or as a JSON object; each answer is a JSON line:
+  call group=sales caller=5550100
+  hangup agent=1001
+demo accounts: agents 1001, 1002, 1003 and supervisor 9001, password pw<id> (pw1001).
+"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +56,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=port, default=0, help="port to listen on (0: any free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        metavar="N",
+        help="serve the control as JSON over HTTP on HOST:N (0: any free port; printed)",
+    )
+    parser.add_argument(
+        "--control-stdin",
+        action="store_true",
+        help="read control commands from standard input, one a line (answers on stdout)",
+    )
+    parser.epilog = _epilog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def describe(switch: Switch, out: TextIO) -> None:
@@ -52,36 +90,87 @@ async def serve(
     port: int,
     out: TextIO = sys.stdout,
     *,
+    control_port: int | None = None,
+    control_stdin: TextIO | None = None,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``vendor``'s simulator over the demo population until cancelled; started with
     the simulator once it listens.
 
+    Args:
+        control_port: serve the control over HTTP on ``host:control_port`` (0: any port),
+            printed as ``control listening on http://HOST:PORT``.
+        control_stdin: read control commands from this file, one a line; answers go to
+            ``out``, one JSON line each.
+
     Raises:
         AdapterNotFound: no such adapter.
-        OSError: the address cannot be listened on.
+        OSError: an address cannot be listened on.
     """
     adapter = load_adapter(vendor)
     switch = demo_switch()
     simulator = adapter.simulator(switch)
+    # link drops and malformed frames need the shared server shell; a simulator of
+    # another build still gets the switch's stimuli
+    server = simulator if isinstance(simulator, SimulatorServer) else None
+    control = SimulatorControl(switch, server)
     async with trio.open_nursery() as nursery:
         bound = await nursery.start(simulator.serve, host, port)
         where = getattr(simulator, "url", f"{host}:{bound}")
         out.write(f"{vendor} simulator listening on {where}\n")
+        if control_port is not None:
+            try:
+                control_bound = await nursery.start(serve_http, control, host, control_port)
+            except OSError as exc:
+                raise ControlPortUnusable(exc.errno, exc.strerror) from exc
+            out.write(f"control listening on http://{host}:{control_bound}\n")
         describe(switch, out)
         out.write("passwords: see cti_fsm.switch.demo_switch (demo accounts); Ctrl-C stops\n")
         out.flush()
+        if control_stdin is not None:
+            source = control_stdin
+
+            async def read_line() -> str:
+                # abandoned on Ctrl-C: a thread blocked reading a terminal must not hold
+                # the simulator open until Enter is pressed
+                return await trio.to_thread.run_sync(source.readline, abandon_on_cancel=True)
+
+            def write(text: str) -> None:
+                out.write(text)
+                out.flush()
+
+            nursery.start_soon(serve_lines, control, read_line, write)
         task_status.started(simulator)
 
 
-async def _until_stopped(vendor: str, host: str, port: int) -> None:
+async def _until_stopped(
+    vendor: str,
+    host: str,
+    port: int,
+    *,
+    control_port: int | None = None,
+    control_stdin: TextIO | None = None,
+) -> None:
     """``serve`` until Ctrl-C or SIGTERM, then stop it (its clients' links closed)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve, vendor, host, port)
+            await nursery.start(
+                functools.partial(
+                    serve,
+                    vendor,
+                    host,
+                    port,
+                    control_port=control_port,
+                    control_stdin=control_stdin,
+                )
+            )
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
+
+
+class ControlPortUnusable(OSError):
+    """The control's port cannot be listened on (the simulator's own port could)."""
 
 
 #: listen errors that are the port's fault (taken, or privileged); others are the host's
@@ -92,7 +181,16 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM (0); 2 if the adapter is unknown or the address is
     unusable, naming the argument."""
     try:
-        trio.run(_until_stopped, args.vendor, args.host, args.port)
+        trio.run(
+            functools.partial(
+                _until_stopped,
+                args.vendor,
+                args.host,
+                args.port,
+                control_port=args.control_port,
+                control_stdin=sys.stdin if args.control_stdin else None,
+            )
+        )
     except BaseException as exc:
         error = sole(exc)
         if isinstance(error, KeyboardInterrupt):  # before the signal receiver was set up
@@ -101,7 +199,10 @@ def run(args: argparse.Namespace) -> int:
             return refuse("simulate", "--vendor", str(error))
         if isinstance(error, OSError):
             which = "--port" if error.errno in _PORT_ERRORS else "--host"
+            bound = args.port
+            if isinstance(error, ControlPortUnusable):
+                which, bound = "--control-port", args.control_port
             reason = error.strerror or str(error)
-            return refuse("simulate", which, f"cannot listen on {args.host}:{args.port}: {reason}")
+            return refuse("simulate", which, f"cannot listen on {args.host}:{bound}: {reason}")
         raise
     return 0

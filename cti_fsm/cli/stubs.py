@@ -4,7 +4,8 @@ The output is a module with one class (``--class``, default from the chart's nam
 default a class whose methods call its ``command`` hook, with ``--protocol`` a
 ``typing.Protocol`` to ``cast`` an agent running the chart to (see ``cti_fsm.stubs``).
 The shipped ``cti_fsm/default_commands.py`` is this command's output for the default
-chart: ``cti-fsm stubs specs/agent.yaml --class DefaultCommands -o cti_fsm/default_commands.py``.
+chart: ``cti-fsm stubs specs/agent.yaml --class DefaultCommands -o cti_fsm/default_commands.py``;
+``--blocking`` writes plain methods for ``cti_fsm.sync`` (``cti_fsm/default_sync_commands.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write a typing.Protocol to cast an agent to, instead of a class to subclass",
     )
+    parser.add_argument(
+        "--blocking",
+        action="store_true",
+        help="plain def methods returning the step (cti_fsm.sync's agent), not async def",
+    )
 
 
 def _fail(argument: str, message: str) -> int:
@@ -58,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.chart):
         return _fail("CHART", f"no such file: {args.chart!r}")
     try:
-        text = render_commands(load_chart(args.chart), args.class_name, protocol=args.protocol)
+        text = render_commands(
+            load_chart(args.chart),
+            args.class_name,
+            protocol=args.protocol,
+            blocking=args.blocking,
+        )
     except SpecError as exc:
         # the same report as `cti-fsm check`: one FILE:LINE:COL line per problem
         print(str(exc), file=sys.stderr)

@@ -25,6 +25,8 @@ def matrix() -> tuple[list[str], list[list[str]], list[str]]:
     """The header, one row per command (chart order), and the adapters that failed to load."""
     vendors: list[str] = []
     supported: dict[str, frozenset[str]] = {}
+    # done by the library, not sent: the chart's local commands, a map's `local`
+    by_library: dict[str, frozenset[str]] = {}
     commands: list[str] = []
     failed: list[str] = []
     for name in adapter_names():
@@ -37,9 +39,20 @@ def matrix() -> tuple[list[str], list[list[str]], list[str]]:
             continue
         vendors.append(name)
         supported[name] = frozenset(c for c in chart_commands if c not in unsupported)
+        vendor_map = getattr(adapter, "vendor_map", None)
+        local = frozenset(getattr(vendor_map, "local", ()))
+        by_library[name] = local | {c for c, s in adapter.chart.commands.items() if s.local}
         commands.extend(c for c in chart_commands if c not in commands)
-    rows = [[c, *(YES if c in supported[v] else NO for v in vendors)] for c in commands]
+    rows = [
+        [c, *(_cell(c in supported[v], c in by_library[v]) for v in vendors)] for c in commands
+    ]
     return ["command", *vendors], rows, failed
+
+
+def _cell(supported: bool, by_library: bool) -> str:
+    if not supported:
+        return NO
+    return f"{YES} (by the library)" if by_library else YES
 
 
 def _text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -6,6 +6,8 @@
   listens to the agent's events.
 - ``chart_state_machine``: a hypothesis ``RuleBasedStateMachine`` generated from a chart,
   seeded with the shortest paths to every transition.
+- ``simulator_process``: ``cti-fsm simulate`` in a process of its own with its HTTP control,
+  for tests of programs that use the library (``SimulatorProcess.control(op, ...)``).
 
 The hypothesis tools are imported on first use, so ``Coverage`` (and the pytest plugin)
 work without hypothesis installed.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         check_adapter,
         check_adapter_sync,
     )
+    from .processes import SimulatorProcess, simulator_process
     from .state_machine import ChartStateMachine, chart_state_machine, plan_walks
     from .strategies import Flow, FlowStep, flows
 
@@ -45,6 +48,7 @@ __all__ = [
     "Login",
     "LoopbackRelay",
     "Scenario",
+    "SimulatorProcess",
     "chart_state_machine",
     "chart_transitions",
     "check_adapter",
@@ -52,6 +56,7 @@ __all__ = [
     "command_variants",
     "flows",
     "plan_walks",
+    "simulator_process",
 ]
 
 _LAZY = {
@@ -61,6 +66,8 @@ _LAZY = {
     "ChartStateMachine": "state_machine",
     "chart_state_machine": "state_machine",
     "plan_walks": "state_machine",
+    "SimulatorProcess": "processes",
+    "simulator_process": "processes",
     # the adapter conformance suite (trio; hypothesis for its random walk)
     "ConformanceError": "conformance",
     "ConformanceReport": "conformance",

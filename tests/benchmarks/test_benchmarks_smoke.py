@@ -38,6 +38,10 @@ SPEC_LOAD_LINE = re.compile(
     rf"states=([0-9]+) transitions=([0-9]+) spec_load_s={NUMBER} compose_s={NUMBER}"
     rf" load_per_compose={NUMBER} growth_x2={NUMBER}"
 )
+BRIDGE_LINE = re.compile(
+    rf"asyncio_per_trio={NUMBER} sync_per_trio={NUMBER} trio_rt_per_s={NUMBER}"
+    rf" asyncio_rt_per_s={NUMBER} sync_rt_per_s={NUMBER}"
+)
 ENGINE_KEYS = ("engine_per_dict", "engine_per_transitions_hsm", "events_per_s")
 STARTED = re.compile(r"simulator process pid ([0-9]+) started")
 
@@ -175,3 +179,11 @@ def test_spec_load_builds_the_chart_it_says_and_prints_its_figures() -> None:
     assert (int(states), int(transitions)) == (100, 100)
     assert float(load_s) > 0 and float(compose_s) > 0 and float(growth) > 0
     assert abs(float(ratio) - float(load_s) / float(compose_s)) <= 0.05 * float(ratio)
+def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
+    lines = run_benchmark("bridge.py", "--round-trips", "20", "--rounds", "1")
+    found = BRIDGE_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    asyncio_ratio, sync_ratio, trio_rate, asyncio_rate, sync_rate = map(float, found.groups())
+    assert all(x > 0 for x in (trio_rate, asyncio_rate, sync_rate))
+    assert asyncio_ratio == pytest.approx(asyncio_rate / trio_rate, rel=0.02)
+    assert sync_ratio == pytest.approx(sync_rate / trio_rate, rel=0.02)

@@ -1,11 +1,16 @@
-"""README.md stays true: its two commands, its generated blocks, its code."""
+"""README.md stays true: its two commands, its generated blocks, its code (the agent
+programs run as written against ``cti-fsm simulate``)."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 from cti_fsm.cli.vendors import markdown_table
+from cti_fsm.testing import simulator_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -34,3 +39,35 @@ def test_engine_example_runs_as_shown() -> None:
     )
     assert printed[0] == "checked_in.ringing ('onCallInRing',)"
     assert printed[1].startswith("('pause', 'restore', 'answer', 'hangup'")
+
+
+def test_agent_examples_run_as_written_against_cti_fsm_simulate() -> None:
+    """The trio, asyncio and threads programs, as written, against ``cti-fsm simulate``
+    (on free ports, which the programs read from CTI_URL and CTI_CONTROL)."""
+    shell = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    assert "cti-fsm simulate --vendor csta-ws --port 8765 --control-port 8766" in shell
+    code = re.findall(r"```python\n(.*?)\n```", README, re.S)
+    programs = [c for c in code if 'os.environ.get("CTI_CONTROL"' in c]
+    assert len(programs) == 3
+    assert "trio.run(main)" in programs[0]
+    assert "asyncio.run(main())" in programs[1]
+    assert "cti_fsm.sync.open_agent" in programs[2]
+    for program in programs:
+        # the defaults are the ports the README's simulate command listens on
+        assert 'os.environ.get("CTI_URL", "ws://127.0.0.1:8765/")' in program
+        assert 'os.environ.get("CTI_CONTROL", "http://127.0.0.1:8766")' in program
+    with simulator_process("csta-ws") as sim:
+        env = {**os.environ, "CTI_URL": sim.url, "CTI_CONTROL": sim.control_url}
+        for program in programs:
+            done = subprocess.run(
+                [sys.executable, "-c", program],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            lines = done.stdout.splitlines()
+            assert sorted(lines) == ["back to checked_in.available.idle", "ringing: 5550100"]
+            # the program logged out on the way out
+            assert sim.control("state", agent="1001")["connected"] is False

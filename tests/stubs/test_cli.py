@@ -78,4 +78,8 @@ def test_module_entry_point_has_the_subcommand() -> None:
         [sys.executable, "-m", "cti_fsm.cli", "stubs", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "usage: cti-fsm stubs [-h] [-o FILE] [--class NAME] [--protocol] CHART" in done.stdout
+    usage = " ".join(done.stdout.split("\n\n")[0].split())
+    assert (
+        usage
+        == "usage: cti-fsm stubs [-h] [-o FILE] [--class NAME] [--protocol] [--blocking] CHART"
+    )

@@ -73,6 +73,40 @@ class Recorder(DefaultCommands):
 
 
 # --- the shipped class -----------------------------------------------------------------------
+SHIPPED_SYNC = SHIPPED.with_name("default_sync_commands.py")
+REGENERATE_SYNC = (
+    "cti-fsm stubs specs/agent.yaml --class DefaultSyncCommands --blocking"
+    " -o cti_fsm/default_sync_commands.py"
+)
+
+
+def test_shipped_blocking_file_is_what_render_writes_now() -> None:
+    expected = render_commands(default_chart(), "DefaultSyncCommands", blocking=True)
+    assert SHIPPED_SYNC.read_text("utf-8") == expected, f"stale; regenerate: {REGENERATE_SYNC}"
+
+
+def test_blocking_methods_are_plain_and_send_what_the_async_ones_send() -> None:
+    from cti_fsm.default_sync_commands import DefaultSyncCommands
+
+    class SyncRecorder(DefaultSyncCommands):
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, dict[str, Any]]] = []
+
+        def command(self, name: str, /, **args: Any) -> Step | None:
+            self.sent.append((name, args))
+            return None
+
+    chart = default_chart()
+    for name in chart.commands:
+        method = getattr(DefaultSyncCommands, name)
+        assert not inspect.iscoroutinefunction(method), name
+        assert inspect.signature(method) == inspect.signature(getattr(DefaultCommands, name))
+    sync = SyncRecorder()
+    assert sync.pause(reason="lunch") is None
+    sync.check_in("sales")
+    assert sync.sent == [("pause", {"reason": "lunch"}), ("check_in", {"group_ids": "sales"})]
+
+
 def test_shipped_file_is_what_render_writes_now() -> None:
     expected = render_commands(default_chart(), "DefaultCommands")
     assert SHIPPED.read_text("utf-8") == expected, f"stale; regenerate: {REGENERATE}"
