@@ -115,7 +115,7 @@ def parse_event_plain(body: str, max_body: int = DEFAULT_MAX_BODY) -> dict[str, 
         ValueError: the event's ``Content-Length`` is not a number, above ``max_body`` or
             longer than what follows its headers.
     """
-    head, sep, rest = body.partition("\n\n")
+    head, _, rest = body.partition("\n\n")
     event: dict[str, Any] = parse_headers(head)
     length = event.get("Content-Length")
     if length is not None:
