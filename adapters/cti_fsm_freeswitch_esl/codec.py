@@ -50,10 +50,12 @@ from cti_fsm.adapter import Malformed, RawMessage
 
 __all__ = [
     "BODY",
+    "COMMAND_LINE",
     "CONTENT_TYPES",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_HEADER",
     "EVENT_TYPES",
+    "CommandReader",
     "EncodeError",
     "EslCodec",
     "encode_command",
@@ -87,6 +89,10 @@ CONTENT_TYPES = frozenset(
     )
 )
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "%:\\\"'")
+
+
+#: The key under which ``CommandReader`` reports a command's first line.
+COMMAND_LINE = "_line"
 
 
 class EncodeError(ValueError):
@@ -382,3 +388,67 @@ def encode_event_json(event: Mapping[str, Any]) -> bytes:
         obj["Content-Length"] = str(len(text.encode("utf-8")))
         obj[BODY] = text
     return encode_frame({"Content-Type": "text/event-json"}, json.dumps(obj, separators=(",", ":")))
+
+
+class CommandReader:
+    """The server's side of the framing (what a simulator reads): commands a client sent,
+    each a first line (``COMMAND_LINE``: ``auth ClueCon``, ``bgapi status``) and header
+    lines (``Job-UUID``), ended by an empty line; bounded by ``max_command`` bytes (a longer
+    one is dropped up to its end and reported as a ``Malformed``). Never raises; a stream
+    split anywhere reads as the whole.
+
+    Args:
+        max_command: the longest command accepted, in bytes.
+    """
+
+    __slots__ = ("_buffer", "_discarding", "_max")
+
+    def __init__(self, *, max_command: int = DEFAULT_MAX_HEADER) -> None:
+        self._buffer = bytearray()
+        self._max = max_command
+        self._discarding = False
+
+    def feed(self, data: bytes) -> list[dict[str, str] | Malformed]:
+        """The commands complete in what arrived so far."""
+        buffer = self._buffer
+        buffer += data
+        out: list[dict[str, str] | Malformed] = []
+        start = 0
+        while True:
+            while start < len(buffer) and buffer[start] in (0x0A, 0x0D):
+                start += 1
+            end, gap = _block_end(buffer, start)
+            if end < 0:
+                if not self._discarding and len(buffer) - start > self._max + 3:
+                    out.append(
+                        Malformed.of(
+                            f"command longer than {self._max} bytes",
+                            bytes(buffer[start : start + 200]),
+                        )
+                    )
+                    self._discarding = True
+                if self._discarding:
+                    start = max(start, len(buffer) - 3)
+                break
+            if self._discarding or end - start > self._max:
+                if not self._discarding:
+                    out.append(
+                        Malformed.of(
+                            f"command longer than {self._max} bytes",
+                            bytes(buffer[start : start + 200]),
+                        )
+                    )
+                self._discarding = False
+                start = end + gap
+                continue
+            text = bytes(buffer[start:end]).decode("utf-8", "replace")
+            start = end + gap
+            first, _, rest = text.partition("\n")
+            command: dict[str, str] = {COMMAND_LINE: first.strip()}
+            for line in rest.split("\n"):
+                name, sep, value = line.partition(":")
+                if sep and name.strip() and name.strip() not in command:
+                    command[name.strip()] = value.strip()
+            out.append(command)
+        del buffer[:start]
+        return out
