@@ -697,6 +697,15 @@ def _transferred(s: EslSimulator, e: sw.CallTransferred) -> None:
             s._bridge(legs[0], legs[1])
     if mine is not None:
         s._hangup_leg(mine, "normal")
+    agent = s.switch.agent_by_device(e.transferring)
+    queued = s._queue_call.get(e.call)
+    if agent is not None and queued is not None:
+        s._cc(
+            "bridge-agent-end",
+            agent,
+            **{"CC-Queue": queued[0], "CC-Member-Session-UUID": queued[1]},
+        )
+        s._state_change(agent, "Waiting")
 
 
 def _conferenced(s: EslSimulator, e: sw.CallConferenced) -> None:
