@@ -88,7 +88,10 @@ CONTENT_TYPES = frozenset(
         *EVENT_TYPES,
     )
 )
-_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "%:\\\"'")
+#: What switch_url_encode leaves as it is in a plain event's values: printable ASCII but
+#: its unsafe set (line ends, space, ``#%&+:;<=>?@[\\]^`{|}"``), as the captures show.
+_URL_UNSAFE = '\r\n #%&+:;<=>?@[\\]^`{|}"'
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in _URL_UNSAFE)
 
 
 #: The key under which ``CommandReader`` reports a command's first line.
