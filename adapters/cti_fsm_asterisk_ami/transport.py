@@ -3,12 +3,9 @@ whatever bytes arrived, and the codec finds the packets in them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
+from contextlib import AbstractAsyncContextManager
 
 from cti_fsm import tcp
-from cti_fsm.errors import Disconnected
 from cti_fsm.tcp import TcpTransport
 
 __all__ = ["DEFAULT_PORT", "TcpTransport", "connected", "open_tcp", "parse_url"]
@@ -23,12 +20,7 @@ def parse_url(url: str) -> tuple[str, int]:
     Raises:
         ValueError: not a tcp URL, or no host.
     """
-    parts = urlsplit(url if "://" in url else f"tcp://{url}")
-    if parts.scheme != "tcp":
-        raise ValueError(f"AMI needs a tcp://host:port URL, not {parts.scheme}://")
-    if not parts.hostname:
-        raise ValueError(f"no host in AMI URL {url!r}")
-    return parts.hostname, parts.port or DEFAULT_PORT
+    return tcp.parse_url(url, DEFAULT_PORT, name="AMI")
 
 
 async def open_tcp(url: str) -> TcpTransport:
@@ -38,22 +30,13 @@ async def open_tcp(url: str) -> TcpTransport:
         Disconnected: the URL is not a tcp URL, or the server cannot be reached
             ("cannot reach AMI at host:port: Connection refused").
     """
-    try:
-        host, port = parse_url(url)
-    except ValueError as exc:
-        raise Disconnected(str(exc)) from None
-    return await tcp.open_tcp(host, port, name="AMI")
+    return await tcp.open_url(url, DEFAULT_PORT, name="AMI")
 
 
-@asynccontextmanager
-async def connected(url: str) -> AsyncIterator[TcpTransport]:
+def connected(url: str) -> AbstractAsyncContextManager[TcpTransport]:
     """``open_tcp`` for the life of an ``async with`` block (closed when it ends).
 
     Raises:
         Disconnected: (on entering) the URL is not a tcp URL, or the server cannot be reached.
     """
-    transport = await open_tcp(url)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
+    return tcp.connected(url, DEFAULT_PORT, name="AMI")

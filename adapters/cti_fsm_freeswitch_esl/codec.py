@@ -315,8 +315,9 @@ def _block_end(buffer: bytearray, start: int) -> tuple[int, int]:
     """Where the header block from ``start`` ends (its empty line) and how long that end
     is: ``\\n\\n``, or ``\\r\\n\\r\\n`` from a peer writing CRLF; (-1, 0) if not yet."""
     lf = buffer.find(b"\n\n", start)
-    crlf = buffer.find(b"\r\n\r\n", start)
-    if crlf >= 0 and (lf < 0 or crlf < lf):
+    # a CRLF end before the LF one lies inside the block: look no further than that
+    crlf = buffer.find(b"\r\n\r\n", start, lf + 1 if lf >= 0 else len(buffer))
+    if crlf >= 0:
         return crlf, 4
     if lf >= 0:
         return lf, 2

@@ -189,7 +189,6 @@ class EslProtocol:
         #: agent name -> (agent leg, member leg) of its queue call, from bridge-agent-start
         self._agent_calls: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._spied: str | None = None
-        self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
 
     # --- outbound ---------------------------------------------------------------------------
     def encode_command(
@@ -435,26 +434,9 @@ class EslProtocol:
                     request.confirmed = True
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
-        context = {"agent": self.agent}
-        view = message if type(message) is dict and "cti" not in message else dict(message)
-        view["cti"] = facts
-        try:
-            signal = self._map.signal(view, context)
-            if signal is None:
-                return []
-            out: list[Inbound] = [signal]
-            if self._chained:
-                # one message, two signals in order: rules naming cti.after run on what it gave
-                view["cti"] = {**facts, _AFTER: signal.name}
-                for rule in self._chained:
-                    then = rule.match(view, context)
-                    if then is not None:
-                        out.append(then)
-                        break
-            return out
-        finally:
-            if view is message:
-                del view["cti"]
+        # the map reads the facts as the message's ``cti`` field; rules naming
+        # ``cti.after`` run again on the signal it gave (one message, two signals)
+        return list(self._map.signals(message, {"agent": self.agent}, facts, after=_AFTER))
 
     # --- replies and jobs -------------------------------------------------------------------
     def _reply(self, message: RawMessage) -> list[Inbound]:

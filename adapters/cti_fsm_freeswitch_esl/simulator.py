@@ -261,10 +261,13 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
     def _api(self, conn: _Connection, line: str) -> tuple[str, list[Event], bool]:
         """Run one API command: its output, the events it caused, and whether they come
         before its result (a synchronous API: callcenter_config, originate)."""
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            words = line.split()
+        if "'" in line or '"' in line:
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                words = line.split()
+        else:
+            words = line.split()  # the usual line: no quoting to undo
         if not words:
             return "-ERR no command\n", [], True
         handler = _APIS.get(words[0])
@@ -790,6 +793,13 @@ def _callcenter_config(s: EslSimulator, conn: _Connection, w: list[str], line: s
     what, verb = w[0], w[1]
     if what == "agent" and verb == "set" and w[2] == "status":
         return _set_status(s, conn, _agent_id(s, w[3]), " ".join(w[4:]))
+    if what == "agent" and verb == "set" and w[2] == "state":
+        agent, state = _agent_id(s, w[3]), " ".join(w[4:])
+        if state not in ("Idle", "Waiting", "Receiving", "In a queue call"):
+            return "-ERR Invalid State!\n"
+        s.state.pop(agent, None)  # said again even if unchanged, as mod_callcenter does
+        s._state_change(agent, state)
+        return "+OK\n"
     if what == "agent" and verb == "get" and w[2] in ("status", "state"):
         agent = _agent_id(s, w[3])
         table = s.status if w[2] == "status" else s.state
