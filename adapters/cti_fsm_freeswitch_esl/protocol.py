@@ -189,6 +189,7 @@ class EslProtocol:
         #: agent name -> (agent leg, member leg) of its queue call, from bridge-agent-start
         self._agent_calls: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._spied: str | None = None
+        self._fixed_context: dict[str, dict[str, Any]] = {}
 
     # --- outbound ---------------------------------------------------------------------------
     def encode_command(
@@ -289,22 +290,28 @@ class EslProtocol:
 
     def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
         o = self._options
-        spec = self._chart.commands.get(command)
-        context: dict[str, Any] = {a.name: None for a in spec.args} if spec is not None else {}
-        context.update(
-            {
-                "agent": self.agent,
-                "contact": self.contact,
-                "events": " ".join(EVENTS),
-                "dial_context": o["dial_context"],
-                "caller_id": o["caller_id"],
-                "cancel_key": o["cancel_key"],
-                "complete_key": o["complete_key"],
-                "conference_key": o["conference_key"],
-                "barge_key": o["barge_key"],
-                "request_id": request_id,
-            }
-        )
+        fixed = self._fixed_context.get(command)
+        if fixed is None:
+            # what does not change between two commands: the declared arguments (None
+            # until given), the options and the agent, worked out once per command
+            spec = self._chart.commands.get(command)
+            fixed = {a.name: None for a in spec.args} if spec is not None else {}
+            fixed.update(
+                {
+                    "agent": self.agent,
+                    "contact": self.contact,
+                    "events": " ".join(EVENTS),
+                    "dial_context": o["dial_context"],
+                    "caller_id": o["caller_id"],
+                    "cancel_key": o["cancel_key"],
+                    "complete_key": o["complete_key"],
+                    "conference_key": o["conference_key"],
+                    "barge_key": o["barge_key"],
+                }
+            )
+            self._fixed_context[command] = fixed
+        context = fixed.copy()
+        context["request_id"] = request_id
         context.update(args)
         if command == "connect":
             password = args.get("password")
