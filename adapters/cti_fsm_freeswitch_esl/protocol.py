@@ -189,6 +189,8 @@ class EslProtocol:
         #: agent name -> (agent leg, member leg) of its queue call, from bridge-agent-start
         self._agent_calls: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._spied: str | None = None
+        #: the member (caller's leg) of the queue call offered to or bridged with the agent
+        self._member: str | None = None
         self._fixed_context: dict[str, dict[str, Any]] = {}
 
     # --- outbound ---------------------------------------------------------------------------
@@ -403,26 +405,31 @@ class EslProtocol:
     def _callcenter(self, message: RawMessage) -> list[Inbound]:
         agent = message.get("CC-Agent")
         action = message.get("CC-Action")
+        member = message.get("CC-Member-Session-UUID")
         if isinstance(agent, str) and action == "bridge-agent-start":
-            legs = (
-                str(message.get("CC-Agent-UUID", "")),
-                str(message.get("CC-Member-Session-UUID", "")),
-            )
+            legs = (str(message.get("CC-Agent-UUID", "")), str(member or ""))
             self._agent_calls[agent] = legs
             while len(self._agent_calls) > _MAX_AGENT_CALLS:
                 self._agent_calls.popitem(last=False)
         elif isinstance(agent, str) and action == "bridge-agent-end":
             self._agent_calls.pop(agent, None)
+        if agent is None and member is not None and member == self._member:
+            agent = self.agent  # member-queue-end names the member, not always its agent
         facts: dict[str, Any] = {}
         if agent == self.agent:
             facts["agent"] = "self"
             facts["previous_status"] = self._status or "Logged Out"
             facts["reason"] = self._reason
             facts["groups"] = list(self._groups) or None
+            facts["legs"] = len(self.tracker.legs)
             if action == "agent-status-change":
                 status = message.get("CC-Agent-Status")
                 if isinstance(status, str):
                     self._status = status
+            elif action in ("agent-offering", "bridge-agent-start"):
+                self._member = member if isinstance(member, str) else None
+            elif action in ("bridge-agent-end", "bridge-agent-fail", "member-queue-end"):
+                self._member = None
         elif isinstance(agent, str) and agent in self._targets:
             facts["agent"] = "target"
             # the agent id as the supervisor's command named it

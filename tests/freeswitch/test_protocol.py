@@ -370,3 +370,28 @@ def test_the_tables_stay_bounded_under_a_flood_of_legs(protocol: EslProtocol) ->
     for i in range(3000):
         feed(protocol, cc("bridge-agent-start", f"a{i}@default", **{"CC-Agent-UUID": str(i)}))
     assert len(protocol._agent_calls) <= 1024
+
+
+def test_a_client_seeing_only_callcenter_events_ends_the_call_on_member_queue_end(
+    protocol: EslProtocol,
+) -> None:
+    member = {"CC-Member-Session-UUID": CALLER_LEG, "CC-Member-CID-Number": "5551234"}
+    offering = cc("agent-offering", **member, **{"CC-Queue": "sales@default"})
+    start = cc("bridge-agent-start", **member, **{"CC-Agent-UUID": AGENT_LEG})
+    # member-queue-end names the member, not the agent: it is the agent's by its member
+    end = {**cc("member-queue-end", **member, **{"CC-Cause": "Terminated"})}
+    del end["CC-Agent"]
+    out = feed(protocol, offering, start, end)
+    assert names(out) == ["ringing", "answered", "hung_up"]
+    assert out[-1].payload == {"call_id": CALLER_LEG, "reason": "Terminated"}
+    # another member's end is not this agent's
+    other = {**end, "CC-Member-Session-UUID": "someone-else"}
+    assert names(feed(protocol, offering, other)) == ["ringing"]
+
+
+def test_with_the_agents_leg_up_its_own_hangup_ends_the_call_not_member_queue_end(
+    protocol: EslProtocol,
+) -> None:
+    queue_call(protocol)
+    end = cc("member-queue-end", **{"CC-Member-Session-UUID": CALLER_LEG, "CC-Cause": "Terminated"})
+    assert names(feed(protocol, end)) == []  # a third party may still be in the call
