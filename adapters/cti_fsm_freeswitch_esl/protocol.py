@@ -69,6 +69,7 @@ DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
         "dial_context": "default",
         "caller_id": None,
         "esl_password": None,
+        "ready_status": "Available",
         "tier_level": 1,
         "tier_position": 1,
         "cancel_key": "#",
@@ -158,6 +159,11 @@ class EslProtocol:
                 f" known: {', '.join(sorted(DEFAULT_OPTIONS))}"
             )
         o = {**DEFAULT_OPTIONS, **options}
+        if o["ready_status"] not in ("Available", "Available (On Demand)"):
+            raise ValueError(
+                "ESL option 'ready_status' must be 'Available' or 'Available (On Demand)',"
+                f" not {o['ready_status']!r}"
+            )
         if o["login"] not in ("userauth", "auth"):
             raise ValueError(f"ESL option 'login' must be 'userauth' or 'auth', not {o['login']!r}")
         self._map = vendor_map
@@ -309,6 +315,9 @@ class EslProtocol:
                     "complete_key": o["complete_key"],
                     "conference_key": o["conference_key"],
                     "barge_key": o["barge_key"],
+                    "ready_status": "'Available (On Demand)'"
+                    if o["ready_status"] == "Available (On Demand)"
+                    else "Available",
                 }
             )
             self._fixed_context[command] = fixed

@@ -395,3 +395,15 @@ def test_with_the_agents_leg_up_its_own_hangup_ends_the_call_not_member_queue_en
     queue_call(protocol)
     end = cc("member-queue-end", **{"CC-Member-Session-UUID": CALLER_LEG, "CC-Cause": "Terminated"})
     assert names(feed(protocol, end)) == []  # a third party may still be in the call
+
+
+def test_ready_status_on_demand_is_what_check_in_and_restore_set() -> None:
+    p = adapter.protocol(
+        user="1001", options={"ready_status": "Available (On Demand)", "job_prefix": "t"}
+    )
+    (restore,) = p.encode_command("restore", {}, 1)
+    assert restore["Command"] == (
+        "bgapi callcenter_config agent set status 1001@default 'Available (On Demand)'"
+    )
+    with pytest.raises(ValueError, match="ready_status"):
+        adapter.protocol(user="1001", options={"ready_status": "Ready"})
