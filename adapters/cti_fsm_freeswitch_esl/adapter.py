@@ -34,13 +34,15 @@ class EslAdapter(MapBackedAdapter):
     replay_start = "idle"
 
     def describe_message(self, message: Mapping[str, Any]) -> str:
-        """A message's name for timelines: its event (with the callcenter action), or its
-        content type."""
+        """A message's name for timelines: its event (mod_callcenter's by its action:
+        ``agent-offering``), or its content type."""
         event = message.get("Event-Name")
         if event == "CUSTOM":
-            action = message.get("CC-Action") or message.get("Action")
-            subclass = message.get("Event-Subclass", "")
-            return f"{subclass} {action}" if action else str(subclass)
+            subclass = str(message.get("Event-Subclass", ""))
+            if subclass == "callcenter::info" and isinstance(message.get("CC-Action"), str):
+                return str(message["CC-Action"])
+            action = message.get("Action")
+            return f"{subclass} {action}" if action else subclass
         if isinstance(event, str):
             return event
         return str(message.get("Content-Type", "?"))

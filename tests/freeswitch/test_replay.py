@@ -207,3 +207,31 @@ def test_the_cli_replays_a_capture(captures: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "CHANNEL_CREATE" in done.stdout and "onCallInRing" in done.stdout
     assert "final state: checked_in.available.idle" in done.stdout
+
+
+def test_the_cli_names_callcenter_events_by_their_action(captures: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cti_fsm.cli",
+            "replay",
+            "--vendor",
+            "freeswitch-esl",
+            "--agent",
+            "AgentNameHere",
+            "--option",
+            "agent_name=AgentNameHere",
+            str(captures / CALLCENTER_DOC),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[1] for line in lines[:3]] == [
+        "agent-offering",
+        "bridge-agent-start",
+        "bridge-agent-end",
+    ]
