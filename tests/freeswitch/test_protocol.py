@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from cti_fsm_freeswitch_esl import adapter
 from cti_fsm_freeswitch_esl.protocol import EslProtocol, parse_agent_list, snapshot_key
-from esltools import AGENT_LEG, CALLER_LEG, cc, channel, feed, job, names
+from esltools import AGENT, AGENT_LEG, CALLER_LEG, cc, channel, feed, job, names
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cti_fsm.adapter import Answer, Signal, Snapshot
 from cti_fsm.errors import InvalidArguments, MissingContext, Unsupported
@@ -407,3 +409,76 @@ def test_ready_status_on_demand_is_what_check_in_and_restore_set() -> None:
     )
     with pytest.raises(ValueError, match="ready_status"):
         adapter.protocol(user="1001", options={"ready_status": "Ready"})
+
+
+KEYS = [
+    "Content-Type",
+    "Event-Name",
+    "Event-Subclass",
+    "CC-Action",
+    "CC-Agent",
+    "CC-Agent-Status",
+    "CC-Agent-State",
+    "CC-Member-Session-UUID",
+    "CC-Agent-UUID",
+    "Unique-ID",
+    "Channel-Name",
+    "Call-Direction",
+    "Other-Leg-Unique-ID",
+    "Bridge-A-Unique-ID",
+    "Bridge-B-Unique-ID",
+    "Job-UUID",
+    "Reply-Text",
+    "DTMF-Digit",
+    "Hangup-Cause",
+    "_body",
+]
+VALUES = {
+    "Content-Type": ["command/reply", "api/response", "text/event-json", "text/disconnect-notice"],
+    "Event-Name": [
+        "CUSTOM",
+        "BACKGROUND_JOB",
+        "CHANNEL_CREATE",
+        "CHANNEL_ANSWER",
+        "CHANNEL_BRIDGE",
+        "CHANNEL_HANGUP",
+        "CHANNEL_HOLD",
+        "DTMF",
+    ],
+    "Event-Subclass": ["callcenter::info"],
+    "CC-Action": [
+        "agent-status-change",
+        "agent-state-change",
+        "agent-offering",
+        "bridge-agent-start",
+        "bridge-agent-end",
+        "member-queue-end",
+    ],
+    "CC-Agent": [AGENT, "9001@default"],
+    "CC-Agent-Status": ["Available", "On Break", "Logged Out", "Available (On Demand)"],
+    "Unique-ID": [AGENT_LEG, CALLER_LEG],
+    "Channel-Name": [AGENT_NAME, CALLER_NAME],
+    "Job-UUID": ["t-1-0", "t-2-1", "t-x-y"],
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_any_json_values_in_any_order_never_raise(data: st.DataObject) -> None:
+    protocol = adapter.protocol(user="1001", options={"extension": "8001", "job_prefix": "t"})
+    sent(protocol, "check_in", 1, group_ids=["sales"])
+    anything = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+    for _ in range(data.draw(st.integers(1, 12))):
+        message = {}
+        for key in data.draw(st.lists(st.sampled_from(KEYS), max_size=10, unique=True)):
+            choices = VALUES.get(key)
+            known = st.sampled_from(choices) if choices else st.text(max_size=12)
+            message[key] = data.draw(known | anything)
+        out = protocol.receive(message)
+        assert all(isinstance(i, (Signal, Answer, Snapshot)) for i in out)
