@@ -462,23 +462,27 @@ VALUES = {
 }
 
 
+ANYTHING = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+MESSAGE_VALUES = {
+    key: (st.sampled_from(VALUES[key]) if key in VALUES else st.text(max_size=12)) | ANYTHING
+    for key in KEYS
+}
+
+
 @settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_any_json_values_in_any_order_never_raise(data: st.DataObject) -> None:
     protocol = adapter.protocol(user="1001", options={"extension": "8001", "job_prefix": "t"})
     sent(protocol, "check_in", 1, group_ids=["sales"])
-    anything = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
     for _ in range(data.draw(st.integers(1, 12))):
         message = {}
         for key in data.draw(st.lists(st.sampled_from(KEYS), max_size=10, unique=True)):
-            choices = VALUES.get(key)
-            known = st.sampled_from(choices) if choices else st.text(max_size=12)
-            message[key] = data.draw(known | anything)
+            message[key] = data.draw(MESSAGE_VALUES[key])
         out = protocol.receive(message)
         assert all(isinstance(i, (Signal, Answer, Snapshot)) for i in out)
