@@ -378,7 +378,7 @@ class EslProtocol:
         kind = message.get("Content-Type")
         if kind in ("command/reply", "api/response"):
             return self._reply(message)
-        if kind == "text/disconnect-notice":
+        if kind in ("text/disconnect-notice", "text/rude-rejection"):
             return self._signals(message, {"disconnect": True})
         event = message.get("Event-Name")
         if not isinstance(event, str):

@@ -120,6 +120,8 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
         tiers: mod_callcenter tiers configured from the start (``callcenter.conf.xml``):
             switch agent id -> its groups. Others are added with ``tier add``.
         wrap_up_time: the agents' ``wrap-up-time`` in seconds, reported in ``agent list``.
+        reject: refuse every connection as an ACL does (``text/rude-rejection``, then the
+            close), for tests of a client's handling of it.
     """
 
     def __init__(
@@ -130,10 +132,12 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
         password: str = DEFAULT_ESL_PASSWORD,
         tiers: Mapping[str, Sequence[str]] | None = None,
         wrap_up_time: int = 0,
+        reject: bool = False,
     ) -> None:
         super().__init__(switch, received_kept=RECEIVED_KEPT, backlog=_BACKLOG)
         self._password = password
         self.wrap_up_time = wrap_up_time
+        self.reject = reject
         self.tiers: dict[str, list[str]] = {a: list(g) for a, g in (tiers or {}).items()}
         self.status: dict[str, str] = {}
         #: the status a command is about to bring about (Available (On Demand), On Break)
@@ -162,10 +166,18 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
         return _Connection(id, link, nursery)
 
     def _client_opened(self, conn: _Connection) -> None:
+        if self.reject:
+            self._send(
+                conn,
+                encode_frame({"Content-Type": "text/rude-rejection"}, "Access Denied, go away.\n"),
+            )
+            return
         self._send(conn, _AUTH_REQUEST)
 
     def _client_sent(self, conn: _Connection, data: bytes) -> bool:
         """Carry out the client's commands; False once it said ``exit`` or failed to log in."""
+        if self.reject:
+            return False
         for message in conn.commands.feed(data):
             if isinstance(message, dict) and not self._command(conn, message):
                 return False

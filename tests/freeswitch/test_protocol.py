@@ -486,3 +486,11 @@ def test_any_json_values_in_any_order_never_raise(data: st.DataObject) -> None:
             message[key] = data.draw(MESSAGE_VALUES[key])
         out = protocol.receive(message)
         assert all(isinstance(i, (Signal, Answer, Snapshot)) for i in out)
+
+
+def test_a_rude_rejection_fails_the_login_with_the_servers_words(protocol: EslProtocol) -> None:
+    protocol.encode_command("connect", {"user": "1001", "password": "pw"}, 1)
+    rude = {"Content-Type": "text/rude-rejection", "_body": "Access Denied, go away.\n"}
+    out = feed(protocol, rude)
+    assert names(out) == ["login_failed"]
+    assert out[0].payload == {"message": "Access Denied, go away.\n"}

@@ -6,10 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import trio
+from cti_fsm_freeswitch_esl import adapter
 from cti_fsm_freeswitch_esl.codec import BODY, EslCodec
 from cti_fsm_freeswitch_esl.simulator import EslSimulator
 
+from cti_fsm import open_agent
+from cti_fsm.errors import CommandFailed
 from cti_fsm.switch import Switch, demo_switch
 
 
@@ -150,3 +154,27 @@ async def test_commands_before_login_and_unknown_ones_are_refused_and_the_link_s
             ] == "-ERR command not found"
             api = await raw.until(kind("api/response"))
             assert api[BODY] == "-ERR no_such_api Command not found!\n"
+
+
+async def test_a_rejected_agent_is_told_why_by_the_servers_own_words() -> None:
+    switch = demo_switch()
+    async with served(switch, reject=True) as (_, port):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            raw = Raw(stream)
+            rude = await raw.until(kind("text/rude-rejection"))
+            assert rude[BODY] == "Access Denied, go away.\n"
+            await raw.send("auth ClueCon\n\n")
+            with trio.fail_after(5):
+                assert await stream.receive_some() == b""
+        with pytest.raises(CommandFailed, match="Access Denied, go away"):
+            async with open_agent(
+                adapter,
+                f"tcp://127.0.0.1:{port}",
+                "1001",
+                "pw1001",
+                options={"extension": "8001"},
+                reconnect=None,
+            ):
+                pass  # the login cannot succeed
+    assert switch.chart_state("1001") == "offline"
