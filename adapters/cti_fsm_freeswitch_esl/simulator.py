@@ -146,7 +146,6 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
         self._legs: dict[tuple[str, str], _Leg] = {}
         self._queue_call: dict[str, tuple[str, str]] = {}  # call -> (queue, member leg)
         self._expected: dict[str, str] = {}  # agent -> origination uuid of its next leg
-        self._ids = itertools.count(1)
         self._sequence = itertools.count(1)
         self._core = str(uuidlib.uuid4())
         self._events: list[Event] = []
@@ -408,9 +407,7 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
     ) -> _Leg:
         agent = self.switch.agent_by_device(device)
         wanted = self._expected.pop(agent, None) if agent is not None else None
-        uuid = wanted or str(
-            uuidlib.UUID(int=next(self._ids) + (hash(self._core) & 0xFFFF) * 2**64)
-        )
+        uuid = wanted or str(uuidlib.uuid4())
         call_uuid = link and self._by_uuid(link)
         leg = _Leg(
             uuid,
@@ -573,8 +570,7 @@ def _alerting(s: EslSimulator, e: sw.LegAlerting) -> None:
             link=other.uuid if other else None,
         )
         s._channel("CHANNEL_CREATE", leg)
-    elif leg.agent is None and leg.bridged is not None:
-        pass  # the far end of an outbound call, created at CallOriginated
+    # (the far end of an outbound call was created at CallOriginated)
     s._channel("CHANNEL_PROGRESS", leg)
 
 
