@@ -1,7 +1,7 @@
-"""The simulator process of ``peers.py``: the Asterisk AMI simulator over the demo switch,
-on 127.0.0.1, in a process of its own.
+"""The simulator process of ``peers.py``: the Asterisk AMI simulator (or, with ``--vendor``,
+another adapter's) over the demo switch, on 127.0.0.1, in a process of its own.
 
-    python benchmarks/_ami_server.py [--max-seconds S]
+    python benchmarks/_ami_server.py [--vendor asterisk-ami|freeswitch-esl] [--max-seconds S]
 
 Prints one line once it listens, ``ready port=P``, then serves until its standard input
 closes (the parent is gone: nothing is left behind whatever happened to it) or after
@@ -29,7 +29,8 @@ from cti_fsm.switch import demo_switch
 class Profiling:
     """The stdin-driven profile of this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, vendor: str) -> None:
+        self.vendor = {"asterisk-ami": "AMI", "freeswitch-esl": "ESL"}.get(vendor, vendor)
         self.probe: cProfile.Profile | CpuSampler | None = None
 
     def run(self, words: list[str]) -> str:
@@ -43,19 +44,19 @@ class Profiling:
                 probe.__exit__(None, None, None)
                 if isinstance(probe, cProfile.Profile):
                     report = profile_report(probe, max(1, int(n)), top=15)
-                    title = "AMI simulator process, cProfile"
+                    title = f"{self.vendor} simulator process, cProfile"
                 else:
                     report = probe.report(max(1, int(n)), top=15)
-                    title = "AMI simulator process, CPU sampler"
+                    title = f"{self.vendor} simulator process, CPU sampler"
                 print(f"[{title}]\n{report}\n", file=sys.stderr, flush=True)
                 return "ok"
         return f"error unknown command {' '.join(words)!r}"
 
 
-async def steer(scope: trio.CancelScope) -> None:
+async def steer(scope: trio.CancelScope, vendor: str) -> None:
     """Carry out stdin's commands; end everything when it closes (the parent is gone)."""
     stdin = trio.lowlevel.FdStream(sys.stdin.fileno())
-    profiling = Profiling()
+    profiling = Profiling(vendor)
     buffer = b""
     while data := await stdin.receive_some(4096):
         buffer += data
@@ -65,12 +66,12 @@ async def steer(scope: trio.CancelScope) -> None:
     scope.cancel()
 
 
-async def main(max_seconds: float) -> None:
-    simulator = load_adapter("asterisk-ami").simulator(demo_switch())
+async def main(max_seconds: float, vendor: str) -> None:
+    simulator = load_adapter(vendor).simulator(demo_switch())
     with trio.move_on_after(max_seconds) as done:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(simulator.serve, "127.0.0.1", 0)
-            nursery.start_soon(steer, nursery.cancel_scope)
+            nursery.start_soon(steer, nursery.cancel_scope, vendor)
             print(f"ready port={port}", flush=True)
     if done.cancelled_caught:
         print(f"_ami_server: stopped after --max-seconds {max_seconds:g}", file=sys.stderr)
@@ -79,5 +80,6 @@ async def main(max_seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="peers.py's AMI simulator process")
     parser.add_argument("--max-seconds", type=float, default=900.0)
+    parser.add_argument("--vendor", default="asterisk-ami", help="the adapter whose simulator")
     args = parser.parse_args()
-    trio.run(main, args.max_seconds)
+    trio.run(main, args.max_seconds, args.vendor)

@@ -1,7 +1,10 @@
 """A client process of ``peers.py``: our agent (trio) or panoramisk (asyncio), doing
-QueuePause round trips against the AMI simulator, one turn at a time.
+QueuePause round trips against the AMI simulator, one turn at a time; or, on FreeSWITCH's
+Event Socket, our agent, python-ESL (FreeSWITCH's own libesl) or greenswitch (gevent)
+setting a mod_callcenter agent's status.
 
-    python benchmarks/_peer_client.py --client agent|panoramisk --url tcp://127.0.0.1:P
+    python benchmarks/_peer_client.py --client agent|panoramisk|bare-trio --url tcp://127.0.0.1:P
+    python benchmarks/_peer_client.py --client esl-agent|python-esl|greenswitch --url ...
 
 Each line on standard input is a turn, ``run N WARMUP [profile|sample]``: connect and log
 in as demo agent 1001 (member ``PJSIP/8001``), join queue ``sales``, do WARMUP untimed round trips
@@ -15,6 +18,13 @@ A round trip is one ``QueuePause`` awaited until the ``QueueMemberPause`` event 
 member with the new ``Paused`` value has arrived, as the agent's ``pause()``/``restore()``
 return on that event; panoramisk also awaits the action's response (which the simulator
 writes first, so it is in by then).
+
+On ESL, a round trip is one ``bgapi callcenter_config agent set status 1001@default``
+(``'On Break'`` and ``Available`` alternately) awaited until the ``agent-status-change``
+event of agent ``1001@default`` with that status has arrived, as the agent's
+``pause()``/``restore()`` return on it. Every client logs in with ``userauth`` as the
+agent, subscribes to ``CUSTOM callcenter::info BACKGROUND_JOB`` and adds the agent's tier
+to queue ``sales@default`` (already there after the first turn: no matter).
 """
 
 from __future__ import annotations
@@ -222,10 +232,148 @@ def bare_trio_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, 
     return trio.run(turn)
 
 
+# --- FreeSWITCH Event Socket ------------------------------------------------------------------
+ESL_AGENT = "1001@default"
+ESL_QUEUE = "sales@default"
+ESL_EVENTS = "CUSTOM callcenter::info BACKGROUND_JOB"
+ESL_STATUS = ("'On Break'", "Available")
+
+
+def esl_agent_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    import trio
+
+    from cti_fsm import open_agent
+
+    async def turn() -> tuple[float, float]:
+        with trio.fail_after(TIMEOUT) as login:
+            async with open_agent(
+                "freeswitch-esl",
+                url,
+                USER,
+                PASSWORD,
+                options={"extension": "8001"},
+                reconnect=None,
+            ) as agent:
+                if not agent.state.startswith("checked_in"):
+                    await agent.check_in(group_ids=QUEUE)
+                if agent.state.endswith("paused"):
+                    await agent.restore()
+                login.deadline = math.inf
+
+                async def rounds(count: int) -> None:
+                    for i in range(count):
+                        if i & 1:
+                            await agent.restore()
+                        else:
+                            await agent.pause()
+
+                figures = await _timed(rounds, n, warmup, probe)
+                login.deadline = trio.current_time() + TIMEOUT  # for the logoff
+                return figures
+
+    return trio.run(turn)
+
+
+def python_esl_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    """FreeSWITCH's own client: libesl in C behind SWIG, blocking calls."""
+    import ESL  # type: ignore[import-not-found]
+
+    where = urlsplit(url)
+    con = ESL.ESLconnection(where.hostname, str(where.port), ESL_AGENT, PASSWORD)
+    if not con.connected():
+        raise ConnectionError("python-ESL could not log in")
+    try:
+        con.sendRecv(f"event json {ESL_EVENTS}")
+        con.bgapi("callcenter_config", f"tier add {ESL_QUEUE} {ESL_AGENT}")
+        timeout_ms = int(TIMEOUT * 1000)
+
+        def set_status(status: str) -> None:
+            con.bgapi("callcenter_config", f"agent set status {ESL_AGENT} {status}")
+            wanted = status.strip("'")
+            while True:
+                event = con.recvEventTimed(timeout_ms)
+                if event is None:
+                    raise TimeoutError(f"no agent-status-change {wanted!r}")
+                if (
+                    event.getHeader("CC-Action") == "agent-status-change"
+                    and event.getHeader("CC-Agent") == ESL_AGENT
+                    and event.getHeader("CC-Agent-Status") == wanted
+                ):
+                    return
+
+        set_status("Available")
+
+        async def rounds(count: int) -> None:
+            for i in range(count):
+                set_status(ESL_STATUS[i & 1])
+
+        figures = asyncio.run(_timed(rounds, n, warmup, probe))
+        set_status("'Logged Out'")
+        return figures
+    finally:
+        con.disconnect()
+
+
+def greenswitch_turn(url: str, n: int, warmup: int, probe: Probe) -> tuple[float, float]:
+    """greenswitch: a gevent reader greenlet, events handed to handlers by another."""
+    import gevent
+    import gevent.event
+    import greenswitch
+
+    where = urlsplit(url)
+
+    class UserAuth(greenswitch.InboundESL):  # type: ignore[misc]
+        """greenswitch sends ``auth``; the agent logs in with ``userauth``."""
+
+        def authenticate(self) -> None:
+            reply = self.send(f"userauth {ESL_AGENT}:{PASSWORD}")
+            if reply.headers.get("Reply-Text") != "+OK accepted":
+                raise ConnectionError("greenswitch could not log in")
+
+    esl = UserAuth(host=where.hostname, port=where.port, password=PASSWORD)
+    esl.connect()
+    wanted: list[Any] = [None, gevent.event.Event()]
+
+    def on_event(event: Any) -> None:
+        h = event.headers
+        if (
+            h.get("CC-Action") == "agent-status-change"
+            and h.get("CC-Agent") == ESL_AGENT
+            and h.get("CC-Agent-Status") == wanted[0]
+        ):
+            wanted[1].set()
+
+    esl.register_handle("callcenter::info", on_event)
+    try:
+        esl.send(f"event plain {ESL_EVENTS}")
+        esl.send(f"bgapi callcenter_config tier add {ESL_QUEUE} {ESL_AGENT}")
+
+        def set_status(status: str) -> None:
+            wanted[0], wanted[1] = status.strip("'"), gevent.event.Event()
+            esl.send(f"bgapi callcenter_config agent set status {ESL_AGENT} {status}")
+            if not wanted[1].wait(TIMEOUT):
+                raise TimeoutError(f"no agent-status-change {wanted[0]!r}")
+
+        set_status("Available")
+
+        async def rounds(count: int) -> None:
+            for i in range(count):
+                set_status(ESL_STATUS[i & 1])
+
+        figures = asyncio.run(_timed(rounds, n, warmup, probe))
+        set_status("'Logged Out'")
+        return figures
+    finally:
+        esl.stop()
+
+
 CLIENTS: dict[str, Callable[..., tuple[float, float]]] = {
     "agent": agent_turn,
     "panoramisk": panoramisk_turn,
     "bare-trio": bare_trio_turn,
+    "esl-agent": esl_agent_turn,
+    "python-esl": python_esl_turn,
+    "greenswitch": greenswitch_turn,
 }
 
 

@@ -1,7 +1,9 @@
 """Our agent against a peer library, panoramisk (asyncio AMI client), doing the same AMI
-round trips against the same Asterisk AMI simulator.
+round trips against the same Asterisk AMI simulator; with ``--vendor freeswitch-esl``, against
+the Python ESL clients on the FreeSWITCH Event Socket simulator.
 
-    python benchmarks/peers.py [--round-trips N] [--rounds R] [--profile]
+    python benchmarks/peers.py [--vendor asterisk-ami|freeswitch-esl] [--round-trips N]
+                               [--rounds R] [--profile]
 
 Three processes besides this one, all on 127.0.0.1:
 
@@ -38,6 +40,16 @@ per-call cost, waiting costs nothing, scaled to the CPU measured). The last line
 
 (one line, wrapped here)
 with R = N / M and T the bare trio client's rate over panoramisk's.
+
+``--vendor freeswitch-esl``: the ESL simulator (``EslSimulator`` over the demo switch) in
+its own process, and three clients, each in its own: **our agent** (``open_agent
+("freeswitch-esl", ...)``, ``pause()``/``restore()``), **python-ESL** (FreeSWITCH's own
+libesl, C behind SWIG) and **greenswitch** (gevent), each logged in with ``userauth`` as
+agent 1001 and sending ``bgapi callcenter_config agent set status 1001@default`` with
+``'On Break'`` and ``Available`` alternately, each awaited until the ``agent-status-change``
+event with that status. The peer is the faster of the two in the same run; the last line::
+
+    agent_per_peer=R agent_rt_per_s=N peer_rt_per_s=M peer=NAME
 """
 
 from __future__ import annotations
@@ -57,6 +69,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "_ami_server.py")
 CLIENT = os.path.join(HERE, "_peer_client.py")
 CLIENTS = ("agent", "panoramisk", "bare-trio")
+#: The clients of each vendor's run: our agent first, then the peers.
+VENDOR_CLIENTS = {
+    "asterisk-ami": CLIENTS,
+    "freeswitch-esl": ("esl-agent", "python-esl", "greenswitch"),
+}
 #: Untimed round trips at the start of each turn (after connecting).
 WARMUP = 200
 #: Seconds a child process has to start, and to end once told to.
@@ -155,8 +172,9 @@ class Turns:
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Turns], str]:
     """Start the simulator and the clients, take the turns, stop them all."""
+    names = VENDOR_CLIENTS[args.vendor]
     with ExitStack() as stack:
-        server = stack.enter_context(child("simulator", [SERVER]))
+        server = stack.enter_context(child("simulator", [SERVER, "--vendor", args.vendor]))
         ready = figures(server.line())
         if "port" not in ready:
             raise RuntimeError(f"the simulator process said {ready!r}, not ready")
@@ -165,24 +183,61 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Turns], str]:
             name: stack.enter_context(
                 child(f"{name} client", [CLIENT, "--client", name, "--url", url])
             )
-            for name in CLIENTS
+            for name in names
         }
         warmup = min(WARMUP, args.round_trips)
-        runs: dict[str, list[tuple[int, float, float]]] = {name: [] for name in CLIENTS}
+        runs: dict[str, list[tuple[int, float, float]]] = {name: [] for name in names}
         for i in range(args.rounds):
-            for name in CLIENTS if i % 2 == 0 else CLIENTS[::-1]:
+            for name in names if i % 2 == 0 else names[::-1]:
                 done = figures(clients[name].ask(f"run {args.round_trips} {warmup}"))
                 runs[name].append((int(done["n"]), float(done["wall"]), float(done["cpu"])))
         if args.profile:
             # the simulator's profiles also cover each turn's login, warm-up and logoff
             for probe, n in (("profile", args.round_trips), ("sample", args.sample_round_trips)):
                 server.ask(probe)
-                clients["agent"].ask(f"run {n} {warmup} {probe}")
+                clients[names[0]].ask(f"run {n} {warmup} {probe}")
                 server.ask(f"report {n + warmup}")
     return {name: Turns(name, tuple(r)) for name, r in runs.items()}, url
 
 
+def report_esl(turns: dict[str, Turns], url: str, args: argparse.Namespace) -> None:
+    """The ESL run's table and last line: our agent against the faster peer."""
+    agent = turns["esl-agent"]
+    peer = max((turns["python-esl"], turns["greenswitch"]), key=lambda t: t.best)
+    print(
+        "peers benchmark: ESL callcenter_config agent set status round trips,"
+        f" Python {sys.version.split()[0]}"
+    )
+    print(
+        f"simulator at {url} in its own process; each client in its own; {args.rounds}"
+        f" turns each of {args.round_trips} round trips (+{min(WARMUP, args.round_trips)}"
+        " warm-up), in turns"
+    )
+    print(f"{'':12} {'best rt/s':>10} {'median':>8} {'cpu us/rt':>10} {'median':>8}  turns rt/s")
+    for t in (agent, turns["python-esl"], turns["greenswitch"]):
+        print(
+            f"{t.name:12} {t.best:10,.0f} {statistics.median(t.rates):8,.0f}"
+            f" {t.best_cpu_us:10.1f} {statistics.median(t.cpu_us):8.1f} "
+            + " ".join(f"{r:,.0f}" for r in t.rates)
+        )
+    print(
+        f"agent / {peer.name} (the faster peer): {agent.best / peer.best:.2f} by rate,"
+        f" {peer.best_cpu_us / agent.best_cpu_us:.2f} by CPU per round trip"
+    )
+    if args.profile:
+        print("profiles (agent client process, simulator process): on standard error")
+    figures = key_values(
+        agent_per_peer=agent.best / peer.best,
+        agent_rt_per_s=agent.best,
+        peer_rt_per_s=peer.best,
+    )
+    print(f"{figures} peer={peer.name}")
+
+
 def report(turns: dict[str, Turns], url: str, args: argparse.Namespace) -> None:
+    if args.vendor == "freeswitch-esl":
+        report_esl(turns, url, args)
+        return
     agent, peer, bare = turns["agent"], turns["panoramisk"], turns["bare-trio"]
     print(f"peers benchmark: AMI QueuePause round trips, Python {sys.version.split()[0]}")
     print(
@@ -221,6 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=(__doc__ or "").split("\n\n")[0],
         epilog="The last line: agent_per_panoramisk=R agent_rt_per_s=N panoramisk_rt_per_s=M"
         " agent_cpu_us=C panoramisk_cpu_us=D bare_trio_per_panoramisk=T bare_trio_cpu_us=E",
+    )
+    parser.add_argument(
+        "--vendor",
+        choices=sorted(VENDOR_CLIENTS),
+        default="asterisk-ami",
+        help="asterisk-ami: against panoramisk; freeswitch-esl: against python-ESL and"
+        " greenswitch (the last line then: agent_per_peer=R agent_rt_per_s=N"
+        " peer_rt_per_s=M peer=NAME)",
     )
     parser.add_argument(
         "--round-trips", type=int, default=2000, help="timed round trips per turn (even)"

@@ -17,8 +17,9 @@ public trio API) only when the kernel says it would block:
   (``trio.lowlevel.notify_closing``).
 
 It satisfies ``cti_fsm.adapter.Transport`` for stream protocols (frames are chunks of the
-stream, cut anywhere); an adapter opens one with ``open_tcp`` or wraps an accepted
-``trio.SocketStream`` with ``TcpTransport.from_stream`` (the simulators' server side).
+stream, cut anywhere); an adapter opens one with ``open_tcp`` (or, from a ``tcp://host:port``
+URL, ``open_url`` and ``connected``) or wraps an accepted ``trio.SocketStream`` with
+``TcpTransport.from_stream`` (the simulators' server side).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import trio
@@ -323,6 +327,54 @@ async def _connect(sock: socket.socket, address: Any) -> None:
     else:
         # connected at once (it happens on loopback); still a checkpoint, as trio's are
         await trio.lowlevel.checkpoint()
+
+
+def parse_url(url: str, default_port: int, *, name: str = "TCP") -> tuple[str, int]:
+    """``tcp://host:port`` (or ``host:port``, or ``host``) as ``(host, port)``.
+
+    Args:
+        url: the URL.
+        default_port: the port when the URL names none.
+        name: the protocol, for messages ("ESL needs a tcp://host:port URL").
+
+    Raises:
+        ValueError: not a tcp URL, or no host.
+    """
+    parts = urlsplit(url if "://" in url else f"tcp://{url}")
+    if parts.scheme != "tcp":
+        raise ValueError(f"{name} needs a tcp://host:port URL, not {parts.scheme}://")
+    if not parts.hostname:
+        raise ValueError(f"no host in {name} URL {url!r}")
+    return parts.hostname, parts.port or default_port
+
+
+async def open_url(url: str, default_port: int, *, name: str = "TCP") -> TcpTransport:
+    """``open_tcp`` to the server a ``tcp://host:port`` URL names.
+
+    Raises:
+        Disconnected: the URL is not a tcp URL, or the server cannot be reached.
+    """
+    try:
+        host, port = parse_url(url, default_port, name=name)
+    except ValueError as exc:
+        raise Disconnected(str(exc)) from None
+    return await open_tcp(host, port, name=name)
+
+
+@asynccontextmanager
+async def connected(
+    url: str, default_port: int, *, name: str = "TCP"
+) -> AsyncIterator[TcpTransport]:
+    """``open_url`` for the life of an ``async with`` block (closed when it ends).
+
+    Raises:
+        Disconnected: (on entering) the URL is not a tcp URL, or the server cannot be reached.
+    """
+    transport = await open_url(url, default_port, name=name)
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
 
 
 def _reason(exc: OSError) -> str:

@@ -376,6 +376,10 @@ class VendorMap:
     _index_parts: tuple[tuple[str, ...], ...] = attrs.field(init=False, repr=False)
     #: the command templates compiled once (``compile_template``)
     _templates: Mapping[str, tuple[Filler, ...]] = attrs.field(init=False, repr=False)
+    #: per (facts key, chaining field), the rules naming it (``signals``)
+    _chained: dict[tuple[str, str], tuple[SignalRule, ...]] = attrs.field(
+        init=False, repr=False, factory=dict
+    )
 
     def __attrs_post_init__(self) -> None:
         paths = _index_paths(self.rules)
@@ -424,6 +428,44 @@ class VendorMap:
             if len(self._candidates) < _INDEX_CELLS:
                 self._candidates[cell] = found
         return found
+
+    def signals(
+        self,
+        message: RawMessage,
+        context: Mapping[str, Any],
+        facts: Mapping[str, Any],
+        *,
+        key: str = "cti",
+        after: str = "after",
+    ) -> list[Signal]:
+        """The signals one raw message means, with a protocol's ``facts`` about it read as
+        its field ``key`` (``cti.Channel``, ``cti.command``): the first matching rule's, then,
+        tried again with ``<key>.<after>`` set to that signal's name, the first of the rules
+        naming ``<key>.<after>`` that matches: one message, two signals in order. A plain
+        dict without ``key`` is lent for the look-up (the field is added and taken away
+        again), not copied: this runs for every message a protocol reads."""
+        view = message if type(message) is dict and key not in message else dict(message)
+        view[key] = facts
+        try:
+            signal = self.signal(view, context)
+            if signal is None:
+                return []
+            out = [signal]
+            chained = self._chained.get((key, after))
+            if chained is None:
+                chained = tuple(r for r in self.rules if f"{key}.{after}" in r.when)
+                self._chained[(key, after)] = chained
+            if chained:
+                view[key] = {**facts, after: signal.name}
+                for rule in chained:
+                    then = rule.match(view, context)
+                    if then is not None:
+                        out.append(then)
+                        break
+            return out
+        finally:
+            if view is message:
+                del view[key]
 
     def encode(self, command: str, context: Mapping[str, Any]) -> list[Any]:
         """The raw messages for ``command``, filled from ``context`` (arguments included).

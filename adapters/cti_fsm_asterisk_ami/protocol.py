@@ -149,7 +149,6 @@ class AmiProtocol:
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
         self._relevant, self._response_confirmed = _map_index(vendor_map)
-        self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
         #: per command, what its templates are written once for: each queue, each digit
         self._expands = {name: _expands(ts) for name, ts in vendor_map.commands.items()}
         #: per command, the context that does not change between two commands
@@ -405,28 +404,13 @@ class AmiProtocol:
                 return
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
-        context = {"user": self.user, "device": self.tracker.device}
-        # the map reads the facts as the packet's ``cti`` field: a decoded packet (a plain
-        # dict) lends itself for the look-up, instead of being copied (twice) per packet
-        view = message if type(message) is dict and "cti" not in message else dict(message)
-        view["cti"] = facts
-        try:
-            signal = self._map.signal(view, context)
-            if signal is None:
-                return []
-            out: list[Inbound] = [signal]
-            if self._chained:
-                # one packet, two signals in order: rules naming cti.after run on what it gave
-                view["cti"] = {**facts, _AFTER: signal.name}
-                for rule in self._chained:
-                    then = rule.match(view, context)
-                    if then is not None:
-                        out.append(then)
-                        break
-            return out
-        finally:
-            if view is message:
-                del view["cti"]
+        # the map reads the facts as the message's ``cti`` field; rules naming
+        # ``cti.after`` run again on the signal it gave (one message, two signals)
+        return list(
+            self._map.signals(
+                message, {"user": self.user, "device": self.tracker.device}, facts, after=_AFTER
+            )
+        )
 
     # --- responses and lists ----------------------------------------------------------------
     def _request_of(self, action_id: str) -> tuple[_Request, int] | None:
