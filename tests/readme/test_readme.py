@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import cti_fsm
+from cti_fsm.adapter import load_adapter
 from cti_fsm.cli.vendors import markdown_table
 from cti_fsm.testing import simulator_process
 
@@ -71,3 +73,14 @@ def test_agent_examples_run_as_written_against_cti_fsm_simulate() -> None:
             assert sorted(lines) == ["back to checked_in.available.idle", "ringing: 5550100"]
             # the program logged out on the way out
             assert sim.control("state", agent="1001")["connected"] is False
+
+
+def test_the_own_chart_example_loads_and_fits_every_shipped_vendor() -> None:
+    section = README.split("## Your own chart\n")[1].split("\n## ")[0]
+    [text] = re.findall(r"```yaml\n(.*?)\n```", section, re.S)
+    chart = cti_fsm.load_chart_text(text, "desk.yaml")
+    assert chart.extends == ("agent",) and chart.settings["wrap_up_seconds"] == 45
+    assert chart.commands["tag_call"].local
+    for vendor in ("csta-ws", "asterisk-ami", "freeswitch-esl"):
+        adapter = load_adapter(vendor).for_chart(chart)  # type: ignore[attr-defined]
+        assert "tag_call" not in adapter.unsupported
