@@ -206,9 +206,14 @@ def payload_dict_runner() -> Callable[[int], None]:
         for _ in range(rounds):
             for signal, payload in cycle:
                 state, emits = table[(state, signal)]
+                get = payload.get
                 for name, fields, constants in emits:
-                    values = {f: payload.get(f) for f in fields}
-                    values.update(constants)
+                    # the same idiom as the engine's, the fastest on Python 3.11
+                    values = {}
+                    for field in fields:
+                        values[field] = get(field)
+                    if constants:
+                        values.update(constants)
                     out.append((name, values))
             out.clear()
         assert state == start

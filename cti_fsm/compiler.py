@@ -48,7 +48,10 @@ class _Emit:
 
     def build(self, payload: Mapping[str, Any]) -> Notification:
         get = payload.get
-        values = {f: get(f) for f in self.fields}
+        # a loop, not a comprehension: on Python 3.11 a comprehension is a function call
+        values = {}
+        for field in self.fields:
+            values[field] = get(field)
         if self.constants:
             values.update(self.constants)
         return Notification(self.name, MappingProxyType(values))

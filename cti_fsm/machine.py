@@ -25,6 +25,15 @@ __all__ = ["CompiledChart", "Machine", "Notification", "Step", "compile_chart"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _new = tuple.__new__
+
+
+def _notes(emits: tuple[Any, ...], payload: Mapping[str, Any]) -> tuple[Notification, ...]:
+    # most transitions emit one notification: no comprehension (a call on Python 3.11)
+    if len(emits) == 1:
+        return (emits[0].build(payload),)
+    return tuple([e.build(payload) for e in emits])
+
+
 _NO_RIGHTS: frozenset[str] = frozenset()
 
 
@@ -272,7 +281,7 @@ class Machine:
                         step.source,  # type: ignore[union-attr]
                         step.target,  # type: ignore[union-attr]
                         signal,
-                        tuple([e.build(payload) for e in edge.emits]),
+                        _notes(edge.emits, payload),
                         MappingProxyType(payload),
                         False,
                         (),
@@ -298,7 +307,7 @@ class Machine:
                         step.source,
                         step.target,
                         signal,
-                        tuple([e.build(payload) for e in move.emits]),
+                        _notes(move.emits, payload),
                         MappingProxyType(payload),
                         False,
                         (),

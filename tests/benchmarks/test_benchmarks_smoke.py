@@ -179,6 +179,8 @@ def test_spec_load_builds_the_chart_it_says_and_prints_its_figures() -> None:
     assert (int(states), int(transitions)) == (100, 100)
     assert float(load_s) > 0 and float(compose_s) > 0 and float(growth) > 0
     assert abs(float(ratio) - float(load_s) / float(compose_s)) <= 0.05 * float(ratio)
+
+
 def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
     lines = run_benchmark("bridge.py", "--round-trips", "20", "--rounds", "1")
     found = BRIDGE_LINE.fullmatch(lines[-1])
