@@ -353,7 +353,7 @@ def test_an_extends_cycle_is_a_problem(tmp_path: pathlib.Path) -> None:
     (tmp_path / "b.yaml").write_text("chart: b\nextends: a.yaml\n", "utf-8")
     with pytest.raises(SpecError) as info:
         cti_fsm.load_chart(tmp_path / "a.yaml")
-    assert [str(p) for p in info.value.problems][0] == (
+    assert str(info.value.problems[0]) == (
         f"{tmp_path / 'b.yaml'}:2:10: extends cycle: a.yaml -> b.yaml -> a.yaml"
     )
 
