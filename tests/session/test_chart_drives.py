@@ -13,6 +13,8 @@ import pathlib
 import sys
 from typing import Any
 
+import pytest
+
 import cti_fsm
 from cti_fsm.events import Step
 from cti_fsm.machine import Machine
@@ -30,12 +32,15 @@ PAUSED = "checked_in.available.paused"
 
 
 def make(
-    chart: cti_fsm.Chart = WRAP_UP, state: str = IDLE, local: frozenset[str] = frozenset()
+    chart: cti_fsm.Chart = WRAP_UP,
+    state: str = IDLE,
+    local: frozenset[str] = frozenset(),
+    unsupported: frozenset[str] = frozenset(),
 ) -> tuple[Session, list[float]]:
     clock = [100.0]
     session = Session(
         Machine(chart),
-        TinyProtocol(frozenset(), 0, local),
+        TinyProtocol(unsupported, 0, local),
         user="1001",
         password="pw",
         url="mem://",
@@ -203,3 +208,14 @@ def test_a_vendor_map_local_command_is_done_by_the_session() -> None:
     assert ticket.done and ticket.error is None
     assert sent(session) == []
     assert session.machine.state == IDLE
+
+
+def test_illegal_command_lists_only_what_this_vendor_can_do() -> None:
+    session, clock = make(cti_fsm.default_chart(), unsupported=frozenset({"hold"}))
+    talking(session, clock)
+    with pytest.raises(cti_fsm.IllegalCommand) as info:
+        session.send_command("answer", {}, clock[0])
+    # what this agent can really send: the chart's commands here, less the vendor's gaps
+    assert set(info.value.allowed) == set(session.machine.allowed()) - {"hold"}
+    assert "transfer" in info.value.allowed and "hold" not in str(info.value)
+    assert sent(session) == []
