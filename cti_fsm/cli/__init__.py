@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "check",
     "demo",
     "diagram",
+    "phonebar",
     "replay",
     "simulate",
     "stubs",
