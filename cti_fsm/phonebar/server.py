@@ -36,9 +36,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..adapter import Adapter
@@ -56,6 +55,7 @@ __all__ = ["DEFAULT_REASONS", "QUERIES", "Bar", "BarConfig", "create_app", "serv
 log = logging.getLogger("cti_fsm.phonebar")
 
 STATIC = pathlib.Path(__file__).with_name("static")
+_MEDIA_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 #: not-ready reason codes offered when the server is given none
 DEFAULT_REASONS = ("break", "lunch", "meeting", "training", "after_call_work")
 #: queries the bar makes for its agent when the chart has them and they are allowed:
@@ -437,14 +437,30 @@ def create_app(config: BarConfig) -> Starlette:
     )
     bars: set[Bar] = set()
 
+    # the assets are small and fixed: read once, served from memory
+    assets = {
+        path.name: (path.read_bytes(), _MEDIA_TYPES[path.suffix])
+        for path in STATIC.iterdir()
+        if path.suffix in _MEDIA_TYPES
+    }
+
+    def asset(name: str) -> Response:
+        found = assets.get(name)
+        if found is None:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        return Response(found[0], media_type=found[1])
+
     async def page(_: Request) -> Response:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+        return asset("index.html")
+
+    async def script(_: Request) -> Response:
+        return asset("phone-bar.js")
+
+    async def static(request: Request) -> Response:
+        return asset(str(request.path_params["name"]))
 
     async def no_icon(_: Request) -> Response:
         return Response(status_code=204)
-
-    async def script(_: Request) -> Response:
-        return FileResponse(STATIC / "phone-bar.js", media_type="text/javascript")
 
     async def websocket(ws: WebSocket) -> None:
         server = ws.scope.get("server")
@@ -469,7 +485,7 @@ def create_app(config: BarConfig) -> Starlette:
             Route("/", page),
             Route("/phone-bar.js", script),
             Route("/favicon.ico", no_icon),
-            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+            Route("/static/{name}", static),
             WebSocketRoute("/ws", websocket),
         ],
         middleware=[
@@ -501,6 +517,7 @@ async def serve(
     hc = Config()
     hc.bind = [f"{host}:{port}"]
     hc.accesslog = None
+    hc.graceful_timeout = 0.5
     hc.websocket_max_message_size = protocol.MAX_FRAME * 4
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve_with, hypercorn_serve, app, hc)
