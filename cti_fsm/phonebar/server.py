@@ -41,7 +41,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..adapter import Adapter
-from ..agent import Agent, Backoff, open_agent
+from ..agent import Agent, Backoff
 from ..diagrams import diagram
 from ..errors import CtiError
 from ..events import Notification, Step
@@ -279,35 +279,47 @@ class Bar:
         self.state = protocol.BarState(reasons=config.reasons, since=trio.current_time())
         self._logged_out = trio.Event()
         user, password = login.user, login.password
+        agent = Agent(
+            adapter,
+            config.url,
+            user,
+            password,
+            rights="server" if asks_server else (),
+            reconnect=config.reconnect,
+        )
+        # listening before the login, so the browser hears onConnect too
+        agent.on_step(self._on_step)
+        agent.on("*", self._on_note)
+        failed: CtiError | None = None
         try:
-            async with open_agent(
-                adapter,
-                config.url,
-                user,
-                password,
-                rights="server" if asks_server else (),
-                reconnect=config.reconnect,
-            ) as agent:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(agent.run)
                 self.agent, self.user = agent, user
                 log.info("phone bar: %s logged in", user)
-                agent.on_step(self._on_step)
-                agent.on("*", self._on_note)
                 self._changed()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._queries)
-                    nursery.start_soon(self._commands, nursery)
-                    await self._logged_out.wait()
+                try:
+                    async with trio.open_nursery() as work:
+                        work.start_soon(self._queries)
+                        work.start_soon(self._commands, work)
+                        await self._logged_out.wait()
+                        work.cancel_scope.cancel()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await agent.aclose()
                     nursery.cancel_scope.cancel()
-        except CtiError as exc:
+        except* CtiError as group:
             # a login refused, or reconnecting given up: back to the login form
-            log.info("phone bar: %s: %s", user, type(exc).__name__)
-            self._queue(protocol.logged_out_frame(_without(str(exc), password)))
-        else:
-            log.info("phone bar: %s logged out", user)
-            self._queue(protocol.logged_out_frame("logged out"))
+            first = group.exceptions[0]
+            failed = first if isinstance(first, CtiError) else CtiError(str(first))
         finally:
             self.agent = None
             self._dirty = False
+        if failed is not None:
+            log.info("phone bar: %s: %s", user, type(failed).__name__)
+            self._queue(protocol.logged_out_frame(_without(str(failed), password)))
+        else:
+            log.info("phone bar: %s logged out", user)
+            self._queue(protocol.logged_out_frame("logged out"))
 
     def _on_step(self, step: Step) -> None:
         self.state.observe_step(step, trio.current_time())

@@ -69,7 +69,7 @@
       this.stateStart = 0;
       this.retry = 0;
       this.closed = false;
-      this.build();
+      this.built = false;
     }
 
     // --- public API ------------------------------------------------------------------------
@@ -82,7 +82,13 @@
     /** Send a chart command; resolves with the server's result frame. */
     command(name, args = {}) { return this.request({ type: "command", name, args }); }
 
-    connectedCallback() { this.closed = false; this.open(); this.ticker = setInterval(() => this.tick(), 250); }
+    connectedCallback() {
+      // built here, not in the constructor: a parsed element has no attributes until now
+      if (!this.built) { this.build(); this.built = true; }
+      this.closed = false;
+      this.open();
+      this.ticker = setInterval(() => this.tick(), 250);
+    }
     disconnectedCallback() {
       this.closed = true;
       clearInterval(this.ticker);
