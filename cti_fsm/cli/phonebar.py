@@ -8,6 +8,8 @@ import sys
 import trio
 
 from ..adapter import AdapterNotFound, adapter_names
+from ..chart_loader import load_chart
+from ..errors import SpecError
 
 HELP = "serve the browser phone bar (--demo: with the embedded simulator and a world panel)"
 
@@ -28,6 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="an origin whose pages may embed the bar (https://crm.example.com); repeatable",
     )
+    parser.add_argument("--chart", help="the agents' chart, a YAML file (default: the vendor's)")
     parser.add_argument(
         "--reasons",
         default=None,
@@ -50,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    chart = None
+    if args.chart is not None:
+        try:
+            chart = load_chart(args.chart)
+        except (OSError, SpecError) as exc:
+            print(f"cti-fsm phonebar: --chart: {exc}", file=sys.stderr)
+            return 2
     reasons = DEFAULT_REASONS
     if args.reasons is not None:
         reasons = tuple(r.strip() for r in args.reasons.split(",") if r.strip())
@@ -63,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 demo=args.demo,
                 allow_origins=args.allow_origin,
                 reasons=reasons,
+                chart=chart,
             )
         )
     except BaseException as raised:  # trio wraps errors in groups: unwrapped here

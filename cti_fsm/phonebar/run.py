@@ -11,6 +11,7 @@ import attrs
 import trio
 
 from ..adapter import load_adapter
+from ..chart import Chart
 from ..demo import choose_adapter
 from ..switch import Switch, demo_switch
 from .server import DEFAULT_REASONS, BarConfig, create_app, serve
@@ -38,13 +39,15 @@ async def run_phonebar(
     allow_origins: Iterable[str] = (),
     reasons: Iterable[str] = DEFAULT_REASONS,
     team_every: float = 3.0,
+    chart: Chart | None = None,
     out: TextIO = sys.stdout,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the phone bar until cancelled; started with the ``Running`` bar.
 
     With ``demo`` the adapter's simulator runs too (on 127.0.0.1, demo accounts) and the
-    page shows the world panel; ``url`` is then the simulator's.
+    page shows the world panel; ``url`` is then the simulator's. ``chart``: the agents'
+    chart (default: the adapter's).
 
     Raises:
         AdapterNotFound: no such adapter.
@@ -73,6 +76,7 @@ async def run_phonebar(
             allowed_hosts=hosts,
             team_every=team_every,
             world=world,
+            chart=chart,
         )
         app = create_app(config)
         base = await nursery.start(serve, app, host, port)

@@ -42,6 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..adapter import Adapter
 from ..agent import Agent, Backoff
+from ..chart import Chart
 from ..diagrams import diagram
 from ..errors import CtiError
 from ..events import Notification, Step
@@ -85,6 +86,8 @@ class BarConfig:
         team_every: seconds between refreshes of a supervisor's team view.
         world: the simulated world (``cti-fsm phonebar --demo``), or None.
         reconnect: the agents' reconnect policy.
+        chart: the chart the agents run (default: the adapter's); the page draws its
+            commands, so a chart of your own gets its buttons with no code change.
     """
 
     adapter: Adapter
@@ -95,6 +98,12 @@ class BarConfig:
     team_every: float = 3.0
     world: World | None = None
     reconnect: Backoff = attrs.field(factory=lambda: Backoff(base=0.2, cap=5.0))
+    chart: Chart | None = None
+
+    @property
+    def agent_chart(self) -> Chart:
+        """The chart every bar's agent runs."""
+        return self.chart or self.adapter.chart
 
 
 def origin_allowed(origin: str | None, server_port: int | None, config: BarConfig) -> bool:
@@ -161,15 +170,15 @@ class _SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def _drawing(adapter: Adapter) -> tuple[str | None, str]:
+def _drawing(chart: Chart) -> tuple[str | None, str]:
     """The chart as SVG (when Graphviz is installed) and as mermaid text."""
     svg = None
     if shutil.which("dot") is not None:
         try:
-            svg = diagram(adapter.chart, "svg")
+            svg = diagram(chart, "svg")
         except RuntimeError as exc:  # a broken Graphviz: the page shows the mermaid text
             log.warning("phone bar: cannot draw the chart as SVG: %s", exc)
-    return svg, diagram(adapter.chart, "mermaid")
+    return svg, diagram(chart, "mermaid")
 
 
 class Bar:
@@ -181,7 +190,7 @@ class Bar:
         self.hello = hello
         self.agent: Agent | None = None
         self.user: str | None = None
-        self.lifecycle = Lifecycle.of(config.adapter.chart)
+        self.lifecycle = Lifecycle.of(config.agent_chart)
         self.state = protocol.BarState(reasons=config.reasons)
         self._out: collections.deque[str] = collections.deque()
         self._dirty = False
@@ -286,6 +295,7 @@ class Bar:
             password,
             rights="server" if asks_server else (),
             reconnect=config.reconnect,
+            chart=config.agent_chart,
         )
         # listening before the login, so the browser hears onConnect too
         agent.on_step(self._on_step)
@@ -436,13 +446,14 @@ def create_app(config: BarConfig) -> Starlette:
     Routes: ``/`` the bar page, ``/phone-bar.js`` the ``<cti-phone-bar>`` element, ``/static``
     its style sheet, ``/ws`` the bars' websocket.
     """
-    svg, mermaid = _drawing(config.adapter)
+    chart = config.agent_chart
+    svg, mermaid = _drawing(chart)
     world = [a.describe() for a in ACTIONS.values()] if config.world is not None else None
     hello = protocol.hello_frame(
-        config.adapter.chart,
+        chart,
         vendor=config.adapter.name,
         unsupported=config.adapter.unsupported,
-        login_command=Lifecycle.of(config.adapter.chart).connect,
+        login_command=Lifecycle.of(chart).connect,
         svg=svg,
         mermaid=mermaid,
         demo=world,

@@ -379,19 +379,22 @@ BANNER_WATCH = """() => {
     .observe(banner, {attributes: true, childList: true, characterData: true, subtree: true});
 }"""
 
+README = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+#: the README's embedding example, run as the CRM's page
+EMBED = re.findall(r"```html\n(.*?)\n```", README, re.S)[0]
+
 HOST_PAGE = """<!doctype html>
-<html><head><title>CRM</title><script src="{base}/phone-bar.js"></script></head>
+<html><head><title>CRM</title></head>
 <body><h1>Customer record</h1><p id="caller">none</p>
-<cti-phone-bar user="1003"></cti-phone-bar>
 <script>
+  window.showCustomer = (number) => {{ document.getElementById("caller").textContent = number; }};
   window.heard = [];
   for (const name of {names}) {{
-    document.addEventListener(name, (e) => {{
-      window.heard.push([name, e.detail]);
-      if (name === "onCallInRing") document.getElementById("caller").textContent = e.detail.phone_number;
-    }});
+    document.addEventListener(name, (e) => window.heard.push([name, e.detail]));
   }}
-</script></body></html>"""
+</script>
+{embed}
+</body></html>"""
 
 
 def test_a_host_page_embeds_the_bar_and_hears_its_events_in_order(
@@ -403,25 +406,29 @@ def test_a_host_page_embeds_the_bar_and_hears_its_events_in_order(
     ctx.route(
         f"{HOST_ORIGIN}/**",
         lambda route: route.fulfill(
-            content_type="text/html", body=HOST_PAGE.format(base=bar.url, names=json.dumps(names))
+            content_type="text/html",
+            body=HOST_PAGE.format(
+                names=json.dumps(names), embed=EMBED.replace("http://127.0.0.1:8700", bar.url)
+            ),
         ),
     )
     page = ctx.new_page()
     page.goto(f"{HOST_ORIGIN}/customer")
-    page.locator("cti-phone-bar input[name=password]").fill("pw1003")
+    assert page.locator("cti-phone-bar input[name=user]").input_value() == "1001"
+    page.locator("cti-phone-bar input[name=password]").fill("pw1001")
     page.click("cti-phone-bar form.login button[type=submit]")
-    settle(page, bar, "1003")
+    settle(page, bar, "1001")
     page.evaluate(
         "() => document.querySelector('cti-phone-bar').command('check_in', {group_ids: 'sales'})"
     )
-    settle(page, bar, "1003", "checked_in.available.idle")
+    settle(page, bar, "1001", "checked_in.available.idle")
     call = bar.call(lambda: bar.switch.inbound_call("sales", caller="+15550123"))
-    settle(page, bar, "1003", "checked_in.ringing")
+    settle(page, bar, "1001", "checked_in.ringing")
     page.wait_for_function("() => document.getElementById('caller').textContent === '+15550123'")
     command(page, "answer")
-    settle(page, bar, "1003")
+    settle(page, bar, "1001")
     bar.call(bar.switch.customer_hangs_up, call)
-    settle(page, bar, "1003", "checked_in.available.idle")
+    settle(page, bar, "1001", "checked_in.available.idle")
     page.screenshot(path=str(tmp_path / "host-page.png"), full_page=True)
     heard = page.evaluate("() => window.heard")
     order = [name for name, _ in heard if name in CALL_EVENTS | {"onConnect"}]

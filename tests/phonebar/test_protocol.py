@@ -4,10 +4,11 @@ the chart refuses before anything is sent, and what the page is told to draw."""
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
 
-from cti_fsm import Machine, default_chart
+from cti_fsm import Machine, default_chart, load_chart
 from cti_fsm.errors import IllegalCommand, InvalidArguments, PermissionDenied, Unsupported
 from cti_fsm.events import Notification, Step
 from cti_fsm.phonebar import protocol
@@ -234,3 +235,28 @@ def test_hello_lists_commands_without_the_login_or_secret_arguments() -> None:
     assert [a["name"] for a in pause["args"]] == ["reason"]
     assert pause["args"][0]["choices"] == "reasons"
     assert hello["unsupported"] == ["hold"]
+
+
+def test_a_chart_of_your_own_gets_its_buttons_with_no_code_change() -> None:
+    chart = load_chart(pathlib.Path(__file__).parents[1] / "charts" / "after_call_work.yaml")
+    hello = json.loads(
+        protocol.hello_frame(
+            chart,
+            vendor="v",
+            unsupported=(),
+            login_command="connect",
+            svg=None,
+            mermaid="",
+            demo=None,
+        )
+    )
+    assert "finish_wrap_up" in [c["name"] for c in hello["commands"]]
+    m = Machine(chart)
+    m.jump("checked_in.wrap_up")
+    v = view(m)
+    assert "finish_wrap_up" in v["enabled"]["self"] and "pause" in v["enabled"]["self"]
+    assert "answer" not in v["allowed"]
+    args = protocol.check_command(
+        m, (), CommandRequest(1, "finish_wrap_up", {}), vendor="v", login_command="connect"
+    )
+    assert args == {}

@@ -182,14 +182,16 @@
         el("div", { class: "call", "aria-label": "Current call" }),
         el("div", { class: "commands", role: "toolbar", "aria-label": "Commands" }),
         el("form", { class: "args", hidden: true, novalidate: true }),
-        el("div", { class: "dialpad", role: "group", "aria-label": "Dial pad (sends DTMF)", hidden: true }),
         el("p", { class: "message", role: "alert" }),
-        el("section", { class: "team", hidden: true, "aria-label": "Supervisor: team" },
-          el("h2", { text: "Team" }),
-          el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Agent" }), el("th", { text: "State" }), el("th", { text: "Actions" }))), el("tbody"))),
-        el("section", { class: "world", hidden: true, "aria-label": "World (demo simulator)" }),
-        el("details", { class: "chart", open: true }, el("summary", { text: "State chart" }), el("div", { class: "drawing", role: "img", "aria-label": "The agent's state chart, the current state highlighted" })),
-        el("details", { class: "events" }, el("summary", { text: "Events" }), el("ol", { class: "log" })));
+        el("div", { class: "lower" },
+          el("div", { class: "left" },
+            el("div", { class: "dialpad", role: "group", "aria-label": "Dial pad (sends DTMF)", hidden: true }),
+            el("section", { class: "team", hidden: true, "aria-label": "Supervisor: team" },
+              el("h2", { text: "Team" }),
+              el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Agent" }), el("th", { text: "State" }), el("th", { text: "Actions" }))), el("tbody"))),
+            el("section", { class: "world", hidden: true, "aria-label": "World (demo simulator)" }),
+            el("details", { class: "events" }, el("summary", { text: "Events" }), el("ol", { class: "log" }))),
+          el("details", { class: "chart", open: true }, el("summary", { text: "State chart" }), el("div", { class: "drawing", role: "img", "aria-label": "The agent's state chart, the current state highlighted" }))));
       this.root.append(css,
         el("div", { class: "bar" }, el("div", { class: "banner", role: "alert", hidden: true }), login, main));
     }
