@@ -37,6 +37,7 @@ from ..machine import Machine
 __all__ = [
     "ARG_CHOICES",
     "CALL_ENDS",
+    "COUNTDOWN_FIELDS",
     "MAX_FRAME",
     "RINGING",
     "BadFrame",
@@ -59,6 +60,8 @@ __all__ = [
 MAX_FRAME = 16_384
 #: seed notifications after which there is no call any more
 CALL_ENDS = frozenset({"onIdle", "onDialOver", "onDisconnect", "onTransfer"})
+#: payload fields whose number of seconds starts a countdown on the page (a wrap-up's time)
+COUNTDOWN_FIELDS = ("seconds", "timeout")
 #: the seed's notification for an inbound call alerting at the agent (the toast)
 RINGING = "onCallInRing"
 #: an argument's name -> the key of ``BarState.choices`` whose values it can take
@@ -303,12 +306,17 @@ class BarState:
     link_up: bool = True
     choices: dict[str, list[dict[str, str]]] = attrs.field(factory=dict)
     team: list[dict[str, Any]] = attrs.field(factory=list)
+    #: a countdown a notification started (a wrap-up's seconds): name, seconds, when
+    countdown: dict[str, Any] | None = None
+    #: where the agent goes after the call, as a notification said (its ``next`` field)
+    next: dict[str, Any] | None = None
 
     def observe_step(self, step: Step, now: float) -> None:
         """Note a step: when the state began, the call's fields, whether it rings."""
         if step.changed:
             self.since = now
             self.ringing = False
+            self.countdown = None
         call_id = step.payload.get("call_id")
         if call_id is not None:
             if self.call is None or self.call.get("call_id") != call_id:
@@ -323,13 +331,21 @@ class BarState:
                 if value is not None and isinstance(value, (str, int, float)):
                     call.setdefault(key, value)
 
-    def observe(self, note: Notification) -> None:
-        """Note a notification: a ringing toast, the end of a call, the link."""
+    def observe(self, note: Notification, now: float = 0.0) -> None:
+        """Note a notification: a ringing toast, the end of a call, a countdown (a payload
+        field of ``COUNTDOWN_FIELDS``), the next state (a ``next`` field)."""
         if note.name == RINGING:
             self.ringing = True
+        for field in COUNTDOWN_FIELDS:
+            seconds = note.payload.get(field)
+            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+                self.countdown = {"name": note.name, "seconds": seconds, "started": now}
+        if note.payload.get("next") is not None:
+            self.next = {"next": note.payload["next"], "reason": note.payload.get("reason")}
         if note.name in CALL_ENDS and note.payload.get("result", "success") == "success":
             self.call = None
             self.ringing = False
+            self.next = None
 
     def set_groups(self, key: str, groups: Any) -> None:
         """Record groups from a query's answer (``key``: "targets" or "groups")."""
@@ -448,6 +464,13 @@ def view_frame(
             "ringing": bar.ringing,
             "choices": {"reasons": [{"id": r, "name": r} for r in bar.reasons], **bar.choices},
             "team": bar.team,
+            "next": bar.next,
+            "countdown": None
+            if bar.countdown is None
+            else {
+                "name": bar.countdown["name"],
+                "remaining": max(0.0, bar.countdown["seconds"] - (now - bar.countdown["started"])),
+            },
         }
     )
 

@@ -336,7 +336,7 @@ class Bar:
         self._changed()
 
     def _on_note(self, note: Notification) -> None:
-        self.state.observe(note)
+        self.state.observe(note, trio.current_time())
         self._queue(protocol.event_frame(note))
         self._changed()
 

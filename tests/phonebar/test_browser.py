@@ -26,9 +26,12 @@ from typing import Any
 import pytest
 import trio
 from cti_fsm_csta_ws import adapter
-from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, WebSocketRoute, sync_playwright
 
-from cti_fsm import open_agent
+from cti_fsm import Machine, diagram, load_chart, open_agent
+from cti_fsm.events import Notification
+from cti_fsm.phonebar import protocol
+from cti_fsm.phonebar.protocol import BarState
 from cti_fsm.phonebar.run import Running, run_phonebar
 
 CHROMIUM = shutil.which("chromium")
@@ -482,4 +485,137 @@ def test_the_password_is_in_no_response_frame_page_log_or_storage(
     page.locator("form.login").wait_for(state="visible", timeout=5000)
     assert caplog.records and secret not in caplog.text
     assert re.search(r"phone bar: 1001 logged in", caplog.text)
+    ctx.close()
+
+
+def test_the_bar_is_keyboard_operable_with_aria_roles(browser: Browser, bar: BarThread) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(bar.url + "/")
+    # log in with the keyboard alone
+    page.focus("input[name=user]")
+    page.keyboard.type("1001")
+    page.keyboard.press("Tab")
+    page.keyboard.type("pw1001")
+    page.keyboard.press("Enter")
+    settle(page, bar, "1001", "connected")
+    assert page.get_by_role("toolbar", name="Commands").is_visible()
+    assert page.get_by_role("status", name="State").inner_text().lower() == "connected"
+    assert page.get_by_role("timer", name="Time in this state").is_visible()
+    # a command with arguments: its form takes the focus, Escape gives it back
+    check_in = page.locator(".commands button[data-command=check_in]")
+    check_in.focus()
+    page.keyboard.press("Enter")
+    form = page.get_by_role("form", name="Check in: arguments")
+    assert form.is_visible()
+    assert (
+        page.evaluate(
+            "() => document.querySelector('cti-phone-bar').shadowRoot.activeElement.dataset.pick"
+        )
+        == "group_ids"
+    )
+    page.keyboard.press("Escape")
+    assert not form.is_visible()
+    assert (
+        page.evaluate(
+            "() => document.querySelector('cti-phone-bar').shadowRoot.activeElement.dataset.command"
+        )
+        == "check_in"
+    )
+    # again, typing the group instead of picking it, sent with Enter
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.type("sales")
+    page.keyboard.press("Enter")
+    settle(page, bar, "1001", "checked_in.available.idle")
+    # a call: the dial pad takes digits typed on the keyboard
+    call = bar.call(lambda: bar.switch.inbound_call("sales", caller="+15550999"))
+    settle(page, bar, "1001", "checked_in.ringing")
+    assert "+15550999" in page.get_by_role("alert").filter(has_text="Incoming call").inner_text()
+    command(page, "answer")
+    settle(page, bar, "1001", "checked_in.talking")
+    pad = page.get_by_role("group", name="Dial pad (sends DTMF)")
+    page.evaluate(
+        "() => { window.dtmf = []; document.querySelector('cti-phone-bar')"
+        ".addEventListener('onDtmfSent', (e) => window.dtmf.push(e.detail.digits)); }"
+    )
+    pad.locator("button[data-key='1']").focus()
+    page.keyboard.press("7")
+    page.keyboard.press("#")
+    page.wait_for_function("() => window.dtmf.length === 2", timeout=4000)
+    assert page.evaluate("() => window.dtmf") == ["7", "#"]
+    bar.call(bar.switch.customer_hangs_up, call)
+    settle(page, bar, "1001", "checked_in.available.idle")
+    ctx.close()
+
+
+def test_a_chart_of_your_own_gets_its_buttons_in_the_page(browser: Browser, bar: BarThread) -> None:
+    # the page against a scripted websocket speaking the bar's protocol for the
+    # after-call-work chart: no code knows its commands, yet each gets its button
+    chart = load_chart(pathlib.Path(__file__).parents[1] / "charts" / "after_call_work.yaml")
+    hello = protocol.hello_frame(
+        chart,
+        vendor="mine",
+        unsupported=(),
+        login_command="connect",
+        svg=diagram(chart, "svg"),
+        mermaid=diagram(chart, "mermaid"),
+        demo=None,
+    )
+    machine = Machine(chart)
+    machine.jump("checked_in.wrap_up")
+    state = BarState(since=0.0)
+    state.observe(Notification("onWrapUp", {"seconds": 30}), 0.0)
+    view = protocol.view_frame(
+        machine, (), state, user="1001", connected=True, now=2.0, wall=0.0, login_command="connect"
+    )
+    sent: list[dict[str, Any]] = []
+
+    def scripted(ws: WebSocketRoute) -> None:
+        ws.send(hello)
+
+        def on_message(message: str | bytes) -> None:
+            frame = json.loads(message)
+            sent.append(frame)
+            if frame["type"] == "login":
+                ws.send(view)
+
+        ws.on_message(on_message)
+
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.route_web_socket(re.compile(r".*/ws$"), scripted)
+    page.goto(bar.url + "/")
+    page.fill("input[name=user]", "1001")
+    page.fill("input[name=password]", "pw1001")
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("cti-phone-bar[data-state='checked_in.wrap_up']")
+    shown = page.evaluate(SHOWN)
+    assert shown["enabled"] == sorted(json.loads(view)["allowed"])
+    assert {"finish_wrap_up", "extend_wrap_up", "pause"} <= set(shown["enabled"])
+    assert page.locator(".commands button[data-command=finish_wrap_up]").inner_text() == (
+        "Finish wrap-up"
+    )
+    page.wait_for_function(
+        "() => /WrapUp 00:2[0-8] left/.test(document.querySelector('cti-phone-bar')"
+        ".shadowRoot.querySelector('.countdown').textContent)",
+        timeout=3000,
+    )
+    current = page.evaluate(
+        "() => [...document.querySelector('cti-phone-bar').shadowRoot"
+        ".querySelectorAll('g.current > title')].map(t => t.textContent)"
+    )
+    assert current == ["checked_in.wrap_up"]
+    # a command with a number argument: its form sends a number
+    command(page, "extend_wrap_up")
+    page.fill(".args input[data-arg=seconds]", "60")
+    page.click(".args button[type=submit]")
+    command(page, "finish_wrap_up")
+    for _ in range(100):
+        if len([f for f in sent if f["type"] == "command"]) == 2:
+            break
+        page.wait_for_timeout(20)
+    commands = [(f["name"], f["args"]) for f in sent if f["type"] == "command"]
+    assert commands == [("extend_wrap_up", {"seconds": 60}), ("finish_wrap_up", {})]
+    assert sent[0] == {"type": "login", "user": "1001", "password": "pw1001"}
     ctx.close()

@@ -260,3 +260,21 @@ def test_a_chart_of_your_own_gets_its_buttons_with_no_code_change() -> None:
         m, (), CommandRequest(1, "finish_wrap_up", {}), vendor="v", login_command="connect"
     )
     assert args == {}
+
+
+def test_a_notification_with_seconds_starts_a_countdown_and_next_shows_the_next_state() -> None:
+    bar = BarState()
+    m = connected()
+    bar.observe(Notification("onNextState", {"next": "not_ready", "reason": "lunch"}), 1.0)
+    bar.observe(Notification("onWrapUp", {"seconds": 30}), 4.0)
+    v = view(m, bar)  # at now=10
+    assert v["countdown"] == {"name": "onWrapUp", "remaining": 24.0}
+    assert v["next"] == {"next": "not_ready", "reason": "lunch"}
+    # the state moves on: the countdown is over; the call ends: so is the next state
+    bar.observe_step(Step("checked_in.wrap_up", "checked_in.available.idle", "done"), 11.0)
+    bar.observe(Notification("onIdle", {}), 11.0)
+    v = view(m, bar)
+    assert v["countdown"] is None and v["next"] is None
+    # a flag is no number of seconds
+    bar.observe(Notification("onX", {"timeout": True}), 12.0)
+    assert bar.countdown is None

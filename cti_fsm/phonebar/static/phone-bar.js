@@ -67,6 +67,7 @@
       this.nextId = 1;
       this.waiting = new Map();
       this.stateStart = 0;
+      this.countdownEnd = null;
       this.retry = 0;
       this.closed = false;
       this.built = false;
@@ -177,7 +178,9 @@
         el("header", {},
           el("span", { class: "who" }),
           el("span", { class: "state", role: "status", "aria-live": "polite", "aria-label": "State" }),
-          el("span", { class: "timer", role: "timer", "aria-label": "Time in this state" })),
+          el("span", { class: "timer", role: "timer", "aria-label": "Time in this state" }),
+          el("span", { class: "countdown", role: "timer", hidden: true }),
+          el("span", { class: "next", hidden: true })),
         el("div", { class: "toast", role: "alert", hidden: true }),
         el("div", { class: "call", "aria-label": "Current call" }),
         el("div", { class: "commands", role: "toolbar", "aria-label": "Commands" }),
@@ -328,6 +331,14 @@
       if (!form.hidden && !own.has(form.dataset.for)) { form.hidden = true; form.replaceChildren(); }
       this.$(".dialpad").hidden = !this.hello.commands.some((c) => own.has(c.name) && c.args.some((a) => a.name === "digits"));
 
+      // a countdown a notification started (a wrap-up's seconds), and the next state
+      this.countdownEnd = v.countdown ? performance.now() + v.countdown.remaining * 1000 : null;
+      const cd = this.$(".countdown");
+      cd.hidden = !v.countdown;
+      if (v.countdown) cd.setAttribute("aria-label", `${v.countdown.name}: time left`);
+      const next = this.$(".next");
+      next.hidden = !v.next;
+      next.textContent = v.next ? `next: ${v.next.next}${v.next.reason ? ` (${v.next.reason})` : ""}` : "";
       this.drawCall(v);
       this.drawTeam(v, aimed, has);
       this.highlight(v.state);
@@ -377,6 +388,10 @@
       this.$(".timer").textContent = t;
       const ring = this.$(".ring-timer");
       if (ring && this.view.ringing) ring.textContent = `ringing ${t}`;
+      if (this.countdownEnd !== null && this.view.countdown) {
+        const left = Math.max(0, (this.countdownEnd - performance.now()) / 1000);
+        this.$(".countdown").textContent = `${this.view.countdown.name.replace(/^on/, "")} ${clock(Math.ceil(left))} left`;
+      }
     }
 
     // --- the chart -------------------------------------------------------------------------
