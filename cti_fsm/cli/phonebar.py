@@ -30,6 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="an origin whose pages may embed the bar (https://crm.example.com); repeatable",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server may be reached by, besides loopback and --host; repeatable",
+    )
     parser.add_argument("--chart", help="the agents' chart, a YAML file (default: the vendor's)")
     parser.add_argument(
         "--reasons",
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 port=args.port,
                 demo=args.demo,
                 allow_origins=args.allow_origin,
+                allow_hosts=args.allow_host,
                 reasons=reasons,
                 chart=chart,
             )

@@ -37,6 +37,7 @@ async def run_phonebar(
     port: int = 0,
     demo: bool = False,
     allow_origins: Iterable[str] = (),
+    allow_hosts: Iterable[str] = (),
     reasons: Iterable[str] = DEFAULT_REASONS,
     team_every: float = 3.0,
     chart: Chart | None = None,
@@ -46,7 +47,9 @@ async def run_phonebar(
     """Serve the phone bar until cancelled; started with the ``Running`` bar.
 
     With ``demo`` the adapter's simulator runs too (on 127.0.0.1, demo accounts) and the
-    page shows the world panel; ``url`` is then the simulator's. ``chart``: the agents'
+    page shows the world panel; ``url`` is then the simulator's. ``allow_hosts``: host names
+    besides loopback and ``host`` that requests may name (a server bound to 0.0.0.0 and
+    reached as ``bar.example.com``). ``chart``: the agents'
     chart (default: the adapter's).
 
     Raises:
@@ -67,7 +70,9 @@ async def run_phonebar(
             if vendor is None or url is None:
                 raise ValueError("give --vendor and --url, or --demo")
             adapter = load_adapter(vendor)
-        hosts = ("127.0.0.1", "localhost", *((host,) if host not in ("127.0.0.1", "") else ()))
+        # the host names the server answers to (DNS rebinding): loopback, the bound address
+        # and the names given
+        hosts = tuple(dict.fromkeys(["127.0.0.1", "localhost", host, *allow_hosts]))
         config = BarConfig(
             adapter,
             url,

@@ -68,6 +68,8 @@ QUERIES: Mapping[str, tuple[str, str, bool]] = {
 }
 #: frames a bar may owe its browser before it is cut off as too slow
 MAX_BACKLOG = 1000
+#: commands of one bar that may wait for their answers at once
+MAX_IN_FLIGHT = 16
 #: websocket close code for a policy violation (RFC 6455)
 POLICY_VIOLATION = 1008
 
@@ -197,6 +199,7 @@ class Bar:
         self._wake = trio.Event()
         self._logged_out = trio.Event()
         self._overflow = False
+        self._in_flight = 0
 
     def __repr__(self) -> str:
         return f"<Bar user={self.user!r} agent={self.agent!r}>"
@@ -391,10 +394,21 @@ class Bar:
                 )
             elif isinstance(request, protocol.WorldRequest):
                 self._world(request)
+            elif self._in_flight >= MAX_IN_FLIGHT:
+                # a page flooding commands must not queue them without bound
+                busy = CtiError(f"{MAX_IN_FLIGHT} commands are waiting for answers; try later")
+                self._queue(protocol.result_frame(request.id, busy))
             else:
+                self._in_flight += 1
                 nursery.start_soon(self._command, request)
 
     async def _command(self, request: protocol.CommandRequest) -> None:
+        try:
+            await self._checked_command(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _checked_command(self, request: protocol.CommandRequest) -> None:
         agent = self.agent
         assert agent is not None
         try:

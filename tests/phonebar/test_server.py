@@ -15,7 +15,7 @@ import trio
 from cti_fsm_csta_ws import adapter
 from trio_websocket import ConnectionRejected, WebSocketConnection, open_websocket_url
 
-from cti_fsm.phonebar.server import BarConfig, create_app, serve
+from cti_fsm.phonebar.server import MAX_IN_FLIGHT, BarConfig, create_app, serve
 from cti_fsm.phonebar.world import World
 from cti_fsm.switch import Switch, demo_switch
 from cti_fsm.testing.conformance import LoopbackRelay
@@ -279,3 +279,23 @@ async def test_a_supervisor_sees_the_team_and_the_world_acts_for_the_bar(served:
         assert down["state"] == "offline"
         back = await frames_until(sup, "view", link="up", state="connected")
         assert back["user"] == "9001"
+
+
+async def test_a_page_flooding_commands_gets_refusals_not_a_queue(served: Served) -> None:
+    async with connect(served) as ws:
+        await logged_in(ws, "1001")
+        await trio.sleep(0.3)  # the bar's own queries at login are answered
+        served.relay.stall()  # the vendor answers nothing: commands stay in flight
+        for rid in range(MAX_IN_FLIGHT + 4):
+            await send(ws, {"type": "command", "id": rid, "name": "get_transfer_groups"})
+        for rid in range(MAX_IN_FLIGHT, MAX_IN_FLIGHT + 4):
+            result = await frames_until(ws, "result", id=rid)
+            assert not result["ok"] and "waiting for answers" in result["message"]
+        served.relay.resume()
+        answered: dict[int, bool] = {}
+        with trio.fail_after(5):
+            while len(answered) < MAX_IN_FLIGHT:
+                frame = json.loads(await ws.get_message())
+                if frame["type"] == "result":
+                    answered[frame["id"]] = frame["ok"]
+        assert answered == dict.fromkeys(range(MAX_IN_FLIGHT), True)
