@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 import trio
 
@@ -37,6 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="a host name the server may be reached by, besides loopback and --host; repeatable",
     )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a vendor option for every agent (VALUE as JSON if it parses, else text); repeatable",
+    )
     parser.add_argument("--chart", help="the agents' chart, a YAML file (default: the vendor's)")
     parser.add_argument(
         "--reasons",
@@ -67,6 +76,16 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, SpecError) as exc:
             print(f"cti-fsm phonebar: --chart: {exc}", file=sys.stderr)
             return 2
+    options: dict[str, Any] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"cti-fsm phonebar: --option: {item!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
     reasons = DEFAULT_REASONS
     if args.reasons is not None:
         reasons = tuple(r.strip() for r in args.reasons.split(",") if r.strip())
@@ -82,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 allow_hosts=args.allow_host,
                 reasons=reasons,
                 chart=chart,
+                options=options,
             )
         )
     except BaseException as raised:  # trio wraps errors in groups: unwrapped here

@@ -4,7 +4,7 @@ with the world panel."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 import attrs
@@ -41,6 +41,7 @@ async def run_phonebar(
     reasons: Iterable[str] = DEFAULT_REASONS,
     team_every: float = 3.0,
     chart: Chart | None = None,
+    options: Mapping[str, Any] | None = None,
     out: TextIO = sys.stdout,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -50,7 +51,7 @@ async def run_phonebar(
     page shows the world panel; ``url`` is then the simulator's. ``allow_hosts``: host names
     besides loopback and ``host`` that requests may name (a server bound to 0.0.0.0 and
     reached as ``bar.example.com``). ``chart``: the agents'
-    chart (default: the adapter's).
+    chart (default: the adapter's). ``options``: vendor options for every agent.
 
     Raises:
         AdapterNotFound: no such adapter.
@@ -82,6 +83,7 @@ async def run_phonebar(
             team_every=team_every,
             world=world,
             chart=chart,
+            options=dict(options or {}),
         )
         app = create_app(config)
         base = await nursery.start(serve, app, host, port)

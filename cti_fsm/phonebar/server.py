@@ -90,6 +90,8 @@ class BarConfig:
         reconnect: the agents' reconnect policy.
         chart: the chart the agents run (default: the adapter's); the page draws its
             commands, so a chart of your own gets its buttons with no code change.
+        options: vendor options for every bar's agent (``Agent``'s ``options``: an AMI
+            manager account, say); the server's, never the browser's.
     """
 
     adapter: Adapter
@@ -101,6 +103,7 @@ class BarConfig:
     world: World | None = None
     reconnect: Backoff = attrs.field(factory=lambda: Backoff(base=0.2, cap=5.0))
     chart: Chart | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def agent_chart(self) -> Chart:
@@ -299,6 +302,7 @@ class Bar:
             rights="server" if asks_server else (),
             reconnect=config.reconnect,
             chart=config.agent_chart,
+            options=config.options,
         )
         # listening before the login, so the browser hears onConnect too
         agent.on_step(self._on_step)

@@ -26,6 +26,7 @@ def test_the_readmes_third_command_is_the_phone_bar_demo() -> None:
         (["phonebar", "--vendor", "csta-ws"], "--vendor and --url are required"),
         (["phonebar", "--vendor", "no-such", "--url", "ws://x"], "--vendor: "),
         (["phonebar", "--demo", "--chart", "/no/such.yaml"], "--chart: "),
+        (["phonebar", "--demo", "--option", "username"], "--option: 'username' is not KEY=VALUE"),
     ],
 )
 def test_a_bad_argument_is_named_and_exits_2(

@@ -299,3 +299,33 @@ async def test_a_page_flooding_commands_gets_refusals_not_a_queue(served: Served
                 if frame["type"] == "result":
                     answered[frame["id"]] = frame["ok"]
         assert answered == dict.fromkeys(range(MAX_IN_FLIGHT), True)
+
+
+async def test_a_bar_on_asterisk_offers_only_what_asterisk_can_do(nursery: trio.Nursery) -> None:
+    from cti_fsm_asterisk_ami import adapter as ami
+
+    switch = demo_switch()
+    sim = ami.simulator(switch)
+    await nursery.start(sim.serve, "127.0.0.1", 0)
+    options = {"username": "1001", "queues": ["sales", "support"]}  # the server's, per agent
+    app = create_app(BarConfig(ami, sim.url, options=options))
+    base = await nursery.start(serve, app, "127.0.0.1", 0)
+    url = base.replace("http://", "ws://") + "/ws"
+    async with open_websocket_url(url, extra_headers=[("Origin", base)]) as ws:
+        hello = await frames_until(ws, "hello")
+        assert {"answer", "hold"} <= set(hello["unsupported"])
+        await send(ws, {"type": "login", "user": "PJSIP/8001", "password": "pw1001"})
+        await frames_until(ws, "view", state="connected")
+        await send(
+            ws, {"type": "command", "id": 1, "name": "check_in", "args": {"group_ids": "sales"}}
+        )
+        assert (await frames_until(ws, "result", id=1))["ok"]
+        await frames_until(ws, "view", state="checked_in.available.idle")
+        switch.inbound_call("sales", caller="+15550002")
+        ringing = await frames_until(ws, "view", state="checked_in.ringing")
+        assert "answer" not in ringing["allowed"] and "hangup" in ringing["allowed"]
+        await send(ws, {"type": "command", "id": 2, "name": "answer"})
+        assert (await frames_until(ws, "result", id=2))["error"] == "Unsupported"
+    with trio.move_on_after(5):
+        while app.state.bars:
+            await trio.sleep(0.01)
