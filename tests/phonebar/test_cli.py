@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pathlib
 import re
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 
 import pytest
 
@@ -44,3 +48,26 @@ def test_a_port_in_use_is_named_and_exits_2(capsys: pytest.CaptureFixture[str]) 
         port = taken.getsockname()[1]
         assert main(["phonebar", "--demo", "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_the_demo_command_serves_the_bar_until_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cti_fsm.cli", "phonebar", "--demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)/ ", first)
+        assert found, first
+        with urllib.request.urlopen(found.group(1) + "/", timeout=5) as page:
+            assert "<cti-phone-bar>" in page.read().decode()
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        assert "supervisor 9001" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
