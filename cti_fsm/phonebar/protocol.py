@@ -431,14 +431,18 @@ def view_frame(
     now: float,
     wall: float,
     login_command: str | None,
+    allowed: Sequence[str] | None = None,
 ) -> str:
     """Everything the page draws now: the state and when it began, what is allowed (by
-    the chart, the vendor and the rights: ``Agent.allowed``, less the login the bar made),
-    which form of each command is enabled (``self``: for the agent itself, ``team``: aimed
-    at a team member), the call, the choices and the team."""
+    the chart, the vendor and the rights: ``allowed``, the agent's ``Agent.allowed()``, else
+    the machine's less ``unsupported``; less the login the bar made), which form of each
+    command is enabled (``self``: for the agent itself, ``team``: aimed at a team member),
+    the call, the choices and the team."""
     chart = machine.chart
     skip = frozenset(unsupported)
-    allowed = [c for c in machine.allowed() if c not in skip and c != login_command]
+    if allowed is None:
+        allowed = machine.allowed()
+    allowed = [c for c in allowed if c not in skip and c != login_command]
     own, aimed = [], []
     for name in allowed:
         spec = chart.commands[name]

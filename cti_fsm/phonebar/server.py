@@ -233,6 +233,7 @@ class Bar:
             now=trio.current_time(),
             wall=time.time(),
             login_command=self.lifecycle.connect,
+            allowed=agent.allowed(),
         )
 
     async def _writer(self) -> None:

@@ -356,9 +356,8 @@
           el("span", { class: "group", text: `group ${call.area || "\u2014"}` }),
           el("span", { class: "ring-timer", role: "timer", "aria-label": "Ringing for" }));
       }
-      this.$(".call").textContent = call
-        ? `Call ${call.call_id || ""}: ${call.phone_number || ""}${call.target ? ` \u2192 ${call.target}` : ""}`
-        : "";
+      const parts = call ? [`Call ${call.call_id || ""}`.trim(), call.phone_number, call.target && `\u2192 ${call.target}`] : [];
+      this.$(".call").textContent = parts.filter(Boolean).join("  ");
     }
 
     drawTeam(v, aimed, has) {
