@@ -12,4 +12,9 @@ from __future__ import annotations
 
 __all__ = ["BarConfig", "create_app", "serve"]
 
-from .server import BarConfig, create_app, serve
+try:
+    from .server import BarConfig, create_app, serve
+except ImportError as exc:  # the extra is not installed: say which
+    raise ImportError(
+        f"cti_fsm.phonebar needs {exc.name}: pip install 'cti-fsm[phonebar]'", name=exc.name
+    ) from exc
