@@ -97,7 +97,10 @@ class Snapshot:
 
     Attributes:
         state: the chart state the server reports (full path or unambiguous suffix).
-        payload: what is known of the current call (call id, number), if any.
+        payload: what is known of the current call (call id, number), if any. Its
+            ``availability``, if given, is the chart state the agent goes back to when the
+            call ends (idle or paused, as the server keeps it): the resync walks through
+            it first when the server moved there while the link was down.
         request_id: the snapshot request it answers (None: whichever is outstanding).
     """
 

@@ -427,8 +427,11 @@ class Session:
         # the queued first: settling the one outstanding would give them their turn
         queued = tuple(self._queue)
         self._queue.clear()
-        for ticket in (*queued, *self._pending.values()):
+        for ticket in queued:
             self._settle(ticket, error=Disconnected(reason, command=ticket.command))
+        # a command sent and not answered may have been carried out: say so
+        for ticket in tuple(self._pending.values()):
+            self._settle(ticket, error=Disconnected(reason, command=ticket.command, sent=True))
         self.wake_at = math.inf
         link_lost = self.lifecycle.link_lost
         if not self.machine.handles(link_lost):
@@ -856,7 +859,7 @@ class Session:
             if start != machine.state:
                 machine.jump(start)
             return
-        path = shortest_signal_path(machine, start, target)
+        path = self._path_via_availability(start, target, snapshot)
         if path is None:
             machine.jump(target)
             log.info("%s: resynchronised by jump to %s", self.user, machine.state)
@@ -865,6 +868,31 @@ class Session:
         for signal in path:
             self._apply(signal, snapshot.payload)
         log.info("%s: resynchronised to %s via %s", self.user, machine.state, ", ".join(path))
+
+    def _path_via_availability(
+        self, start: str, target: str, snapshot: Snapshot
+    ) -> list[str] | None:
+        """The signals from ``start`` to ``target``; through the snapshot's
+        ``availability`` first when that is a sibling of ``start`` the server has moved
+        to (paused, then restored before a call rang): the call then ends where the
+        server says, not where the machine's history last was."""
+        machine = self.machine
+        direct = shortest_signal_path(machine, start, target)
+        hint = snapshot.payload.get("availability")
+        if not isinstance(hint, str):
+            return direct
+        try:
+            resume = self.chart.resolve(hint)
+        except KeyError:
+            return direct
+        parent = resume.rpartition(".")[0]
+        if resume == start or not parent or not self.chart.contains(parent, start):
+            return direct
+        first = shortest_signal_path(machine, start, resume)
+        then = [] if resume == target else shortest_signal_path(machine, resume, target)
+        if first is None or then is None:
+            return direct
+        return [*first, *then]
 
     # --- reconciliation --------------------------------------------------------------------------
     def _reconcile_look(self, now: float) -> None:

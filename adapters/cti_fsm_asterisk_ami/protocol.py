@@ -568,6 +568,11 @@ class AmiProtocol:
         )
         paused = any(str(r.get("Paused")) == "1" for r in members)
         payload: dict[str, Any] = {"group_ids": sorted(self._queues)}
+        if members:
+            # where a finished call returns to (the chart's history inside availability)
+            back = self._map.states.get("paused" if paused else "NOT_INUSE")
+            if back is not None:
+                payload["availability"] = back
         if not members:
             key = "not_member"
         elif own:
@@ -575,10 +580,15 @@ class AmiProtocol:
             payload["call_id"] = row.get("Linkedid") or row.get("UniqueID") or row.get("Uniqueid")
             if row.get("Application") == "ChanSpy":
                 key = "ChanSpy"
+                if restore:
+                    self._spyee = _spied(row, channels)
+            elif "BridgeId" in row:
+                key = _bridged_state(row, channels, self.tracker)
             else:
+                # Asterisk 11 lists no bridges: the channel's own state says what it can
                 key = _CHANNEL_STATES.get(str(row.get("ChannelState")), "Up")
-                if key == "Up" and device == "ONHOLD":
-                    key = "ONHOLD"
+            if key in ("Up", "Alone") and device == "ONHOLD":
+                key = "ONHOLD"
         elif device in _IN_CALL_DEVICE:
             key = device
         elif paused:
@@ -588,6 +598,57 @@ class AmiProtocol:
         state = self._map.states.get(key) or self._map.states.get("UNKNOWN", key)
         payload["vendor_state"] = key
         return Snapshot(state, MappingProxyType(payload), request_id)
+
+
+def _text_field(row: RawMessage, name: str) -> str:
+    """A field of a listing row as text ('' when absent or not text: a repeated key)."""
+    value = row.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _bridged_state(row: RawMessage, channels: Sequence[RawMessage], t: CallTracker) -> str:
+    """The agent's situation from the bridges of a CoreShowChannels listing (Asterisk 12+),
+    read from where the parties are rather than from the agent channel's own state, which
+    says ``Up`` alike for a call, a consultation, a held customer and an outbound call
+    still ringing at the far end:
+
+    - ``Consulting``: a party of the agent's call (same Linkedid) waits in a bridge the
+      agent's channel left (the held customer) while the agent talks to, or dials,
+      someone else;
+    - ``Apart``: that held party, and no one else with the agent (a consultation ended);
+    - ``Multiparty``: two or more others in the agent's bridge; ``Up``: one other;
+    - else the channel's state: ``Ringing`` (offered to the agent), ``Ring`` (the agent
+      dials), and ``Alone`` for an agent channel up with nobody yet (an Originate's
+      first leg, the far end still ringing).
+    """
+    bridge = _text_field(row, "BridgeId")
+    linked = {_text_field(r, "Linkedid") for r in channels if t.is_agent(r.get("Channel"))}
+    linked.discard("")
+    others = [r for r in channels if not t.is_agent(r.get("Channel"))]
+    with_me = [r for r in others if bridge and _text_field(r, "BridgeId") == bridge]
+    related = [r for r in others if _text_field(r, "Linkedid") in linked]
+    apart = [r for r in related if _text_field(r, "BridgeId") not in ("", bridge)]
+    dialling = [r for r in related if not _text_field(r, "BridgeId")]
+    if apart:
+        return "Consulting" if with_me or dialling else "Apart"
+    if len(with_me) >= 2:
+        return "Multiparty"
+    if with_me:
+        return "Up"
+    state = _CHANNEL_STATES.get(_text_field(row, "ChannelState"), "Up")
+    return "Alone" if state == "Up" else state
+
+
+def _spied(row: RawMessage, channels: Sequence[RawMessage]) -> str | None:
+    """The channel a ChanSpy channel spies on, from its ApplicationData (``PJSIP/8001-,q``)."""
+    prefix = _text_field(row, "ApplicationData").split(",", 1)[0]
+    if not prefix:
+        return None
+    for other in channels:
+        name = _text_field(other, "Channel")
+        if name.startswith(prefix) and name != row.get("Channel"):
+            return name
+    return None
 
 
 def _is_list_end(event: str, message: RawMessage) -> bool:

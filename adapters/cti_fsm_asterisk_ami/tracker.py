@@ -188,6 +188,39 @@ class CallTracker:
                 linked = row.get("BridgedChannel")  # Asterisk 11
                 if isinstance(linked, str) and linked and linked != "<none>":
                     self._peer_add(linked)
+        self.consulting = False
+        rows = [r for r in channels if isinstance(r.get("Channel"), str)]
+        linked = {r.get("Linkedid") for r in rows if self.is_agent(r["Channel"])} - {None, ""}
+        mine = self.channel
+        here = self.bridge_of(mine)
+        # a party of the agent's call waiting in another bridge is the customer the agent
+        # left for a consultation (held): the agent may go back there
+        apart = [
+            r
+            for r in rows
+            if not self.is_agent(r["Channel"])
+            and r.get("Linkedid") in linked
+            and self._bridge_of.get(r["Channel"]) not in (None, here)
+        ]
+        for r in apart:
+            self._peer_add(r["Channel"])
+            if mine is not None:
+                self._left[(mine, self._bridge_of[r["Channel"]])] = None
+        if apart:
+            # whoever else is with the agent, or still being dialled, is the consulted party
+            others = [
+                r["Channel"]
+                for r in rows
+                if not self.is_agent(r["Channel"])
+                and r not in apart
+                and (
+                    (here is not None and self._bridge_of.get(r["Channel"]) == here)
+                    or (r.get("Linkedid") in linked and r["Channel"] not in self._bridge_of)
+                )
+            ]
+            self.consulting = bool(others)
+            for name in others:
+                self._peer_add(name)
         for name in self._own:
             for other in self.others_in_bridge_of(name):
                 if not self.is_agent(other):

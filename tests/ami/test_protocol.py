@@ -702,3 +702,116 @@ def test_the_packet_is_left_as_it_came_after_the_map_read_it(protocol: AmiProtoc
     copies = [dict(p) for p in packets]
     feed(protocol, *packets)
     assert packets == copies and [list(p) for p in packets] == [list(c) for c in copies]
+
+
+# --- resync after a link drop: the bridges say where the parties are (issue 11) -------------
+LOCAL_1 = "Local/5550199@default-00000004;1"
+LOCAL_2 = "Local/5550199@default-00000004;2"
+TARGET_CH = "PJSIP/trunk-0000000b"
+
+
+def _row(channel: str, state: str, bridge: str = "", linked: str = "L1") -> dict[str, Any]:
+    return {"Channel": channel, "ChannelState": state, "BridgeId": bridge, "Linkedid": linked}
+
+
+@pytest.mark.parametrize(
+    ("channels", "state", "vendor_state"),
+    [
+        # Atxfer, the target ringing: the customer waits alone in the call's first bridge
+        (
+            [
+                _row(CALLER_CH, "6", "b1"),
+                _row(AGENT_CH, "6", "b2"),
+                _row(LOCAL_1, "0", "b2"),
+                _row(LOCAL_2, "4"),
+                _row(TARGET_CH, "5"),
+            ],
+            "checked_in.consulting",
+            "Consulting",
+        ),
+        # the consulted party answered (the Local pair optimized away)
+        (
+            [_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6", "b2"), _row(TARGET_CH, "6", "b2")],
+            "checked_in.consulting",
+            "Consulting",
+        ),
+        # the consultation ended: the customer still waits, the agent is with no one
+        ([_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6")], "checked_in.held", "Apart"),
+        # an answered outbound call whose dialling channel still says Ring
+        (
+            [_row(AGENT_CH, "4", "b1"), _row(TARGET_CH, "6", "b1")],
+            "checked_in.talking",
+            "Up",
+        ),
+        # an Originate's first leg up, the far end still ringing
+        ([_row(AGENT_CH, "6"), _row(TARGET_CH, "5")], "checked_in.dialing", "Alone"),
+        # a conference: two others in the agent's bridge
+        (
+            [_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6", "b1"), _row(TARGET_CH, "6", "b1")],
+            "checked_in.three_party",
+            "Multiparty",
+        ),
+    ],
+)
+def test_the_snapshot_reads_the_bridges_not_the_agent_channel_state(
+    protocol: AmiProtocol, channels: list[dict[str, Any]], state: str, vendor_state: str
+) -> None:
+    (snap,) = snapshot_of(protocol, [{**MEMBER, "Status": "2", "Paused": "0"}], channels)
+    assert isinstance(snap, Snapshot)
+    assert (snap.state, snap.payload["vendor_state"]) == (state, vendor_state)
+
+
+def test_a_consultation_resynchronised_goes_on_as_one(protocol: AmiProtocol) -> None:
+    snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "2", "Paused": "0"}],
+        [
+            _row(CALLER_CH, "6", "b1"),
+            _row(AGENT_CH, "6", "b2"),
+            _row(LOCAL_1, "0", "b2"),
+            _row(LOCAL_2, "4"),
+        ],
+    )
+    # the consulted party answers: the Local channel's dial, known as the consultation's
+    answered = {
+        "Event": "DialEnd",
+        "Channel": LOCAL_2,
+        "DestChannel": TARGET_CH,
+        "DialStatus": "ANSWER",
+        "Linkedid": "L1",
+    }
+    assert names(feed(protocol, answered)) == ["consult_answered"]
+    # the agent goes back to the held customer's bridge: the customer is taken back
+    back = {"Event": "BridgeEnter", "BridgeUniqueid": "b1", "Channel": AGENT_CH}
+    assert names(feed(protocol, back)) == ["retrieved"]
+
+
+def test_the_snapshot_says_where_a_finished_call_returns(protocol: AmiProtocol) -> None:
+    (snap,) = snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "6", "Paused": "0"}],
+        [_row(AGENT_CH, "5")],
+    )
+    assert isinstance(snap, Snapshot)
+    assert snap.payload["availability"] == "checked_in.available.idle"
+    (paused,) = snapshot_of(protocol, [{**MEMBER, "Status": "6", "Paused": "1"}], [])
+    assert isinstance(paused, Snapshot)
+    assert paused.payload["availability"] == "checked_in.available.paused"
+
+
+def test_a_supervisor_resynchronised_while_listening_can_take_over(
+    protocol: AmiProtocol,
+) -> None:
+    spyer = "PJSIP/1001-0000000c"
+    agent_ch = "PJSIP/8001-00000002"
+    snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "2", "Paused": "0"}],
+        [
+            _row(CALLER_CH, "6", "b1"),
+            _row(agent_ch, "6", "b1"),
+            {**_row(spyer, "6"), "Application": "ChanSpy", "ApplicationData": "PJSIP/8001-,qdE"},
+        ],
+    )
+    (bridge,) = protocol.encode_command("disconnect_call", {"agent_id": "PJSIP/8001"}, 33)
+    assert (bridge["Channel1"], bridge["Channel2"]) == (CALLER_CH, spyer)
