@@ -109,8 +109,9 @@ class Snapshot:
     request_id: int | None = None
 
 
-#: Everything a protocol can make of one raw message.
-Inbound = Signal | Answer | Snapshot
+#: Everything a protocol can make of one raw message (``Malformed``: it is readable but
+#: wrong, a field of the wrong type or about another agent's connection; it moves nothing).
+Inbound = Signal | Answer | Snapshot | Malformed
 
 
 @attrs.frozen

@@ -50,11 +50,13 @@ from .errors import (
     CommandTimeout,
     CtiError,
     Disconnected,
+    InvalidArguments,
     Unsupported,
 )
-from .events import Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
+from .events import EXCERPT_CHARS, Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
 from .machine import Machine
 from .paths import shortest_signal_path
+from .ratelimit import RateLimitedLog
 
 __all__ = [
     "RECHECK_AFTER",
@@ -252,6 +254,7 @@ class Session:
         "_suspect",
         "_timers",
         "_unsupported",
+        "_warn",
         "chart",
         "lifecycle",
         "login_error",
@@ -351,6 +354,8 @@ class Session:
         # the time of the input being handled: a queued command sent when the one before
         # it settles, or a snapshot asked after the login, is timed from it
         self._clock = 0.0
+        # what the server sends wrong is warned about once per kind and interval
+        self._warn = RateLimitedLog(log)
 
     def __repr__(self) -> str:
         status = "lost" if self._lost else "ready" if self.ready else "logging in"
@@ -454,7 +459,8 @@ class Session:
             settled later by exactly one of its answer, its timeout or the link.
 
         Raises:
-            IllegalCommand, PermissionDenied, InvalidArguments: refused by the chart.
+            IllegalCommand, PermissionDenied, InvalidArguments: refused by the chart
+                (InvalidArguments also when the wire cannot carry an argument).
             Unsupported: the vendor cannot do it.
             MissingContext: the vendor needs something not known now (no current call).
             Busy: the chart says ``pending: reject`` and another command is waiting.
@@ -514,8 +520,7 @@ class Session:
         protocol = self.protocol
         for item in protocol.decode(frame):
             if isinstance(item, Malformed):
-                self.stats["malformed"] += 1
-                log.warning("%s: malformed frame dropped: %s", self.user, item.reason)
+                self._malformed(item, now)
                 continue
             if self.passthrough:
                 self._events.append(Received(item))
@@ -533,6 +538,21 @@ class Session:
                     self._on_answer(each, now)
                 elif type(each) is Snapshot:
                     self._on_snapshot(each, now)
+                elif type(each) is Malformed:
+                    self._malformed(each, now)
+
+    def _malformed(self, item: Malformed, now: float) -> None:
+        """A frame or message that is wrong: counted, warned about (rate-limited, with a
+        bounded excerpt), and nothing else: it moves no state and answers nothing."""
+        self.stats["malformed"] += 1
+        self._warn.warning(
+            now,
+            item.reason[:40],
+            "%s: malformed message dropped: %s: %r",
+            self.user,
+            item.reason,
+            item.excerpt[:EXCERPT_CHARS],
+        )
 
     def tick(self, now: float) -> None:
         """Time has come to ``now``: expire commands, resync waits, pings and
@@ -606,9 +626,21 @@ class Session:
         except CtiError as exc:
             exc.add_note(f"command {ticket.command!r} in state {self.machine.state!r}")
             raise
+        encode = self.protocol.encode
+        try:
+            frames = [encode(m) for m in messages]
+        except (ValueError, TypeError) as exc:
+            # an argument the wire cannot carry (a lone surrogate, NaN, a line break in a
+            # text protocol, an object JSON has no form for): refused before anything is sent
+            raise InvalidArguments(
+                f"the arguments of command {ticket.command!r} cannot be sent:"
+                f" {type(exc).__name__}: {str(exc)[:EXCERPT_CHARS]}",
+                command=ticket.command,
+                state=self.machine.state,
+            ) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: sending %s (request %d)", self.user, ticket.command, request_id)
-        self._encode_all(messages)
+        self._out.extend(frames)
         confirm, fail = rule.confirm, rule.fail
         if confirm is None and fail is None:
             self._settle(ticket)
@@ -735,6 +767,17 @@ class Session:
             self._ping_deadline = math.inf
             self._next_ping = now + self._keepalive
             self.wake_at = min(self.wake_at, self._next_ping)
+            return
+        if request_id is not None and request_id == self._resync_request and not answer.ok:
+            # the server refused the snapshot, or sent one the protocol cannot read: waiting
+            # for it is pointless; go on from what the machine knows, and say so
+            self._resync_request = None
+            self._resync_deadline = math.inf
+            log.warning("%s: no usable snapshot (%s); state may be stale", self.user, answer.reason)
+            self._resynced(now)
+            return
+        if request_id is not None and request_id == self._reconcile_request and not answer.ok:
+            self._reconcile_request = None
             return
         ticket = self._pending.get(request_id)
         if ticket is None or ticket.done:

@@ -318,7 +318,8 @@ def encode_packet(message: Mapping[str, Any]) -> bytes:
 
     Raises:
         EncodeError: a key or value holds a line break (it would smuggle a second packet
-            onto the wire), or a key is not a token. The value itself is never quoted in
+            onto the wire), a key is not a token, or a value is not valid Unicode (a lone
+            surrogate). The value itself is never quoted in
             the message: it may be a secret.
     """
     parts: list[str] = []
@@ -337,7 +338,11 @@ def encode_packet(message: Mapping[str, Any]) -> bytes:
                 raise EncodeError(f"field {key!r} holds a line break")
             parts.append(f"{key}: {text}\r\n")
     parts.append("\r\n")
-    return "".join(parts).encode("utf-8")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate: it has no UTF-8 form (the value itself is never quoted)
+        raise EncodeError("a field holds text that is not valid Unicode") from None
 
 
 def _text(value: Any) -> str:

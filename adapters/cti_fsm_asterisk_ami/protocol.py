@@ -27,10 +27,10 @@ from typing import Any
 
 import attrs
 
-from cti_fsm.adapter import Answer, Inbound, RawMessage, Signal, Snapshot
+from cti_fsm.adapter import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot
 from cti_fsm.chart import Chart
 from cti_fsm.errors import InvalidArguments, Unsupported
-from cti_fsm.vendor_map import MissingContext, VendorMap
+from cti_fsm.vendor_map import MissingContext, VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_PACKET, AmiCodec
 from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, TRACKED_EVENTS, CallTracker
@@ -148,6 +148,8 @@ class AmiProtocol:
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
         self._relevant, self._response_confirmed = _map_index(vendor_map)
+        #: keys read as one value: by the map's rules, the tracker and this module
+        self._single = _single_keys(vendor_map)
         self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
         #: per command, what its templates are written once for: each queue, each digit
         self._expands = {name: _expands(ts) for name, ts in vendor_map.commands.items()}
@@ -303,7 +305,24 @@ class AmiProtocol:
 
     # --- inbound ----------------------------------------------------------------------------
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
-        """What one AMI packet means for this agent (often nothing)."""
+        """What one AMI packet means for this agent (often nothing); ``Malformed`` for a
+        packet that repeats a key this adapter reads as one value (two ``Channel`` lines)."""
+        repeated = self._repeated(message)
+        if repeated is not None:
+            kind = message.get("Event") or message.get("Response") or "packet"
+            bad = Malformed(
+                f"key {repeated!r} appears more than once in a {str(kind)[:40]} packet",
+                excerpt(message),
+            )
+            action_id = message.get("ActionID")
+            found = self._request_of(action_id) if isinstance(action_id, str) else None
+            if found is not None and found[0].command == _SNAPSHOT:
+                # a snapshot with a row it cannot read is no snapshot: said at once
+                request = found[0]
+                if request.request_id in self._pending:
+                    self._finish(request)
+                    return [bad, Answer(request.request_id, False, bad.reason)]
+            return [bad]
         event = message.get("Event")
         if event is None and "Response" in message:
             # an event may carry a Response field (OriginateResponse): it stays an event
@@ -325,6 +344,15 @@ class AmiProtocol:
         if event not in self._relevant and "*" not in self._relevant:
             return []
         return self._event(event, message)
+
+    def _repeated(self, message: RawMessage) -> str | None:
+        """A key the adapter reads as one value that the packet repeats (the codec keeps
+        a repeated key's values as a list), if any. Keys that legitimately repeat
+        (``ChanVariable``, ``Variable``, command ``Output``) are no one's business here."""
+        for key, value in message.items():
+            if type(value) is list and key in self._single:
+                return str(key)
+        return None
 
     def _event(self, event: str, message: RawMessage) -> list[Inbound]:
         t = self.tracker
@@ -414,7 +442,7 @@ class AmiProtocol:
             if signal is None:
                 return []
             out: list[Inbound] = [signal]
-            if self._chained:
+            if self._chained and type(signal) is Signal:
                 # one packet, two signals in order: rules naming cti.after run on what it gave
                 view["cti"] = {**facts, _AFTER: signal.name}
                 for rule in self._chained:
@@ -463,7 +491,7 @@ class AmiProtocol:
                 "failed": request.failed + (0 if ok else 1),
             }
             out = self._signals(message, facts)
-            if out and not ok:
+            if not ok and any(type(s) is Signal for s in out):
                 ok = True  # the map says this error still means something (already a member)
         request.answered += 1
         if ok and request.command == "cancel_consult":
@@ -709,6 +737,51 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value if str(v).strip()]
+
+
+#: Keys the tracker and this module read as one value (beyond those the map's rules name).
+_READ_KEYS = frozenset(
+    (
+        *CHANNEL_FIELDS,
+        *_MEMBER_FIELDS,
+        "Event",
+        "Response",
+        "ActionID",
+        "EventList",
+        "BridgeUniqueid",
+        "BridgeNumChannels",
+        "Uniqueid",
+        "UniqueID",
+        "Linkedid",
+        "Queue",
+        "Oldname",
+        "Newname",
+        "LocalOneChannel",
+        "LocalTwoChannel",
+        "ChannelCalling",
+        "DestinationChannel",
+        "DialStatus",
+        "SubEvent",
+        "Bridgestate",
+        "Status",
+        "Paused",
+        "BridgeId",
+        "BridgeID",
+        "ChannelState",
+        "Application",
+        "ApplicationData",
+        "BridgedChannel",
+    )
+)
+
+
+def _single_keys(vendor_map: VendorMap) -> frozenset[str]:
+    """The keys read as one value: ``_READ_KEYS`` and every raw field a rule reads."""
+    keys = set(_READ_KEYS)
+    for rule in vendor_map.rules:
+        paths = [*rule.when, *rule.unless, *rule.require, *rule.payload.values()]
+        keys.update(p.split(".", 1)[0] for p in paths if not p.startswith("cti."))
+    return frozenset(keys)
 
 
 def _map_index(vendor_map: VendorMap) -> tuple[frozenset[str], frozenset[str]]:

@@ -366,8 +366,7 @@ def _on_rename(t: CallTracker, m: Mapping[str, Any]) -> None:
 
 
 def _on_optimization(t: CallTracker, m: Mapping[str, Any]) -> None:
-    halves = {m.get("LocalOneChannel"), m.get("LocalTwoChannel")} - {None}
-    names = {h for h in halves if isinstance(h, str)}
+    names = {h for h in (m.get("LocalOneChannel"), m.get("LocalTwoChannel")) if isinstance(h, str)}
     # the halves stay marked until they hang up: their last bridge moves and their hangups
     # are the optimization's, not a party's
     if m.get("Event") == "LocalOptimizationBegin":

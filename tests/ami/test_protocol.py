@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from amitools import AGENT, AGENT_CH, CALLER_CH, feed, inbound_call, names, response
 from cti_fsm_asterisk_ami import adapter
+from cti_fsm_asterisk_ami.codec import EncodeError
 from cti_fsm_asterisk_ami.protocol import AmiProtocol
 
-from cti_fsm.adapter import Answer, Signal, Snapshot
+from cti_fsm.adapter import Answer, Malformed, Signal, Snapshot
 from cti_fsm.errors import InvalidArguments, Unsupported
 from cti_fsm.vendor_map import MissingContext
 
@@ -815,3 +816,35 @@ def test_a_supervisor_resynchronised_while_listening_can_take_over(
     )
     (bridge,) = protocol.encode_command("disconnect_call", {"agent_id": "PJSIP/8001"}, 33)
     assert (bridge["Channel1"], bridge["Channel2"]) == (CALLER_CH, spyer)
+
+
+# --- malformed never moves the machine (issue 11) ---------------------------------------------
+def test_a_repeated_key_the_adapter_reads_is_malformed_not_a_type_error(
+    protocol: AmiProtocol,
+) -> None:
+    hangup = {"Event": "Hangup", "Channel": [AGENT_CH, CALLER_CH], "Linkedid": "L1"}
+    (bad,) = feed(protocol, hangup)
+    assert isinstance(bad, Malformed) and "'Channel' appears more than once" in bad.reason
+    optimized = {
+        "Event": "LocalOptimizationBegin",
+        "LocalOneChannel": ["Local/1@x-1;1", "Local/1@x-1;2"],
+        "LocalTwoChannel": "Local/1@x-1;2",
+    }
+    assert isinstance(feed(protocol, optimized)[0], Malformed)
+    # keys that repeat in real traffic are read as before
+    variables = {"Event": "Newchannel", "Channel": AGENT_CH, "ChanVariable": ["A=1", "B=2"]}
+    assert feed(protocol, variables) == []
+
+
+def test_a_snapshot_with_an_unreadable_row_is_refused_at_once(protocol: AmiProtocol) -> None:
+    status, _ = protocol.snapshot_request(50)
+    row = {**MEMBER, "ActionID": status["ActionID"], "Status": "1", "Paused": ["0", "1"]}
+    out = feed(protocol, response(status), row)
+    assert isinstance(out[0], Malformed)
+    assert out[1] == Answer(50, False, out[0].reason)
+
+
+def test_arguments_that_cannot_be_encoded_are_refused(protocol: AmiProtocol) -> None:
+    (action,) = protocol.encode_command("dial_out", {"number": "55\ud800"}, 60)
+    with pytest.raises(EncodeError, match="not valid Unicode"):
+        protocol.encode(action)
