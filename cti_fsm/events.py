@@ -27,6 +27,7 @@ __all__ = [
     "Signal",
     "Snapshot",
     "Step",
+    "clip",
 ]
 
 #: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
@@ -36,6 +37,15 @@ Frame = bytes | str
 #: How much of a malformed frame is kept for the log: enough to recognise it.
 EXCERPT_CHARS = 120
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: How much of a text the server sent (a refusal's reason, a state name) a log line or an
+#: error message keeps: a peer must not write kilobytes into every record.
+REASON_CHARS = 200
+
+
+def clip(value: Any, limit: int = REASON_CHARS) -> str:
+    """``str(value)`` cut to ``limit`` characters (marked with ``...`` when cut)."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @attrs.frozen

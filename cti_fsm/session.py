@@ -53,7 +53,17 @@ from .errors import (
     InvalidArguments,
     Unsupported,
 )
-from .events import EXCERPT_CHARS, Answer, Frame, Malformed, RawMessage, Signal, Snapshot, Step
+from .events import (
+    EXCERPT_CHARS,
+    Answer,
+    Frame,
+    Malformed,
+    RawMessage,
+    Signal,
+    Snapshot,
+    Step,
+    clip,
+)
 from .machine import Machine
 from .paths import shortest_signal_path
 from .ratelimit import RateLimitedLog
@@ -755,13 +765,16 @@ class Session:
             self._settle(ticket, step)
         elif signal == rule.fail:
             payload = step.payload
-            reason = payload.get("message") or payload.get("reason") or signal
-            self._settle(ticket, error=CommandFailed(ticket.command, str(reason), signal))
+            reason = clip(payload.get("message") or payload.get("reason") or signal)
+            self._settle(ticket, error=CommandFailed(ticket.command, reason, signal))
         elif rule.confirm is None:
             self._settle(ticket)
 
     def _on_answer(self, answer: Answer, now: float) -> None:
         request_id = answer.request_id
+        if answer.reason and len(answer.reason) > EXCERPT_CHARS:
+            # the server's words go into errors and logs: never kilobytes of them
+            answer = attrs.evolve(answer, reason=clip(answer.reason))
         if request_id == self._ping and request_id is not None:
             self._ping = None
             self._ping_deadline = math.inf
@@ -853,12 +866,16 @@ class Session:
         if isinstance(granted, str):
             granted = [granted]
         if not isinstance(granted, Iterable):
-            log.warning("%s: the server's rights are unreadable: %r", self.user, granted)
+            log.warning(
+                "%s: the server's rights are unreadable: %s", self.user, clip(repr(granted))
+            )
         else:
             named = {str(r) for r in granted}
             unknown = named - self.chart.rights
             if unknown:
-                log.debug("%s: rights the chart does not know, ignored: %s", self.user, unknown)
+                log.debug(
+                    "%s: rights the chart does not know, ignored: %s", self.user, clip(unknown)
+                )
             self.machine.rights = frozenset(named & self.chart.rights)
             log.info(
                 "%s: rights from the server: %s", self.user, sorted(self.machine.rights) or "none"
@@ -887,7 +904,9 @@ class Session:
         try:
             return self.chart.resolve(snapshot.state)
         except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+            log.warning(
+                "%s: snapshot names unknown state %s", self.user, clip(repr(snapshot.state))
+            )
             return None
 
     def _walk_to(self, origin: str | None, snapshot: Snapshot) -> None:

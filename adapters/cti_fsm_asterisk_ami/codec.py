@@ -16,7 +16,9 @@ Decoding is lenient where Asterisk is irregular and strict where it matters:
 - a line that is not ``Key: Value`` yields a ``Malformed`` and decoding goes on; a packet
   with no ``Event``, ``Response`` or ``Action`` yields a ``Malformed`` too;
 - a packet (or a line) longer than ``max_packet`` bytes yields one ``Malformed`` and is
-  skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer.
+  skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer;
+  the end of a line being skipped is never taken for that empty line, however the stream
+  is split (a line's ``\r\n`` arriving alone in the next read lets nothing out).
 
 ``feed`` never raises and keeps an incomplete tail for the next call, so a stream split at
 any byte boundary decodes exactly as the whole. Whole CRLF packets of plain ``Key: Value``
@@ -88,6 +90,7 @@ class AmiCodec:
         "_fields",
         "_follows",
         "_lines",
+        "_long_line",
         "_max",
         "_size",
         "_skipping",
@@ -102,6 +105,8 @@ class AmiCodec:
         self._lines: list[str] = []
         self._follows: list[str] | None = None
         self._skipping = False
+        #: inside an over-long line whose end has not arrived (see ``feed``)
+        self._long_line = False
         self._size = 0
 
     # --- decoding ---------------------------------------------------------------------------
@@ -110,6 +115,14 @@ class AmiCodec:
         if isinstance(data, str):
             data = data.encode("utf-8")
         buffer = self._buffer
+        if self._long_line:
+            # the rest of an over-long line already reported: dropped up to its end, then
+            # the packet is skipped as usual, up to its empty line
+            end = data.find(b"\n")
+            if end < 0:
+                return []
+            data = data[end + 1 :]
+            self._long_line = False
         buffer += data
         out: list[RawMessage | Malformed] = []
         start = 0
@@ -135,10 +148,20 @@ class AmiCodec:
             self._line(raw.rstrip(b"\r"), out)
         del buffer[:start]
         if len(buffer) > self._max and not self._skipping:
-            out.append(Malformed.of(f"line longer than {self._max} bytes", bytes(buffer)))
+            # a line longer than a packet may be, its end not here yet: reported as the
+            # whole line would be (the packet it is part of is too long), and skipped to
+            # its end, wherever the stream is split (the end of a line is not the end of
+            # the packet: an empty line is)
+            self._started = True
+            out.append(self._too_long(bytes(buffer)))
             self._drop_packet()
             self._skipping = True
-        if self._skipping:
+            self._long_line = True
+            buffer.clear()
+        elif self._skipping and (buffer.strip() or len(buffer) > self._max):
+            # skipping to the packet's end: the part of a line here goes, but the line's
+            # end, when it comes, is no empty line (a blank part may be one: it stays)
+            self._long_line = True
             buffer.clear()
         return out
 
@@ -231,15 +254,12 @@ class AmiCodec:
             if text.startswith(_BANNER_PREFIX):
                 out.append({BANNER_KEY: text.strip()})
                 return
-        self._size += len(raw) + 2
-        if self._size > self._max:
-            self._lines.append(text)
-            out.append(
-                Malformed.of(f"packet longer than {self._max} bytes", "\n".join(self._lines))
-            )
+        if self._size + len(raw) + 2 > self._max:
+            out.append(self._too_long(raw))
             self._drop_packet()
             self._skipping = True
             return
+        self._size += len(raw) + 2
         self._lines.append(text)
         if self._follows is not None and self._output(text, out):
             return
@@ -259,6 +279,14 @@ class AmiCodec:
         self._add(key, value)
         if key == "Response" and value == "Follows" and "Event" not in self._fields:
             self._follows = []
+
+    def _too_long(self, line: bytes) -> Malformed:
+        """The packet so far and the start of the line that makes it too long. Only as much
+        of the line as any split of the stream has delivered when the limit is passed is
+        shown, so the report is the same however TCP cut the stream."""
+        keep = max(self._max - self._size - 1, 0)
+        shown = [*self._lines, line[:keep].decode("utf-8", "replace")]
+        return Malformed.of(f"packet longer than {self._max} bytes", "\n".join(shown))
 
     def _output(self, text: str, out: list[RawMessage | Malformed]) -> bool:
         """In a ``Response: Follows`` packet: True if ``text`` was command output."""

@@ -30,6 +30,7 @@ import attrs
 from cti_fsm.adapter import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot
 from cti_fsm.chart import Chart
 from cti_fsm.errors import InvalidArguments, Unsupported
+from cti_fsm.events import clip
 from cti_fsm.vendor_map import MissingContext, VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_PACKET, AmiCodec
@@ -477,7 +478,7 @@ class AmiProtocol:
             return []
         request, part = found
         ok = message.get("Response") in _SUCCESS
-        reason = str(message.get("Message") or message.get("Response") or "error")
+        reason = clip(message.get("Message") or message.get("Response") or "error")
         if request.command == _KEEPALIVE:
             self._finish(request)
             return [Answer(request.request_id, ok, "" if ok else reason)]

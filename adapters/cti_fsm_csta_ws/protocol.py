@@ -27,7 +27,7 @@ import attrs
 
 from cti_fsm.chart import Chart
 from cti_fsm.errors import Unsupported
-from cti_fsm.events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot
+from cti_fsm.events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, clip
 from cti_fsm.vendor_map import VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_FRAME, JsonCodec
@@ -82,7 +82,7 @@ def error_reason(error: Any) -> str:
     value = error.get("value")
     text = f"{category}.{value}" if value is not None else str(category)
     message = error.get("message")
-    return f"{text}: {message}" if message else text
+    return clip(f"{text}: {message}" if message else text)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -418,7 +418,9 @@ class CstaProtocol:
         key = situation or agent_state
         state = self._map.states.get(str(key))
         if state is None:
-            log.warning("%s: snapshot situation %r is not in the map's states", self.user, key)
+            log.warning(
+                "%s: snapshot situation %s is not in the map's states", self.user, clip(repr(key))
+            )
             state = self._map.states.get("agentNull", self._chart.initial)
         self.call_id, self.consult_call_id = primary, consult
         payload = {

@@ -272,7 +272,9 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         invoke_id = message.get("invokeId")
         service = message.get("service")
         if message.get("type") != "request" or invoke_id is None:
-            log.warning("connection %d: not a request, ignored: %s", conn.id, message.get("type"))
+            log.warning(
+                "connection %d: not a request, ignored: %.40r", conn.id, message.get("type")
+            )
             return
         params = message.get("params")
         if not isinstance(params, Mapping):
