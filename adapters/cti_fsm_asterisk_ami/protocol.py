@@ -36,7 +36,7 @@ from cti_fsm.vendor_map import MissingContext, VendorMap, excerpt
 from .codec import DEFAULT_MAX_PACKET, AmiCodec
 from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, TRACKED_EVENTS, CallTracker
 
-__all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "AmiProtocol"]
+__all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "MAX_OUTSTANDING", "AmiProtocol"]
 
 #: Options a protocol understands, with their defaults (see the README's "Options").
 DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
@@ -83,6 +83,9 @@ _KEEPALIVE = "_keepalive"
 _AFTER = "after"
 #: How many finished requests are remembered for late events (OriginateResponse).
 _RECENT = 64
+#: Requests waiting for their answers; beyond, the oldest is forgotten (an Asterisk that
+#: never answers must not grow the protocol: its session has long timed them out).
+MAX_OUTSTANDING = 10_000
 #: Bounds on list answers nobody asked for (recorded streams) and on their rows.
 _MAX_FOREIGN_LISTS = 8
 _MAX_LIST_ROWS = 10_000
@@ -103,6 +106,8 @@ class _Request:
     failed: int = 0
     reasons: list[str] = attrs.field(factory=list)
     confirmed: bool = False
+    #: when it was registered, in the protocol's count of requests (see ``_confirmed_at``)
+    serial: int = 0
 
 
 class AmiProtocol:
@@ -146,6 +151,12 @@ class AmiProtocol:
         self._targets: OrderedDict[str, None] = OrderedDict()
         self._spyee: str | None = None
         self._pending: dict[int, _Request] = {}
+        # per signal, the count of requests registered when it last arrived: a request
+        # registered before then was confirmed by it (one look-up per event, whatever
+        # number of requests wait)
+        self._serial = 0
+        self._confirmed_at: dict[str, int] = {}
+        self._forgotten = 0
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
         self._relevant, self._response_confirmed = _map_index(vendor_map)
@@ -236,13 +247,27 @@ class AmiProtocol:
         spec = self._chart.commands.get(command)
         if spec is not None:
             confirm = spec.rule_for({k: v for k, v in args.items() if v is not None}).confirm
-        request = _Request(request_id, command, MappingProxyType(public), len(messages), confirm)
+        self._serial += 1
+        request = _Request(
+            request_id,
+            command,
+            MappingProxyType(public),
+            len(messages),
+            confirm,
+            serial=self._serial,
+        )
         for part, message in enumerate(messages):
             assert isinstance(message, dict)
             message["ActionID"] = f"{_ACTION_PREFIX}{request_id}-{part}"
             if message.get("Action") in _LIST_ACTIONS:
                 request.lists[part] = []
-        self._pending[request_id] = request
+        pending = self._pending
+        pending[request_id] = request
+        if len(pending) > MAX_OUTSTANDING:
+            # the oldest never answered: forgotten, so memory stays bounded (its command
+            # has timed out in the session long ago; a late answer is then ignored)
+            del pending[next(iter(pending))]
+            self._forgotten += 1
         return request
 
     def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
@@ -376,9 +401,8 @@ class AmiProtocol:
         out = self._signals(message, facts)
         for each in out:
             # a command confirmed by an event: its failed parts no longer fail it
-            for request in self._pending.values():
-                if isinstance(each, Signal) and each.name == request.confirm:
-                    request.confirmed = True
+            if type(each) is Signal:
+                self._confirmed_at[each.name] = self._serial
         return out
 
     def _post_facts(
@@ -512,10 +536,12 @@ class AmiProtocol:
     def _close(self, request: _Request) -> list[Inbound]:
         """The request is fully answered: its final Answer (and Snapshot)."""
         self._finish(request)
+        confirmed = request.confirmed or (
+            request.confirm is not None
+            and self._confirmed_at.get(request.confirm, 0) >= request.serial
+        )
         failed = request.failed == request.parts or (
-            request.failed > 0
-            and not request.confirmed
-            and request.command in self._response_confirmed
+            request.failed > 0 and not confirmed and request.command in self._response_confirmed
         )
         reason = "; ".join(dict.fromkeys(request.reasons)) if failed else ""
         if request.command == _SNAPSHOT:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +29,7 @@ import attrs
 from cti_fsm.chart import Chart
 from cti_fsm.errors import Unsupported
 from cti_fsm.events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, clip
+from cti_fsm.ratelimit import RateLimitedLog
 from cti_fsm.vendor_map import VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_FRAME, JsonCodec
@@ -44,7 +46,7 @@ OPTIONS: Mapping[str, str] = {
 #: The pseudo-command a snapshot request is recorded under.
 SNAPSHOT = "(snapshot)"
 #: Requests remembered while waiting for their responses; the oldest is forgotten beyond.
-MAX_OUTSTANDING = 65_536
+MAX_OUTSTANDING = 10_000
 #: The connection field that names the call in each call event.
 _CONNECTION_FIELD: Mapping[str, str] = {
     "serviceInitiated": "initiatedConnection",
@@ -174,6 +176,7 @@ class CstaProtocol:
         self._application_id = str(options.get("application_id", "cti-fsm"))
         self._secret_args = _secret_args(chart, vendor_map)
         self._outstanding: dict[Any, _Request] = {}
+        self._warn = RateLimitedLog(log)
         self._aux_ids = itertools.count(1)
         # what rules see as context and as ``me``, rebuilt only when what they hold changed
         self._known: tuple[str | None, ...] = ()
@@ -269,7 +272,13 @@ class CstaProtocol:
         self._outstanding[invoke_id] = request
         while len(self._outstanding) > MAX_OUTSTANDING:
             forgotten = next(iter(self._outstanding))
-            log.warning("%s: no response to request %r; forgotten", self.user, forgotten)
+            self._warn.warning(
+                time.monotonic(),
+                "forgotten",
+                "%s: no response to request %r; forgotten",
+                self.user,
+                forgotten,
+            )
             del self._outstanding[forgotten]
 
     # --- inbound -----------------------------------------------------------------------------

@@ -62,6 +62,9 @@ log = logging.getLogger("cti_fsm_csta_ws.simulator")
 PROTOCOL_VERSION = "csta-json-1"
 #: How many received requests ``requests()`` remembers (the oldest are forgotten).
 REQUEST_LOG = 100_000
+#: How many frames may wait for a client that does not read before it is disconnected
+#: (a few MB of events; a client reading at all drains them long before).
+BACKLOG = 10_000
 
 #: Switch error code -> ECMA-269 error (category, value).
 CSTA_ERRORS: Mapping[str, tuple[str, str]] = {
@@ -188,7 +191,7 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         # each entry of _received is [agent, request, redacted yet?]: a sign-in is redacted
         # when received, the others (no secrets in this protocol after it) when first asked
         # for: the requests are only read, never changed
-        super().__init__(switch, received_kept=REQUEST_LOG, backlog=None)
+        super().__init__(switch, received_kept=REQUEST_LOG, backlog=BACKLOG)
         self.secrets = secrets
         self.max_frame = max_frame
         self.handshake_timeout = handshake_timeout

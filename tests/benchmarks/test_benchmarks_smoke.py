@@ -160,3 +160,18 @@ def test_engine_prints_its_figures() -> None:
     figures = dict(item.split("=", 1) for item in lines[-1].split())
     assert set(ENGINE_KEYS) <= set(figures), lines[-1]
     assert all(float(figures[k]) > 0 for k in ENGINE_KEYS)
+
+
+BOUNDS_LINE = re.compile(
+    rf"ami_per_event_ratio={NUMBER} ami_us={NUMBER} ami_base_us={NUMBER} ami_pending=([0-9]+)"
+    rf" csta_per_event_ratio={NUMBER} csta_us={NUMBER} csta_base_us={NUMBER}"
+    rf" csta_pending=([0-9]+)"
+)
+
+
+def test_bounds_ends_with_its_figures_and_holds_no_more_than_the_cap() -> None:
+    lines = run_benchmark("bounds.py", "--pending", "12000", "--events", "200")
+    found = BOUNDS_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    # 12000 requests never answered: each protocol keeps only its cap of them
+    assert int(found.group(4)) == 10_000 and int(found.group(8)) == 10_000
