@@ -249,16 +249,19 @@ class AmiCodec:
             return
         if self._skipping:
             return
+        if self._size + len(raw) + 2 > self._max:
+            # checked before the banner: a line too long is too long wherever the stream
+            # was split (``feed`` reports a long line's start before its end is here)
+            self._started = True
+            out.append(self._too_long(raw))
+            self._drop_packet()
+            self._skipping = True
+            return
         if not self._started:
             self._started = True
             if text.startswith(_BANNER_PREFIX):
                 out.append({BANNER_KEY: text.strip()})
                 return
-        if self._size + len(raw) + 2 > self._max:
-            out.append(self._too_long(raw))
-            self._drop_packet()
-            self._skipping = True
-            return
         self._size += len(raw) + 2
         self._lines.append(text)
         if self._follows is not None and self._output(text, out):

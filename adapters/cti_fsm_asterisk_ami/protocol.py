@@ -19,6 +19,7 @@ events a rule names, or that the tracker follows, are looked at.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -159,12 +160,14 @@ class AmiProtocol:
         self._forgotten = 0
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
-        self._relevant, self._response_confirmed = _map_index(vendor_map)
+        # what the map says once for every connection (a thousand agents share one map)
+        index = _map_facts(vendor_map)
+        self._relevant, self._response_confirmed = index.relevant, index.response_confirmed
         #: keys read as one value: by the map's rules, the tracker and this module
-        self._single = _single_keys(vendor_map)
-        self._chained = tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when)
+        self._single = index.single
+        self._chained = index.chained
         #: per command, what its templates are written once for: each queue, each digit
-        self._expands = {name: _expands(ts) for name, ts in vendor_map.commands.items()}
+        self._expands = index.expands
         #: per command, the context that does not change between two commands
         self._fixed_context: dict[str, dict[str, Any]] = {}
         self._local = user.startswith("Local/")
@@ -489,6 +492,8 @@ class AmiProtocol:
         # isdecimal: the digits int() reads (and a regular expression's \d), no sign or space
         if not sep or not head.isdecimal() or not tail.isdecimal():
             return None
+        if len(head) > 20 or len(tail) > 9:
+            return None  # no id of ours is that long (and int() refuses thousands of digits)
         request_id, part = int(head), int(tail)
         request = self._pending.get(request_id) or self._recent.get(request_id)
         if request is None or part >= request.parts:
@@ -800,6 +805,28 @@ _READ_KEYS = frozenset(
         "BridgedChannel",
     )
 )
+
+
+@attrs.frozen
+class _MapFacts:
+    relevant: frozenset[str]
+    response_confirmed: frozenset[str]
+    single: frozenset[str]
+    chained: tuple[Any, ...]
+    expands: Mapping[str, str | None]
+
+
+@functools.lru_cache(maxsize=32)
+def _map_facts(vendor_map: VendorMap) -> _MapFacts:
+    """What the protocol reads from the map, worked out once per map."""
+    relevant, confirmed = _map_index(vendor_map)
+    return _MapFacts(
+        relevant,
+        confirmed,
+        _single_keys(vendor_map),
+        tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when),
+        MappingProxyType({name: _expands(ts) for name, ts in vendor_map.commands.items()}),
+    )
 
 
 def _single_keys(vendor_map: VendorMap) -> frozenset[str]:

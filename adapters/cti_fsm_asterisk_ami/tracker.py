@@ -147,7 +147,8 @@ class CallTracker:
         """How many parties ``bridge`` joins: the count Asterisk reported (or the members
         known), less Local channel halves being optimized away."""
         members = self._members.get(bridge, set()) if isinstance(bridge, str) else set()
-        count = int(reported) if isinstance(reported, str) and reported.isdigit() else len(members)
+        readable = isinstance(reported, str) and reported.isdecimal() and len(reported) < 10
+        count = int(reported) if readable else len(members)
         return count - len(members & self.optimizing)
 
     def returns_to(self, channel: Any, bridge: Any) -> bool:

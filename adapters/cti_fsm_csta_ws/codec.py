@@ -76,6 +76,11 @@ class JsonCodec:
                 return [Malformed.of(f"binary frame is not UTF-8 (byte {exc.start})", data)]
         else:
             text = data
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return [Malformed.of("text frame holds a lone surrogate", text)]
         try:
             value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:

@@ -91,6 +91,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else none (a number or an object is not a list of items)."""
+    return value if isinstance(value, list) else []
+
+
 def _id(value: Any) -> Any:
     """``value`` if it can be an identifier (text, or a whole number), else None: a list
     or an object where an id belongs is never taken for one."""
@@ -372,7 +377,7 @@ class CstaProtocol:
             if params.get("transferringDevice") == me:
                 self.call_id = self.consult_call_id = None
                 return
-            for moved in params.get("transferredConnections") or ():
+            for moved in _list(params.get("transferredConnections")):
                 new = _mapping(_mapping(moved).get("newConnection"))
                 if new.get("deviceID") == me:
                     old = _call_id(_mapping(moved).get("oldConnection"))
@@ -381,7 +386,7 @@ class CstaProtocol:
                     self.call_id = _id(new.get("callID"))
             return
         if event == "conferenced":
-            for connection in params.get("conferenceConnections") or ():
+            for connection in _list(params.get("conferenceConnections")):
                 if _mapping(connection).get("deviceID") == me and _call_id(connection):
                     self.call_id = _call_id(connection)
                     self.consult_call_id = None

@@ -145,6 +145,7 @@ class VirtualWorld:
         machines: each role's machine (it outlives the role's sessions).
         notes: each role's notifications, in order.
         settled: every user ticket settled, in order.
+        recorded: None, or (once set to a dict) every frame the simulator sent, by role.
     """
 
     def __init__(
@@ -173,6 +174,8 @@ class VirtualWorld:
         self.links: dict[str, _Link] = {}
         self.settled: list[Ticket] = []
         self.login_errors: list[CtiError] = []
+        #: set to a dict to keep every frame the simulator sent each role, in order
+        self.recorded: dict[str, list[Any]] | None = None
         for role, agent in ROLE_IDS.items():
             info = self.switch.agent_info(agent)
             self.logins[role] = login(Account(agent, info.device, f"pw{agent}"))
@@ -261,6 +264,8 @@ class VirtualWorld:
                 moved = True
                 down = [o.frame for o in client.outbox]
                 client.outbox.clear()
+                if self.recorded is not None:
+                    self.recorded.setdefault(link.role, []).extend(down)
                 if not link.lose_down:
                     for frame in down:
                         link.frames_in += 1

@@ -175,3 +175,18 @@ def test_bounds_ends_with_its_figures_and_holds_no_more_than_the_cap() -> None:
     assert found, lines[-1]
     # 12000 requests never answered: each protocol keeps only its cap of them
     assert int(found.group(4)) == 10_000 and int(found.group(8)) == 10_000
+
+
+FUZZ_LINE = re.compile(
+    r"inputs=([0-9]+) crashes=([0-9]+) undocumented=([0-9]+) split_mismatches=([0-9]+)"
+    r" moved_by_malformed=([0-9]+)"
+)
+
+
+def test_a_small_fuzz_run_of_every_adapter_finds_nothing() -> None:
+    lines = run_benchmark("fuzz.py", "--inputs", "1500", "--seed", "7")
+    found = FUZZ_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    assert found.groups() == ("1500", "0", "0", "0", "0"), "\n".join(lines)
+    # every adapter in the table ran
+    assert sum("inputs=1500 " in line for line in lines[:-1]) >= 2
