@@ -242,6 +242,15 @@ class AmiCodec:
     def _line(self, raw: bytes, out: list[RawMessage | Malformed]) -> None:
         text = raw.decode("utf-8", "replace")
         if not text.strip():
+            if len(raw) + 2 > self._max:
+                # blanks longer than a packet may be are no empty line (``feed`` has to
+                # report them before their end arrives): too long, whatever the split
+                if not self._skipping:
+                    self._started = True
+                    out.append(self._too_long(raw))
+                    self._drop_packet()
+                    self._skipping = True
+                return
             if self._skipping:
                 self._skipping = False
             else:

@@ -35,7 +35,7 @@ from cti_fsm.events import clip
 from cti_fsm.vendor_map import MissingContext, VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_PACKET, AmiCodec
-from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, TRACKED_EVENTS, CallTracker
+from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, PEER, TRACKED_EVENTS, CallTracker
 
 __all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "MAX_OUTSTANDING", "AmiProtocol"]
 
@@ -430,6 +430,17 @@ class AmiProtocol:
         elif event == "DialEnd" and facts.get("Channel") == CONSULT:
             if message.get("DialStatus") != "ANSWER":
                 t.end_consultation()
+        elif event == "DialEnd" and facts.get("Channel") == AGENT:
+            # a ring group's dial fails when its last leg does, not at its first
+            facts["legs_left"] = t.legs_left(message.get("Channel"))
+        elif (event == "Newstate" and facts.get("Channel") == PEER) or (
+            event == "DialState" and facts.get("Channel") == AGENT
+        ):
+            ringing = message.get("ChannelState") == "5" or message.get("DialStatus") == "RINGING"
+            if ringing:
+                # several legs ringing at once are one call ringing: said once per dial
+                facts["first_ring"] = not t.rang
+                t.rang = True
         elif event == "ChanSpyStart" and facts.get("SpyerChannel") == AGENT:
             spyee = message.get("SpyeeChannel")
             if isinstance(spyee, str):

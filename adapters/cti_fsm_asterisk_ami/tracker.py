@@ -68,12 +68,14 @@ class CallTracker:
     __slots__ = (
         "_bridge_of",
         "_left",
+        "_legs",
         "_members",
         "_own",
         "_peers",
         "consulting",
         "device",
         "optimizing",
+        "rang",
     )
 
     def __init__(self, device: str | None) -> None:
@@ -89,6 +91,11 @@ class CallTracker:
         self.consulting = False
         #: Local channel halves being optimized away (12+): they are no party, until gone
         self.optimizing: set[str] = set()
+        #: agent channel -> the legs its dial is still ringing (a ring group dials several
+        #: at once: the dial fails when the last one does)
+        self._legs: dict[str, set[str]] = {}
+        #: the far end of the agent's current dial has rung (said once per dial)
+        self.rang = False
 
     # --- reading ----------------------------------------------------------------------------
     def is_agent(self, channel: Any) -> bool:
@@ -128,6 +135,10 @@ class CallTracker:
             if role == PEER:
                 return name
         return next(reversed(self._peers), None)
+
+    def legs_left(self, channel: Any) -> int:
+        """How many legs of ``channel``'s dial still ring (after the event observed)."""
+        return len(self._legs.get(channel, ())) if isinstance(channel, str) else 0
 
     def bridge_of(self, channel: str | None) -> str | None:
         """The bridge ``channel`` is in, if known."""
@@ -281,6 +292,7 @@ class CallTracker:
             del self._left[key]
         self._own.pop(channel, None)
         self._peers.pop(channel, None)
+        self._legs.pop(channel, None)
         bridge = self._bridge_of.get(channel)
         if bridge is not None:
             self._leave(bridge, channel)
@@ -308,9 +320,32 @@ class CallTracker:
 
 
 def _on_dial(t: CallTracker, m: Mapping[str, Any]) -> None:
-    if m.get("Event") == "Dial" and m.get("SubEvent") != "Begin":
+    event, caller = m.get("Event"), m.get("Channel")
+    dest = m.get("DestChannel") or m.get("Destination")
+    if (
+        event in ("DialBegin", "DialEnd")
+        and isinstance(caller, str)
+        and t.is_agent(caller)
+        and isinstance(dest, str)
+    ):
+        legs = t._legs.get(caller)
+        if event == "DialBegin":
+            if not legs:
+                t.rang = False  # a new dial: its first ring is news again
+                legs = t._legs[caller] = set()
+                while len(t._legs) > _MAX_OWN:
+                    del t._legs[next(iter(t._legs))]
+            if len(legs) < _MAX_PEERS:
+                legs.add(dest)
+        elif legs is not None:
+            legs.discard(dest)
+            if not legs:
+                del t._legs[caller]
+    if event == "Dial" and m.get("SubEvent") != "Begin":
         return
-    t._link(m.get("Channel"), m.get("DestChannel") or m.get("Destination"))
+    if event == "DialEnd":
+        return
+    t._link(caller, dest)
 
 
 def _on_queue_call(t: CallTracker, m: Mapping[str, Any]) -> None:

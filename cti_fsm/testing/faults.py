@@ -176,6 +176,8 @@ class VirtualWorld:
         self.login_errors: list[CtiError] = []
         #: set to a dict to keep every frame the simulator sent each role, in order
         self.recorded: dict[str, list[Any]] | None = None
+        #: per role dropped and not checked since: (its notifications then, its state then)
+        self.marks: dict[str, tuple[int, str | None]] = {}
         for role, agent in ROLE_IDS.items():
             info = self.switch.agent_info(agent)
             self.logins[role] = login(Account(agent, info.device, f"pw{agent}"))
@@ -225,6 +227,9 @@ class VirtualWorld:
         link.session.connection_lost(reason)
         self._take_events(link)
         self._resume[role] = link.session.resume_from
+        # what the user saw before the drop, and where its notifications stood: the resync
+        # must report a change (dropped again before that: the first drop's view stays)
+        self.marks.setdefault(role, (len(self.notes[role]), link.session.resume_from))
 
     def reconnect(self, role: str) -> _Link:
         """Drop ``role``'s link if it is up, then open a new one."""
@@ -358,7 +363,8 @@ class FaultReport:
     seconds: float = 0.0
 
     def count(self, kind: str) -> int:
-        """How many problems of ``kind`` (mismatch, hung, doubled, pending, unmarked)."""
+        """How many problems of ``kind`` (mismatch, hung, doubled, pending, unmarked,
+        unreported)."""
         return sum(1 for _, p in self.problems if p.kind == kind)
 
     @property
@@ -373,6 +379,7 @@ class FaultReport:
             f" {self.seconds:.1f}s: mismatches={self.count('mismatch')}"
             f" hung={self.count('hung')} doubled={self.count('doubled')}"
             f" pending={self.count('pending')} unmarked={self.count('unmarked')}"
+            f" unreported={self.count('unreported')}"
         )
         shown = [f"  {case}: {problem}" for case, problem in self.problems[:20]]
         more = len(self.problems) - len(shown)
@@ -457,6 +464,26 @@ class _Runner:
                     "pending", where, f"{role}: still pending {link.session.pending_commands()}"
                 )
             self._check_doubled(role, where)
+            self._check_reported(role, where)
+
+    def _check_reported(self, role: str, where: str) -> None:
+        """A state that changed while the link was down is reported by the resync's
+        notifications, not reached by a silent jump."""
+        w = self.world
+        link = w.links.get(role)
+        mark = w.marks.get(role)
+        if mark is None or link is None or not link.alive or not link.session.ready:
+            return
+        del w.marks[role]
+        index, before = mark
+        after = w.machines[role].state
+        if before is None or after == before:
+            return
+        told = [n.name for n in w.notes[role][index:] if n.name not in _LINK_NOTES]
+        if not told:
+            self.problem(
+                "unreported", where, f"{role} went from {before} to {after} with no notification"
+            )
 
     def _check_doubled(self, role: str, where: str) -> None:
         notes = [n for n in self.world.notes[role] if n.name not in _LINK_NOTES]

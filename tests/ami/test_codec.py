@@ -265,6 +265,10 @@ PIECES = [
     "Event: é\r\nX: é\r\n\r\n".encode(),
     b"\xff\xfe\r\n",
     b"Key: " + b"y" * 150 + b"\r\n\r\n",
+    # blanks: an empty line ends a packet, a blank line longer than a packet is too long
+    b"\r" + b" " * 300 + b"\r\n",
+    b" " * 100 + b"\r\n\r\n",
+    b"Event: Z\r\n" + b" " * 250 + b"\r\n\r\n",
 ]
 
 
