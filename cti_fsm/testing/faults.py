@@ -67,6 +67,7 @@ from .conformance import (
     Stimulus,
     default_login,
 )
+from .conformance._scenario_language import gap_for
 
 __all__ = [
     "FAULTS",
@@ -437,14 +438,7 @@ class _Runner:
         self.problems.append(_Problem(kind, where, detail))
 
     def _gap(self, role: str, state: str, truth: str) -> bool:
-        for gap in self.gaps:
-            if gap.role not in (None, role):
-                continue
-            if self.chart.resolve(gap.agent_state) == state and (
-                self.chart.resolve(gap.switch_state) == truth
-            ):
-                return True
-        return False
+        return gap_for(self.chart, self.gaps, role, state, truth) is not None
 
     def check(self, where: str) -> None:
         w = self.world
