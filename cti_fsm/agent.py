@@ -548,7 +548,6 @@ class Agent(DefaultCommands):
                     self._call_listener(listener, is_async, note)
             for sub in self._subscriptions:
                 if not sub.put(note):
-                    self._stats["notifications_lost"] += 1
                     self._warn.warning(
                         time.monotonic(),
                         "lost",

@@ -34,3 +34,13 @@ def test_engine_example_runs_as_shown() -> None:
     )
     assert printed[0] == "checked_in.ringing ('onCallInRing',)"
     assert printed[1].startswith("('pause', 'restore', 'answer', 'hangup'")
+
+
+def test_fault_matrix_example_runs_as_shown() -> None:
+    code = re.findall(r"```python\n(.*?)\n```", README, re.S)
+    example = next(c for c in code if "check_fault_matrix" in c)
+    scope: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), scope)
+    test = scope["test_my_adapter_survives_every_drop"]
+    assert callable(test)
+    test()
