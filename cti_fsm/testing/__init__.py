@@ -6,6 +6,9 @@
   listens to the agent's events.
 - ``chart_state_machine``: a hypothesis ``RuleBasedStateMachine`` generated from a chart,
   seeded with the shortest paths to every transition.
+- ``conformance`` (``check_adapter``), ``faults`` (``check_fault_matrix``: every scenario
+  with the link dropped at every step, in virtual time) and ``fuzz`` (mutated frames
+  through the sans-IO session) for adapter authors.
 
 The hypothesis tools are imported on first use, so ``Coverage`` (and the pytest plugin)
 work without hypothesis installed.
