@@ -772,9 +772,10 @@ class Session:
 
     def _on_answer(self, answer: Answer, now: float) -> None:
         request_id = answer.request_id
-        if answer.reason and len(answer.reason) > EXCERPT_CHARS:
+        reason = clip(answer.reason)
+        if reason is not answer.reason:
             # the server's words go into errors and logs: never kilobytes of them
-            answer = attrs.evolve(answer, reason=clip(answer.reason))
+            answer = attrs.evolve(answer, reason=reason)
         if request_id == self._ping and request_id is not None:
             self._ping = None
             self._ping_deadline = math.inf

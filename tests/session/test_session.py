@@ -545,3 +545,12 @@ def test_malformed_warnings_are_rate_limited_with_counts(caplog: pytest.LogCaptu
     session.receive_data("{not json", clock.now + 11)
     records = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert len(records) == 2 and "999 more like this" in records[-1].getMessage()
+
+
+def test_a_refusal_of_kilobytes_is_clipped_in_the_error() -> None:
+    session, clock = logged_in("checked_in.available.idle")
+    ticket = session.send_command("pause", {}, clock.now)
+    [pause] = sent(session)
+    feed(session, clock, {"answer": pause["id"], "ok": False, "reason": "x" * 70_000})
+    assert isinstance(ticket.error, cti_fsm.CommandFailed)
+    assert len(str(ticket.error)) < 400
