@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+import trio
 from e2etools import AMI_GAPS, ami_login, fast_chart
 
 from cti_fsm.adapter import load_adapter
@@ -156,3 +157,55 @@ async def test_a_sample_of_the_matrix_over_real_sockets(name: str) -> None:
         **options,
     )
     assert report.steps_checked >= sum(len(s.steps) for s in scenarios)
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+async def test_an_answer_lost_over_a_real_socket(name: str) -> None:
+    """Over loopback: the server carries out a pause whose answer the network holds; the
+    link drops; the caller is told the pause had been sent, the resync reports it."""
+    from cti_fsm.agent import Backoff, open_agent
+    from cti_fsm.switch import demo_switch
+    from cti_fsm.testing.conformance import Account, LoopbackRelay, default_login
+
+    switch = demo_switch()
+    adapter = load_adapter(name)
+    simulator: Any = adapter.simulator(switch)
+    login = ADAPTERS[name].get("login", default_login)(Account("1001", "8001", "pw1001"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(simulator.serve, "127.0.0.1", 0)
+        relay = LoopbackRelay(simulator.url)
+        await nursery.start(relay.serve)
+        async with open_agent(
+            adapter,
+            relay.url,
+            login.user,
+            login.password,
+            options=login.options,
+            reconnect=Backoff(base=0.01, cap=0.05),
+        ) as agent:
+            heard: list[str] = []
+            agent.on("*", lambda note: heard.append(note.name))
+            await agent.check_in(group_ids=["sales"])
+            relay.stall()
+            outcome: list[BaseException] = []
+
+            async def pause() -> None:
+                try:
+                    await agent.pause()
+                except Disconnected as exc:
+                    outcome.append(exc)
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(pause)
+                with trio.fail_after(2):
+                    while switch.agent_info("1001").ready:
+                        await trio.sleep(0.005)
+                relay.drop()
+                relay.resume()
+            (error,) = outcome
+            assert isinstance(error, Disconnected) and error.sent, error
+            with trio.fail_after(2):
+                while agent.state != "checked_in.available.paused":
+                    await trio.sleep(0.005)
+            assert "onPause" in heard[heard.index("onDisconnect") :]
+        nursery.cancel_scope.cancel()
