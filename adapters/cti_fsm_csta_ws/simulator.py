@@ -22,6 +22,7 @@ and ``sim.requests(agent)`` lists what the server received (passwords shown as `
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
 from cti_fsm.adapter import Malformed
+from cti_fsm.ratelimit import RateLimitedLog
 from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer
 from cti_fsm.switch import (
     AgentCheckedIn,
@@ -196,6 +198,8 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         self.max_frame = max_frame
         self.handshake_timeout = handshake_timeout
         self._codec = JsonCodec(max_frame)
+        # a client sending garbage gets one warning per interval, not one per frame
+        self._warn = RateLimitedLog(log)
         # the events of the request being handled: they go out after its response
         self._holding: list[SwitchEvent] | None = None
 
@@ -216,7 +220,13 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
     def _client_sent(self, conn: _Connection, frame: str | bytes) -> bool:
         for item in self._codec.feed(frame):
             if isinstance(item, Malformed):
-                log.warning("connection %d: malformed request: %s", conn.id, item.reason)
+                self._warn.warning(
+                    time.monotonic(),
+                    "malformed",
+                    "connection %d: malformed request: %s",
+                    conn.id,
+                    item.reason,
+                )
                 continue
             self._handle(conn, item)
         return True
@@ -275,8 +285,12 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         invoke_id = message.get("invokeId")
         service = message.get("service")
         if message.get("type") != "request" or invoke_id is None:
-            log.warning(
-                "connection %d: not a request, ignored: %.40r", conn.id, message.get("type")
+            self._warn.warning(
+                time.monotonic(),
+                "not a request",
+                "connection %d: not a request, ignored: %.40r",
+                conn.id,
+                message.get("type"),
             )
             return
         params = message.get("params")
