@@ -519,9 +519,11 @@ class _Runner:
             if go_on:
                 self.check(where)
             return go_on
-        # the fault: the link drops now (and, for some, again)
-        self.drops += 1
-        w.drop(role)
+        # the fault: the link drops now (a command cut in flight has dropped it already)
+        # and, for some, again
+        if w.links[role].alive:
+            self.drops += 1
+            w.drop(role)
         self._reconnect(role, where, fault)
         self.check(f"{where}, after the {fault} drop")
         if fault == "request_lost" and isinstance(spec, Command) and go_on:
@@ -629,7 +631,6 @@ class _Runner:
                 self.problem("unmarked", where, f"{spec.name}: {error} does not say it was sent")
             else:
                 self.unknown += 1
-            w.connect(spec.role)
             return True
         w.settle()
         self.settled_ticket(ticket, where)
