@@ -180,17 +180,27 @@ class AmiProtocol:
 
         Raises:
             Unsupported: AMI cannot do the command.
-            InvalidArguments: an argument would break the framing, or DTMF digits are not
-                DTMF digits.
+            InvalidArguments: an argument would break the framing or is not valid Unicode,
+                or DTMF digits are not DTMF digits.
             MissingContext: the command needs something not known now (``hangup`` with no
                 channel of the agent's in sight, ``check_out`` with no known queue).
         """
         if command in self.unsupported:
             raise Unsupported(command=command, state="", vendor=self._map.vendor)
         for name, value in args.items():
-            if isinstance(value, str) and ("\r" in value or "\n" in value):
+            if not isinstance(value, str):
+                continue
+            if "\r" in value or "\n" in value:
                 raise InvalidArguments(
                     f"argument {name!r} of command {command!r} holds a line break",
+                    command=command,
+                    state="",
+                )
+            if not value.isascii() and not _is_unicode(value):
+                # refused here, before anything is noted (a consultation begun, say)
+                raise InvalidArguments(
+                    f"argument {name!r} of command {command!r} is not valid Unicode"
+                    " (a lone surrogate)",
                     command=command,
                     state="",
                 )
@@ -720,6 +730,15 @@ def _spied(row: RawMessage, channels: Sequence[RawMessage]) -> str | None:
         if name.startswith(prefix) and name != row.get("Channel"):
             return name
     return None
+
+
+def _is_unicode(text: str) -> bool:
+    """True if ``text`` has a UTF-8 form (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_list_end(event: str, message: RawMessage) -> bool:

@@ -845,6 +845,10 @@ def test_a_snapshot_with_an_unreadable_row_is_refused_at_once(protocol: AmiProto
 
 
 def test_arguments_that_cannot_be_encoded_are_refused(protocol: AmiProtocol) -> None:
-    (action,) = protocol.encode_command("dial_out", {"number": "55\ud800"}, 60)
+    with pytest.raises(InvalidArguments, match="not valid Unicode"):
+        protocol.encode_command("consult", {"target": "55\ud800"}, 60)
+    # refused before anything was noted: no consultation is thought to run
+    assert not protocol.tracker.consulting and 60 not in protocol._pending
+    # and the codec refuses such text too, whoever asks it
     with pytest.raises(EncodeError, match="not valid Unicode"):
-        protocol.encode(action)
+        protocol.encode({"Action": "Originate", "Exten": "55\ud800"})
