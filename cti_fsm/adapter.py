@@ -119,7 +119,11 @@ class VendorProtocol(Protocol):
         ...
 
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
-        """What one raw message means for this agent (often nothing)."""
+        """What one raw message means for this agent (often nothing). A message that is
+        readable but wrong (a field of the wrong type, another agent's connection) is a
+        ``Malformed`` and nothing else: the session counts it and moves nothing; a
+        snapshot that cannot be read is answered at once as ``Answer(id, ok=False)``,
+        so the session does not wait for it. Must not raise."""
         ...
 
 

@@ -27,6 +27,7 @@ import itertools
 import logging
 import math
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -42,6 +43,7 @@ from .default_commands import DefaultCommands
 from .errors import CommandTimeout, CtiError, Disconnected
 from .events import Notification, RawMessage, Step
 from .machine import Machine
+from .ratelimit import RateLimitedLog
 from .secrets import Secret, secret
 from .session import (
     RECHECK_AFTER,
@@ -275,6 +277,8 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         self._alarm: _Alarm | None = None
         self._armed_at = math.inf
         self._stats = collections.Counter[str]()
+        # one warning per kind and interval, however many notifications a consumer loses
+        self._warn = RateLimitedLog(log)
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -547,7 +551,13 @@ class Agent(DefaultCommands, AsyncCommandLookup):
                     self._call_listener(listener, is_async, note)
             for sub in self._subscriptions:
                 if not sub.put(note):
-                    log.warning("%s: a slow notification consumer lost %s", self.user, note.name)
+                    self._warn.warning(
+                        time.monotonic(),
+                        "lost",
+                        "%s: a slow notification consumer lost %s",
+                        self.user,
+                        note.name,
+                    )
 
     def _call_listener(self, listener: Callable[[Any], Any], is_async: bool, value: Any) -> None:
         try:

@@ -202,13 +202,28 @@ class CommandTimeout(CtiError):
 
 
 class Disconnected(CtiError):
-    """The link to the CTI server dropped (or was closed) before the command was answered."""
+    """The link to the CTI server dropped (or was closed) before the command was answered.
 
-    def __init__(self, reason: str, command: str | None = None) -> None:
+    Attributes:
+        reason: why the link is gone.
+        command: the command it cut, if any.
+        sent: True if the command had been sent when the link dropped: the server may have
+            carried it out, and its outcome is unknown until the resync after the reconnect
+            says where the agent is (its notifications report what changed). False: it
+            was never sent, so it did not happen.
+    """
+
+    def __init__(self, reason: str, command: str | None = None, *, sent: bool = False) -> None:
         self.reason = reason
         self.command = command
+        self.sent = sent
         what = f"command {command!r}: " if command else ""
-        super().__init__(f"{what}disconnected: {reason}")
+        unknown = (
+            "; it had been sent, its outcome is unknown: the resync will report what changed"
+            if sent
+            else ""
+        )
+        super().__init__(f"{what}disconnected: {reason}{unknown}")
 
 
 class AdapterNotFound(CtiError):

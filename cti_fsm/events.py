@@ -29,6 +29,7 @@ __all__ = [
     "Snapshot",
     "Step",
     "TimerChange",
+    "clip",
 ]
 
 #: One decoded vendor message: a JSON object, or a text packet as a dict of fields.
@@ -38,6 +39,15 @@ Frame = bytes | str
 #: How much of a malformed frame is kept for the log: enough to recognise it.
 EXCERPT_CHARS = 120
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: How much of a text the server sent (a refusal's reason, a state name) a log line or an
+#: error message keeps: a peer must not write kilobytes into every record.
+REASON_CHARS = 200
+
+
+def clip(value: Any, limit: int = REASON_CHARS) -> str:
+    """``str(value)`` cut to ``limit`` characters (marked with ``...`` when cut)."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @attrs.frozen
@@ -99,7 +109,10 @@ class Snapshot:
 
     Attributes:
         state: the chart state the server reports (full path or unambiguous suffix).
-        payload: what is known of the current call (call id, number), if any.
+        payload: what is known of the current call (call id, number), if any. Its
+            ``availability``, if given, is the chart state the agent goes back to when the
+            call ends (idle or paused, as the server keeps it): the resync walks through
+            it first when the server moved there while the link was down.
         request_id: the snapshot request it answers (None: whichever is outstanding).
     """
 
@@ -108,8 +121,9 @@ class Snapshot:
     request_id: int | None = None
 
 
-#: Everything a protocol can make of one raw message.
-Inbound = Signal | Answer | Snapshot
+#: Everything a protocol can make of one raw message (``Malformed``: it is readable but
+#: wrong, a field of the wrong type or about another agent's connection; it moves nothing).
+Inbound = Signal | Answer | Snapshot | Malformed
 
 
 @attrs.frozen

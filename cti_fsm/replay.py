@@ -41,7 +41,8 @@ class Replayed:
 
     Attributes:
         index: the position of ``message`` in the decoded stream (0-based).
-        message: the raw message, or the ``Malformed`` the codec made of bad input.
+        message: the raw message, or the ``Malformed`` the codec (or the protocol, for a
+            readable message with a field of the wrong type) made of bad input.
         inbound: what the protocol made of it (a ``Signal``, ``Answer`` or ``Snapshot``),
             or None for a malformed frame.
         step: the machine's step for a signal or a snapshot (a jump), else None.
@@ -118,6 +119,10 @@ def replay(
             yield Replayed(index, item)
             continue
         for inbound in protocol.receive(item):
+            if isinstance(inbound, Malformed):
+                # readable but wrong (a field of the wrong type): reported, and it moves nothing
+                yield Replayed(index, inbound)
+                continue
             yield Replayed(index, item, inbound, _apply(machine, inbound))
 
 

@@ -51,11 +51,24 @@ from .errors import (
     CtiError,
     Disconnected,
     IllegalCommand,
+    InvalidArguments,
     Unsupported,
 )
-from .events import Answer, ChartCommand, Frame, Malformed, RawMessage, Signal, Snapshot, Step
+from .events import (
+    EXCERPT_CHARS,
+    Answer,
+    ChartCommand,
+    Frame,
+    Malformed,
+    RawMessage,
+    Signal,
+    Snapshot,
+    Step,
+    clip,
+)
 from .machine import Machine
 from .paths import shortest_signal_path
+from .ratelimit import RateLimitedLog
 from .secrets import Secret, hidden, revealed, secret, stand_ins
 
 __all__ = [
@@ -257,6 +270,7 @@ class Session:
         "_suspect",
         "_timers",
         "_unsupported",
+        "_warn",
         "chart",
         "lifecycle",
         "login_error",
@@ -360,6 +374,8 @@ class Session:
         # the time of the input being handled: a queued command sent when the one before
         # it settles, or a snapshot asked after the login, is timed from it
         self._clock = 0.0
+        # what the server sends wrong is warned about once per kind and interval
+        self._warn = RateLimitedLog(log)
 
     def __repr__(self) -> str:
         status = "lost" if self._lost else "ready" if self.ready else "logging in"
@@ -439,8 +455,11 @@ class Session:
         # the queued first: settling the one outstanding would give them their turn
         queued = tuple(self._queue)
         self._queue.clear()
-        for ticket in (*queued, *self._pending.values()):
+        for ticket in queued:
             self._settle(ticket, error=Disconnected(reason, command=ticket.command))
+        # a command sent and not answered may have been carried out: say so
+        for ticket in tuple(self._pending.values()):
+            self._settle(ticket, error=Disconnected(reason, command=ticket.command, sent=True))
         self.wake_at = math.inf
         self._delays.clear()
         link_lost = self.lifecycle.link_lost
@@ -464,7 +483,8 @@ class Session:
             settled later by exactly one of its answer, its timeout or the link.
 
         Raises:
-            IllegalCommand, PermissionDenied, InvalidArguments: refused by the chart.
+            IllegalCommand, PermissionDenied, InvalidArguments: refused by the chart
+                (InvalidArguments also when the wire cannot carry an argument).
             Unsupported: the vendor cannot do it.
             MissingContext: the vendor needs something not known now (no current call).
             Busy: the chart says ``pending: reject`` and another command is waiting.
@@ -527,8 +547,7 @@ class Session:
         protocol = self.protocol
         for item in protocol.decode(frame):
             if isinstance(item, Malformed):
-                self.stats["malformed"] += 1
-                log.warning("%s: malformed frame dropped: %s", self.user, item.reason)
+                self._malformed(item, now)
                 continue
             if self.passthrough:
                 self._events.append(Received(item))
@@ -546,6 +565,21 @@ class Session:
                     self._on_answer(each, now)
                 elif type(each) is Snapshot:
                     self._on_snapshot(each, now)
+                elif type(each) is Malformed:
+                    self._malformed(each, now)
+
+    def _malformed(self, item: Malformed, now: float) -> None:
+        """A frame or message that is wrong: counted, warned about (rate-limited, with a
+        bounded excerpt), and nothing else: it moves no state and answers nothing."""
+        self.stats["malformed"] += 1
+        self._warn.warning(
+            now,
+            item.reason[:40],
+            "%s: malformed message dropped: %s: %r",
+            self.user,
+            item.reason,
+            item.excerpt[:EXCERPT_CHARS],
+        )
 
     def tick(self, now: float) -> None:
         """Time has come to ``now``: expire commands, resync waits, pings and
@@ -649,9 +683,21 @@ class Session:
         except CtiError as exc:
             exc.add_note(f"command {ticket.command!r} in state {self.machine.state!r}")
             raise
+        encode = self.protocol.encode
+        try:
+            frames = [encode(m) for m in messages]
+        except (ValueError, TypeError) as exc:
+            # an argument the wire cannot carry (a lone surrogate, NaN, a line break in a
+            # text protocol, an object JSON has no form for): refused before anything is sent
+            raise InvalidArguments(
+                f"the arguments of command {ticket.command!r} cannot be sent:"
+                f" {type(exc).__name__}: {str(exc)[:EXCERPT_CHARS]}",
+                command=ticket.command,
+                state=self.machine.state,
+            ) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: sending %s (request %d)", self.user, ticket.command, request_id)
-        self._encode_all(messages)
+        self._out.extend(frames)
         confirm, fail = rule.confirm, rule.fail
         if confirm is None and fail is None:
             self._settle(ticket)
@@ -815,18 +861,33 @@ class Session:
             self._settle(ticket, step)
         elif signal == rule.fail:
             payload = step.payload
-            reason = payload.get("message") or payload.get("reason") or signal
-            self._settle(ticket, error=CommandFailed(ticket.command, str(reason), signal))
+            reason = clip(payload.get("message") or payload.get("reason") or signal)
+            self._settle(ticket, error=CommandFailed(ticket.command, reason, signal))
         elif rule.confirm is None:
             self._settle(ticket)
 
     def _on_answer(self, answer: Answer, now: float) -> None:
         request_id = answer.request_id
+        reason = clip(answer.reason)
+        if reason is not answer.reason:
+            # the server's words go into errors and logs: never kilobytes of them
+            answer = attrs.evolve(answer, reason=reason)
         if request_id == self._ping and request_id is not None:
             self._ping = None
             self._ping_deadline = math.inf
             self._next_ping = now + self._keepalive
             self.wake_at = min(self.wake_at, self._next_ping)
+            return
+        if request_id is not None and request_id == self._resync_request and not answer.ok:
+            # the server refused the snapshot, or sent one the protocol cannot read: waiting
+            # for it is pointless; go on from what the machine knows, and say so
+            self._resync_request = None
+            self._resync_deadline = math.inf
+            log.warning("%s: no usable snapshot (%s); state may be stale", self.user, answer.reason)
+            self._resynced(now)
+            return
+        if request_id is not None and request_id == self._reconcile_request and not answer.ok:
+            self._reconcile_request = None
             return
         ticket = self._pending.get(request_id)
         if ticket is None or ticket.done:
@@ -902,12 +963,16 @@ class Session:
         if isinstance(granted, str):
             granted = [granted]
         if not isinstance(granted, Iterable):
-            log.warning("%s: the server's rights are unreadable: %r", self.user, granted)
+            log.warning(
+                "%s: the server's rights are unreadable: %s", self.user, clip(repr(granted))
+            )
         else:
             named = {str(r) for r in granted}
             unknown = named - self.chart.rights
             if unknown:
-                log.debug("%s: rights the chart does not know, ignored: %s", self.user, unknown)
+                log.debug(
+                    "%s: rights the chart does not know, ignored: %s", self.user, clip(unknown)
+                )
             self.machine.rights = frozenset(named & self.chart.rights)
             log.info(
                 "%s: rights from the server: %s", self.user, sorted(self.machine.rights) or "none"
@@ -936,7 +1001,9 @@ class Session:
         try:
             return self.chart.resolve(snapshot.state)
         except KeyError:
-            log.warning("%s: snapshot names unknown state %r", self.user, snapshot.state)
+            log.warning(
+                "%s: snapshot names unknown state %s", self.user, clip(repr(snapshot.state))
+            )
             return None
 
     def _walk_to(self, origin: str | None, snapshot: Snapshot) -> None:
@@ -951,7 +1018,7 @@ class Session:
             if start != machine.state:
                 machine.jump(start)
             return
-        path = shortest_signal_path(machine, start, target)
+        path = self._path_via_availability(start, target, snapshot)
         if path is None:
             machine.jump(target)
             log.info("%s: resynchronised by jump to %s", self.user, machine.state)
@@ -960,6 +1027,31 @@ class Session:
         for signal in path:
             self._apply(signal, snapshot.payload)
         log.info("%s: resynchronised to %s via %s", self.user, machine.state, ", ".join(path))
+
+    def _path_via_availability(
+        self, start: str, target: str, snapshot: Snapshot
+    ) -> list[str] | None:
+        """The signals from ``start`` to ``target``; through the snapshot's
+        ``availability`` first when that is a sibling of ``start`` the server has moved
+        to (paused, then restored before a call rang): the call then ends where the
+        server says, not where the machine's history last was."""
+        machine = self.machine
+        direct = shortest_signal_path(machine, start, target)
+        hint = snapshot.payload.get("availability")
+        if not isinstance(hint, str):
+            return direct
+        try:
+            resume = self.chart.resolve(hint)
+        except KeyError:
+            return direct
+        parent = resume.rpartition(".")[0]
+        if resume == start or not parent or not self.chart.contains(parent, start):
+            return direct
+        first = shortest_signal_path(machine, start, resume)
+        then = [] if resume == target else shortest_signal_path(machine, resume, target)
+        if first is None or then is None:
+            return direct
+        return [*first, *then]
 
     # --- reconciliation --------------------------------------------------------------------------
     def _reconcile_look(self, now: float) -> None:

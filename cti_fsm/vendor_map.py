@@ -6,12 +6,24 @@ does not) produces the signal, so specific rules go before general ones. Values 
 ``"{name}"`` are filled from a context the adapter supplies (the agent's device, the
 current call id, a command's arguments, the request id), which is how a stateless map can
 still say "a connectionCleared *of my device*".
+
+Malformed never moves the machine: every field a rule reads must be of the type the rule
+can read. A condition compares text, numbers or booleans, so a list or an object where a
+rule looks for one of those makes the message malformed, not a match of "any element". A
+payload field is text, a number (finite) or a boolean, unless the map lists it under
+``structured`` (lists and objects: the groups of a query, say) or the adapter computed it
+(``cti.``, ``request.``, ``me.``). A rule's ``require`` names what a message its ``when``
+matched must also say (which connection it concerns: the agent's own call): a message that
+does not is about a connection that is not this agent's, and malformed. ``signal`` then
+gives a ``Malformed`` (reason and a bounded excerpt) in place of a signal.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -21,7 +33,7 @@ import yaml
 
 from .chart import Chart
 from .errors import MissingContext
-from .events import RawMessage, Signal
+from .events import EXCERPT_CHARS, Malformed, RawMessage, Signal
 from .yaml_nodes import NodeReader, compose_file, compose_text
 
 __all__ = [
@@ -29,6 +41,7 @@ __all__ = [
     "SignalRule",
     "VendorMap",
     "compile_template",
+    "excerpt",
     "fill",
     "load_vendor_map",
     "load_vendor_map_text",
@@ -47,8 +60,13 @@ _TOP_KEYS = (
     "signals",
     "commands",
     "states",
+    "structured",
 )
-_RULE_KEYS = ("when", "unless", "signal", "payload", "set", "description")
+_RULE_KEYS = ("when", "unless", "require", "signal", "payload", "set", "description")
+#: payload paths the adapter computes itself (trusted to have the types it gives them)
+_ADAPTER_PATHS = ("cti", "request", "me")
+#: what a condition or a plain payload field may hold
+_SCALARS = (str, int, float, bool)
 _ABSENT = object()
 REDACTED = "***"
 
@@ -181,8 +199,6 @@ def _matches(expected: Any, actual: Any) -> bool:
         return False
     if isinstance(expected, list):
         return any(_matches(e, actual) for e in expected)
-    if isinstance(actual, (list, tuple)):  # repeated keys: any value may match
-        return any(_matches(expected, a) for a in actual)
     # wire formats disagree on types ("1" in a text protocol, 1 in JSON): compare as text
     if isinstance(expected, bool) or isinstance(actual, bool):
         return bool(expected == actual)
@@ -246,29 +262,51 @@ class SignalRule:
     unless: Mapping[str, Any] = attrs.field(factory=dict)
     payload: Mapping[str, str] = attrs.field(factory=dict)
     constants: Mapping[str, Any] = attrs.field(factory=dict)
+    #: what a message ``when`` matched must also say, else it is malformed (see the module)
+    require: Mapping[str, Any] = attrs.field(factory=dict)
+    #: payload fields that may hold lists or objects (the map's ``structured``)
+    structured: frozenset[str] = frozenset()
     #: ``when``, ``unless`` and ``payload`` prepared once (split paths, compiled templates):
     #: every message tried against the rule would otherwise parse them again
     _when: tuple[_Condition, ...] = attrs.field(init=False, eq=False, repr=False)
     _unless: tuple[_Condition, ...] = attrs.field(init=False, eq=False, repr=False)
-    _payload: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
+    #: per required field: its path split, and the values it may have (each filled alone,
+    #: so one of several placeholders with no value now leaves the others)
+    _require: tuple[tuple[tuple[str, ...], tuple[Filler, ...]], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    #: (field, path split, checked: its value must be a scalar)
+    _payload: tuple[tuple[str, tuple[str, ...], bool], ...] = attrs.field(
         init=False, eq=False, repr=False
     )
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_when", _conditions(self.when))
         object.__setattr__(self, "_unless", _conditions(self.unless))
-        object.__setattr__(
-            self,
-            "_payload",
-            tuple((field, tuple(str(path).split("."))) for field, path in self.payload.items()),
-        )
+        required = []
+        for path, expected in self.require.items():
+            options = expected if isinstance(expected, list) else [expected]
+            required.append((tuple(path.split(".")), tuple(compile_template(o) for o in options)))
+        object.__setattr__(self, "_require", tuple(required))
+        payload = []
+        for field, path in self.payload.items():
+            parts = tuple(str(path).split("."))
+            checked = field not in self.structured and parts[0] not in _ADAPTER_PATHS
+            payload.append((field, parts, checked))
+        object.__setattr__(self, "_payload", tuple(payload))
 
-    def match(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
-        """The signal this rule makes of ``message``, or None if it does not apply.
+    def match(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | Malformed | None:
+        """The signal this rule makes of ``message``, None if it does not apply, or
+        ``Malformed`` if a field it reads has the wrong type or the message is about a
+        connection that is not this agent's (``require``).
 
-        A condition naming context the protocol does not have now (no current call, say)
-        does not match: the rule is about something this agent is not part of.
+        A ``when`` condition naming context the protocol does not have now (no current
+        call, say) does not match: the rule is about something this agent is not part of.
         """
+        # a wrong-typed field makes the message malformed only if every other condition
+        # holds (the message is about this rule): so the result does not depend on the
+        # order of the conditions, nor on the rule index skipping rules that cannot match
+        bad: tuple[tuple[str, ...], Any] | None = None
         try:
             for key, parts, expected, filler, texts in self._when:
                 # a field of a decoded message (a plain dict): one look-up, no walk
@@ -280,23 +318,99 @@ class SignalRule:
                     if actual not in texts:
                         return None
                     continue
+                if not _readable(actual):
+                    bad = bad or (parts, actual)
+                    continue
                 if filler is not None:
                     expected = filler(context)
                 if not _matches(expected, actual):
                     return None
-            if self._unless and all(
-                _matches(expected if filler is None else filler(context), _walk(message, parts))
-                for _, parts, expected, filler, _ in self._unless
-            ):
-                return None
+            if bad is not None:
+                return self._malformed(message, *bad)
+            if self._unless:
+                excluded = True
+                for _, parts, expected, filler, _ in self._unless:
+                    actual = _walk(message, parts)
+                    if not _readable(actual):
+                        return self._malformed(message, parts, actual)
+                    if not _matches(expected if filler is None else filler(context), actual):
+                        excluded = False
+                        break
+                if excluded:
+                    return None
         except MissingContext:
             return None
+        for parts, options in self._require:
+            actual = _walk(message, parts)
+            wanted = []
+            for option in options:
+                try:
+                    wanted.append(option(context))
+                except MissingContext:
+                    continue  # not known now: this one cannot be what the message names
+            if not wanted:
+                return self._foreign(message, parts, actual, "this agent has none now")
+            if not _readable(actual) or not any(_matches(w, actual) for w in wanted):
+                shown = " or ".join(_short(w) for w in wanted)
+                return self._foreign(message, parts, actual, f"not {shown}")
         payload = dict(self.constants)
-        for field, parts in self._payload:
+        for field, parts, checked in self._payload:
             value = _walk(message, parts)
             if value is not _ABSENT:
+                if checked and not _scalar(value):
+                    return self._malformed(message, parts, value)
                 payload[field] = value
         return Signal(self.signal, MappingProxyType(payload))
+
+    def _malformed(self, message: RawMessage, parts: tuple[str, ...], actual: Any) -> Malformed:
+        kind = type(actual).__name__
+        what = "a non-finite number" if isinstance(actual, float) else f"a {kind}"
+        return Malformed(
+            f"field {'.'.join(parts)!r} is {what}, not what rule {self.signal!r} reads",
+            excerpt(message),
+        )
+
+    def _foreign(
+        self, message: RawMessage, parts: tuple[str, ...], actual: Any, why: str
+    ) -> Malformed:
+        shown = "absent" if actual is _ABSENT else _short(actual)
+        return Malformed(
+            f"rule {self.signal!r}: field {'.'.join(parts)!r} is {shown} ({why}): the"
+            " message is about a connection that is not this agent's",
+            excerpt(message),
+        )
+
+
+def _readable(value: Any) -> bool:
+    """True if a condition can read ``value``: absent, null, text, a boolean or a finite
+    number (a list, an object or infinity is the wrong type for any condition)."""
+    if value is _ABSENT or value is None:
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    return isinstance(value, _SCALARS)
+
+
+def _scalar(value: Any) -> bool:
+    """True if ``value`` may be a plain payload field (null, text, boolean, finite number)."""
+    return value is None or _readable(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = 8
+_REPR.maxlist = 6
+_REPR.maxstring = 60
+_REPR.maxother = 60
+
+
+def _short(value: Any) -> str:
+    return _REPR.repr(value)[:120]
+
+
+def excerpt(message: Any) -> str:
+    """A bounded, cheap rendering of a raw message for a log line (never its whole text)."""
+    return _REPR.repr(message)[:EXCERPT_CHARS]
 
 
 #: one condition of a rule: the field's name if the path has one part (else None), the
@@ -366,6 +480,8 @@ class VendorMap:
     description: str = ""
     source: str = "<map>"
     local: frozenset[str] = frozenset()
+    #: payload fields that may hold lists or objects (the map's ``structured``)
+    structured: frozenset[str] = frozenset()
     #: the field paths rules most often pin to fixed values, and per tuple of a message's
     #: values there, the rules that could match it (in order): most messages are tried
     #: against a handful of rules instead of all of them
@@ -391,8 +507,10 @@ class VendorMap:
             {name: tuple(compile_template(t) for t in ts) for name, ts in self.commands.items()},
         )
 
-    def signal(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | None:
-        """The signal of the first rule that matches ``message``, or None."""
+    def signal(self, message: RawMessage, context: Mapping[str, Any]) -> Signal | Malformed | None:
+        """The signal of the first rule that matches ``message``, None if none does, or
+        ``Malformed`` if the first rule that reads a wrong-typed field (or whose
+        ``require`` the message fails) says so."""
         for rule in self.candidates(message):
             found = rule.match(message, context)
             if found is not None:
@@ -437,7 +555,7 @@ class VendorMap:
         *,
         key: str = "cti",
         after: str = "after",
-    ) -> list[Signal]:
+    ) -> list[Signal | Malformed]:
         """The signals one raw message means, with a protocol's ``facts`` about it read as
         its field ``key`` (``cti.Channel``, ``cti.command``): the first matching rule's, then,
         tried again with ``<key>.<after>`` set to that signal's name, the first of the rules
@@ -450,7 +568,9 @@ class VendorMap:
             signal = self.signal(view, context)
             if signal is None:
                 return []
-            out = [signal]
+            out: list[Signal | Malformed] = [signal]
+            if type(signal) is not Signal:
+                return out  # a malformed message means nothing more
             chained = self._chained.get((key, after))
             if chained is None:
                 chained = tuple(r for r in self.rules if f"{key}.{after}" in r.when)
@@ -548,6 +668,7 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
                 top["local"][1],
                 f"command {name!r} has no confirm signal: done locally it would move nothing",
             )
+    structured = frozenset(names("structured", "payload field", None))
 
     rules = []
     for item in r.sequence(top["signals"][1], "signals") if "signals" in top else []:
@@ -560,7 +681,7 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
         if signals_known is not None and signal not in signals_known:
             r.unknown_name(body["signal"][1], "signal", signal, signals_known)
         parts: dict[str, dict[str, Any]] = {}
-        for key in ("when", "unless", "payload", "set"):
+        for key in ("when", "unless", "require", "payload", "set"):
             entries = r.mapping(body[key][1] if key in body else None, f"rule {signal!r} {key}")
             parts[key] = {k: r.plain(v) for k, (_, v) in entries.items()}
         for field, path in parts["payload"].items():
@@ -585,6 +706,8 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
                 unless=MappingProxyType(parts["unless"]),
                 payload=MappingProxyType(parts["payload"]),
                 constants=MappingProxyType(parts["set"]),
+                require=MappingProxyType(parts["require"]),
+                structured=structured,
             )
         )
 
@@ -641,6 +764,7 @@ def _build(file: str, root: yaml.Node | None, chart: Chart | None) -> VendorMap:
         states=MappingProxyType(states),
         description=description or "",
         source=file,
+        structured=structured,
     )
 
 

@@ -16,7 +16,9 @@ Decoding is lenient where Asterisk is irregular and strict where it matters:
 - a line that is not ``Key: Value`` yields a ``Malformed`` and decoding goes on; a packet
   with no ``Event``, ``Response`` or ``Action`` yields a ``Malformed`` too;
 - a packet (or a line) longer than ``max_packet`` bytes yields one ``Malformed`` and is
-  skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer.
+  skipped up to the next empty line, so a hostile or broken peer cannot grow the buffer;
+  the end of a line being skipped is never taken for that empty line, however the stream
+  is split (a line's ``\r\n`` arriving alone in the next read lets nothing out).
 
 ``feed`` never raises and keeps an incomplete tail for the next call, so a stream split at
 any byte boundary decodes exactly as the whole. Whole CRLF packets of plain ``Key: Value``
@@ -88,6 +90,7 @@ class AmiCodec:
         "_fields",
         "_follows",
         "_lines",
+        "_long_line",
         "_max",
         "_size",
         "_skipping",
@@ -102,6 +105,8 @@ class AmiCodec:
         self._lines: list[str] = []
         self._follows: list[str] | None = None
         self._skipping = False
+        #: inside an over-long line whose end has not arrived (see ``feed``)
+        self._long_line = False
         self._size = 0
 
     # --- decoding ---------------------------------------------------------------------------
@@ -110,6 +115,14 @@ class AmiCodec:
         if isinstance(data, str):
             data = data.encode("utf-8")
         buffer = self._buffer
+        if self._long_line:
+            # the rest of an over-long line already reported: dropped up to its end, then
+            # the packet is skipped as usual, up to its empty line
+            end = data.find(b"\n")
+            if end < 0:
+                return []
+            data = data[end + 1 :]
+            self._long_line = False
         buffer += data
         out: list[RawMessage | Malformed] = []
         start = 0
@@ -135,10 +148,20 @@ class AmiCodec:
             self._line(raw.rstrip(b"\r"), out)
         del buffer[:start]
         if len(buffer) > self._max and not self._skipping:
-            out.append(Malformed.of(f"line longer than {self._max} bytes", bytes(buffer)))
+            # a line longer than a packet may be, its end not here yet: reported as the
+            # whole line would be (the packet it is part of is too long), and skipped to
+            # its end, wherever the stream is split (the end of a line is not the end of
+            # the packet: an empty line is)
+            self._started = True
+            out.append(self._too_long(bytes(buffer)))
             self._drop_packet()
             self._skipping = True
-        if self._skipping:
+            self._long_line = True
+            buffer.clear()
+        elif self._skipping and (buffer.strip() or len(buffer) > self._max):
+            # skipping to the packet's end: the part of a line here goes, but the line's
+            # end, when it comes, is no empty line (a blank part may be one: it stays)
+            self._long_line = True
             buffer.clear()
         return out
 
@@ -219,6 +242,15 @@ class AmiCodec:
     def _line(self, raw: bytes, out: list[RawMessage | Malformed]) -> None:
         text = raw.decode("utf-8", "replace")
         if not text.strip():
+            if len(raw) + 2 > self._max:
+                # blanks longer than a packet may be are no empty line (``feed`` has to
+                # report them before their end arrives): too long, whatever the split
+                if not self._skipping:
+                    self._started = True
+                    out.append(self._too_long(raw))
+                    self._drop_packet()
+                    self._skipping = True
+                return
             if self._skipping:
                 self._skipping = False
             else:
@@ -226,20 +258,20 @@ class AmiCodec:
             return
         if self._skipping:
             return
+        if self._size + len(raw) + 2 > self._max:
+            # checked before the banner: a line too long is too long wherever the stream
+            # was split (``feed`` reports a long line's start before its end is here)
+            self._started = True
+            out.append(self._too_long(raw))
+            self._drop_packet()
+            self._skipping = True
+            return
         if not self._started:
             self._started = True
             if text.startswith(_BANNER_PREFIX):
                 out.append({BANNER_KEY: text.strip()})
                 return
         self._size += len(raw) + 2
-        if self._size > self._max:
-            self._lines.append(text)
-            out.append(
-                Malformed.of(f"packet longer than {self._max} bytes", "\n".join(self._lines))
-            )
-            self._drop_packet()
-            self._skipping = True
-            return
         self._lines.append(text)
         if self._follows is not None and self._output(text, out):
             return
@@ -259,6 +291,14 @@ class AmiCodec:
         self._add(key, value)
         if key == "Response" and value == "Follows" and "Event" not in self._fields:
             self._follows = []
+
+    def _too_long(self, line: bytes) -> Malformed:
+        """The packet so far and the start of the line that makes it too long. Only as much
+        of the line as any split of the stream has delivered when the limit is passed is
+        shown, so the report is the same however TCP cut the stream."""
+        keep = max(self._max - self._size - 1, 0)
+        shown = [*self._lines, line[:keep].decode("utf-8", "replace")]
+        return Malformed.of(f"packet longer than {self._max} bytes", "\n".join(shown))
 
     def _output(self, text: str, out: list[RawMessage | Malformed]) -> bool:
         """In a ``Response: Follows`` packet: True if ``text`` was command output."""
@@ -318,7 +358,8 @@ def encode_packet(message: Mapping[str, Any]) -> bytes:
 
     Raises:
         EncodeError: a key or value holds a line break (it would smuggle a second packet
-            onto the wire), or a key is not a token. The value itself is never quoted in
+            onto the wire), a key is not a token, or a value is not valid Unicode (a lone
+            surrogate). The value itself is never quoted in
             the message: it may be a secret.
     """
     parts: list[str] = []
@@ -337,7 +378,11 @@ def encode_packet(message: Mapping[str, Any]) -> bytes:
                 raise EncodeError(f"field {key!r} holds a line break")
             parts.append(f"{key}: {text}\r\n")
     parts.append("\r\n")
-    return "".join(parts).encode("utf-8")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate: it has no UTF-8 form (the value itself is never quoted)
+        raise EncodeError("a field holds text that is not valid Unicode") from None
 
 
 def _text(value: Any) -> str:

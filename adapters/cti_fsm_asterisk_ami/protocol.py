@@ -19,6 +19,7 @@ events a rule names, or that the tracker follows, are looked at.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -27,15 +28,16 @@ from typing import Any
 
 import attrs
 
-from cti_fsm.adapter import Answer, Inbound, RawMessage, Signal, Snapshot
+from cti_fsm.adapter import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot
 from cti_fsm.chart import Chart
 from cti_fsm.errors import InvalidArguments, Unsupported
-from cti_fsm.vendor_map import MissingContext, VendorMap
+from cti_fsm.events import clip
+from cti_fsm.vendor_map import MissingContext, VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_PACKET, AmiCodec
-from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, TRACKED_EVENTS, CallTracker
+from .tracker import AGENT, CHANNEL_FIELDS, CONSULT, PEER, TRACKED_EVENTS, CallTracker
 
-__all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "AmiProtocol"]
+__all__ = ["DEFAULT_OPTIONS", "DEVICE_STATES", "MAX_OUTSTANDING", "AmiProtocol"]
 
 #: Options a protocol understands, with their defaults (see the README's "Options").
 DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
@@ -82,6 +84,9 @@ _KEEPALIVE = "_keepalive"
 _AFTER = "after"
 #: How many finished requests are remembered for late events (OriginateResponse).
 _RECENT = 64
+#: Requests waiting for their answers; beyond, the oldest is forgotten (an Asterisk that
+#: never answers must not grow the protocol: its session has long timed them out).
+MAX_OUTSTANDING = 10_000
 #: Bounds on list answers nobody asked for (recorded streams) and on their rows.
 _MAX_FOREIGN_LISTS = 8
 _MAX_LIST_ROWS = 10_000
@@ -102,6 +107,8 @@ class _Request:
     failed: int = 0
     reasons: list[str] = attrs.field(factory=list)
     confirmed: bool = False
+    #: when it was registered, in the protocol's count of requests (see ``_confirmed_at``)
+    serial: int = 0
 
 
 class AmiProtocol:
@@ -146,11 +153,22 @@ class AmiProtocol:
         self._targets: OrderedDict[str, None] = OrderedDict()
         self._spyee: str | None = None
         self._pending: dict[int, _Request] = {}
+        # per signal, the count of requests registered when it last arrived: a request
+        # registered before then was confirmed by it (one look-up per event, whatever
+        # number of requests wait)
+        self._serial = 0
+        self._confirmed_at: dict[str, int] = {}
+        self._forgotten = 0
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         self._foreign: OrderedDict[str, list[RawMessage]] = OrderedDict()
-        self._relevant, self._response_confirmed = _map_index(vendor_map)
+        # what the map says once for every connection (a thousand agents share one map)
+        index = _map_facts(vendor_map)
+        self._relevant, self._response_confirmed = index.relevant, index.response_confirmed
+        #: keys read as one value: by the map's rules, the tracker and this module
+        self._single = index.single
+        self._chained = index.chained
         #: per command, what its templates are written once for: each queue, each digit
-        self._expands = {name: _expands(ts) for name, ts in vendor_map.commands.items()}
+        self._expands = index.expands
         #: per command, the context that does not change between two commands
         self._fixed_context: dict[str, dict[str, Any]] = {}
         self._local = user.startswith("Local/")
@@ -163,17 +181,27 @@ class AmiProtocol:
 
         Raises:
             Unsupported: AMI cannot do the command.
-            InvalidArguments: an argument would break the framing, or DTMF digits are not
-                DTMF digits.
+            InvalidArguments: an argument would break the framing or is not valid Unicode,
+                or DTMF digits are not DTMF digits.
             MissingContext: the command needs something not known now (``hangup`` with no
                 channel of the agent's in sight, ``check_out`` with no known queue).
         """
         if command in self.unsupported:
             raise Unsupported(command=command, state="", vendor=self._map.vendor)
         for name, value in args.items():
-            if isinstance(value, str) and ("\r" in value or "\n" in value):
+            if not isinstance(value, str):
+                continue
+            if "\r" in value or "\n" in value:
                 raise InvalidArguments(
                     f"argument {name!r} of command {command!r} holds a line break",
+                    command=command,
+                    state="",
+                )
+            if not value.isascii() and not _is_unicode(value):
+                # refused here, before anything is noted (a consultation begun, say)
+                raise InvalidArguments(
+                    f"argument {name!r} of command {command!r} is not valid Unicode"
+                    " (a lone surrogate)",
                     command=command,
                     state="",
                 )
@@ -233,13 +261,27 @@ class AmiProtocol:
         spec = self._chart.commands.get(command)
         if spec is not None:
             confirm = spec.rule_for({k: v for k, v in args.items() if v is not None}).confirm
-        request = _Request(request_id, command, MappingProxyType(public), len(messages), confirm)
+        self._serial += 1
+        request = _Request(
+            request_id,
+            command,
+            MappingProxyType(public),
+            len(messages),
+            confirm,
+            serial=self._serial,
+        )
         for part, message in enumerate(messages):
             assert isinstance(message, dict)
             message["ActionID"] = f"{_ACTION_PREFIX}{request_id}-{part}"
             if message.get("Action") in _LIST_ACTIONS:
                 request.lists[part] = []
-        self._pending[request_id] = request
+        pending = self._pending
+        pending[request_id] = request
+        if len(pending) > MAX_OUTSTANDING:
+            # the oldest never answered: forgotten, so memory stays bounded (its command
+            # has timed out in the session long ago; a late answer is then ignored)
+            del pending[next(iter(pending))]
+            self._forgotten += 1
         return request
 
     def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
@@ -303,7 +345,24 @@ class AmiProtocol:
 
     # --- inbound ----------------------------------------------------------------------------
     def receive(self, message: RawMessage) -> Sequence[Inbound]:
-        """What one AMI packet means for this agent (often nothing)."""
+        """What one AMI packet means for this agent (often nothing); ``Malformed`` for a
+        packet that repeats a key this adapter reads as one value (two ``Channel`` lines)."""
+        repeated = self._repeated(message)
+        if repeated is not None:
+            kind = message.get("Event") or message.get("Response") or "packet"
+            bad = Malformed(
+                f"key {repeated!r} appears more than once in a {str(kind)[:40]} packet",
+                excerpt(message),
+            )
+            action_id = message.get("ActionID")
+            found = self._request_of(action_id) if isinstance(action_id, str) else None
+            if found is not None and found[0].command == _SNAPSHOT:
+                # a snapshot with a row it cannot read is no snapshot: said at once
+                request = found[0]
+                if request.request_id in self._pending:
+                    self._finish(request)
+                    return [bad, Answer(request.request_id, False, bad.reason)]
+            return [bad]
         event = message.get("Event")
         if event is None and "Response" in message:
             # an event may carry a Response field (OriginateResponse): it stays an event
@@ -326,6 +385,15 @@ class AmiProtocol:
             return []
         return self._event(event, message)
 
+    def _repeated(self, message: RawMessage) -> str | None:
+        """A key the adapter reads as one value that the packet repeats (the codec keeps
+        a repeated key's values as a list), if any. Keys that legitimately repeat
+        (``ChanVariable``, ``Variable``, command ``Output``) are no one's business here."""
+        for key, value in message.items():
+            if type(value) is list and key in self._single:
+                return str(key)
+        return None
+
     def _event(self, event: str, message: RawMessage) -> list[Inbound]:
         t = self.tracker
         facts: dict[str, Any] = {}
@@ -347,9 +415,8 @@ class AmiProtocol:
         out = self._signals(message, facts)
         for each in out:
             # a command confirmed by an event: its failed parts no longer fail it
-            for request in self._pending.values():
-                if isinstance(each, Signal) and each.name == request.confirm:
-                    request.confirmed = True
+            if type(each) is Signal:
+                self._confirmed_at[each.name] = self._serial
         return out
 
     def _post_facts(
@@ -374,6 +441,17 @@ class AmiProtocol:
         elif event == "DialEnd" and facts.get("Channel") == CONSULT:
             if message.get("DialStatus") != "ANSWER":
                 t.end_consultation()
+        elif event == "DialEnd" and facts.get("Channel") == AGENT:
+            # a ring group's dial fails when its last leg does, not at its first
+            facts["legs_left"] = t.legs_left(message.get("Channel"))
+        elif (event == "Newstate" and facts.get("Channel") == PEER) or (
+            event == "DialState" and facts.get("Channel") == AGENT
+        ):
+            ringing = message.get("ChannelState") == "5" or message.get("DialStatus") == "RINGING"
+            if ringing:
+                # several legs ringing at once are one call ringing: said once per dial
+                facts["first_ring"] = not t.rang
+                t.rang = True
         elif event == "ChanSpyStart" and facts.get("SpyerChannel") == AGENT:
             spyee = message.get("SpyeeChannel")
             if isinstance(spyee, str):
@@ -404,13 +482,28 @@ class AmiProtocol:
                 return
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
-        # the map reads the facts as the message's ``cti`` field; rules naming
-        # ``cti.after`` run again on the signal it gave (one message, two signals)
-        return list(
-            self._map.signals(
-                message, {"user": self.user, "device": self.tracker.device}, facts, after=_AFTER
-            )
-        )
+        context = {"user": self.user, "device": self.tracker.device}
+        # the map reads the facts as the packet's ``cti`` field: a decoded packet (a plain
+        # dict) lends itself for the look-up, instead of being copied (twice) per packet
+        view = message if type(message) is dict and "cti" not in message else dict(message)
+        view["cti"] = facts
+        try:
+            signal = self._map.signal(view, context)
+            if signal is None:
+                return []
+            out: list[Inbound] = [signal]
+            if self._chained and type(signal) is Signal:
+                # one packet, two signals in order: rules naming cti.after run on what it gave
+                view["cti"] = {**facts, _AFTER: signal.name}
+                for rule in self._chained:
+                    then = rule.match(view, context)
+                    if then is not None:
+                        out.append(then)
+                        break
+            return out
+        finally:
+            if view is message:
+                del view["cti"]
 
     # --- responses and lists ----------------------------------------------------------------
     def _request_of(self, action_id: str) -> tuple[_Request, int] | None:
@@ -421,6 +514,8 @@ class AmiProtocol:
         # isdecimal: the digits int() reads (and a regular expression's \d), no sign or space
         if not sep or not head.isdecimal() or not tail.isdecimal():
             return None
+        if len(head) > 20 or len(tail) > 9:
+            return None  # no id of ours is that long (and int() refuses thousands of digits)
         request_id, part = int(head), int(tail)
         request = self._pending.get(request_id) or self._recent.get(request_id)
         if request is None or part >= request.parts:
@@ -434,7 +529,7 @@ class AmiProtocol:
             return []
         request, part = found
         ok = message.get("Response") in _SUCCESS
-        reason = str(message.get("Message") or message.get("Response") or "error")
+        reason = clip(message.get("Message") or message.get("Response") or "error")
         if request.command == _KEEPALIVE:
             self._finish(request)
             return [Answer(request.request_id, ok, "" if ok else reason)]
@@ -448,7 +543,7 @@ class AmiProtocol:
                 "failed": request.failed + (0 if ok else 1),
             }
             out = self._signals(message, facts)
-            if out and not ok:
+            if not ok and any(type(s) is Signal for s in out):
                 ok = True  # the map says this error still means something (already a member)
         request.answered += 1
         if ok and request.command == "cancel_consult":
@@ -468,10 +563,12 @@ class AmiProtocol:
     def _close(self, request: _Request) -> list[Inbound]:
         """The request is fully answered: its final Answer (and Snapshot)."""
         self._finish(request)
+        confirmed = request.confirmed or (
+            request.confirm is not None
+            and self._confirmed_at.get(request.confirm, 0) >= request.serial
+        )
         failed = request.failed == request.parts or (
-            request.failed > 0
-            and not request.confirmed
-            and request.command in self._response_confirmed
+            request.failed > 0 and not confirmed and request.command in self._response_confirmed
         )
         reason = "; ".join(dict.fromkeys(request.reasons)) if failed else ""
         if request.command == _SNAPSHOT:
@@ -553,6 +650,11 @@ class AmiProtocol:
         )
         paused = any(str(r.get("Paused")) == "1" for r in members)
         payload: dict[str, Any] = {"group_ids": sorted(self._queues)}
+        if members:
+            # where a finished call returns to (the chart's history inside availability)
+            back = self._map.states.get("paused" if paused else "NOT_INUSE")
+            if back is not None:
+                payload["availability"] = back
         if not members:
             key = "not_member"
         elif own:
@@ -560,10 +662,15 @@ class AmiProtocol:
             payload["call_id"] = row.get("Linkedid") or row.get("UniqueID") or row.get("Uniqueid")
             if row.get("Application") == "ChanSpy":
                 key = "ChanSpy"
+                if restore:
+                    self._spyee = _spied(row, channels)
+            elif "BridgeId" in row:
+                key = _bridged_state(row, channels, self.tracker)
             else:
+                # Asterisk 11 lists no bridges: the channel's own state says what it can
                 key = _CHANNEL_STATES.get(str(row.get("ChannelState")), "Up")
-                if key == "Up" and device == "ONHOLD":
-                    key = "ONHOLD"
+            if key in ("Up", "Alone") and device == "ONHOLD":
+                key = "ONHOLD"
         elif device in _IN_CALL_DEVICE:
             key = device
         elif paused:
@@ -573,6 +680,66 @@ class AmiProtocol:
         state = self._map.states.get(key) or self._map.states.get("UNKNOWN", key)
         payload["vendor_state"] = key
         return Snapshot(state, MappingProxyType(payload), request_id)
+
+
+def _text_field(row: RawMessage, name: str) -> str:
+    """A field of a listing row as text ('' when absent or not text: a repeated key)."""
+    value = row.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _bridged_state(row: RawMessage, channels: Sequence[RawMessage], t: CallTracker) -> str:
+    """The agent's situation from the bridges of a CoreShowChannels listing (Asterisk 12+),
+    read from where the parties are rather than from the agent channel's own state, which
+    says ``Up`` alike for a call, a consultation, a held customer and an outbound call
+    still ringing at the far end:
+
+    - ``Consulting``: a party of the agent's call (same Linkedid) waits in a bridge the
+      agent's channel left (the held customer) while the agent talks to, or dials,
+      someone else;
+    - ``Apart``: that held party, and no one else with the agent (a consultation ended);
+    - ``Multiparty``: two or more others in the agent's bridge; ``Up``: one other;
+    - else the channel's state: ``Ringing`` (offered to the agent), ``Ring`` (the agent
+      dials), and ``Alone`` for an agent channel up with nobody yet (an Originate's
+      first leg, the far end still ringing).
+    """
+    bridge = _text_field(row, "BridgeId")
+    linked = {_text_field(r, "Linkedid") for r in channels if t.is_agent(r.get("Channel"))}
+    linked.discard("")
+    others = [r for r in channels if not t.is_agent(r.get("Channel"))]
+    with_me = [r for r in others if bridge and _text_field(r, "BridgeId") == bridge]
+    related = [r for r in others if _text_field(r, "Linkedid") in linked]
+    apart = [r for r in related if _text_field(r, "BridgeId") not in ("", bridge)]
+    dialling = [r for r in related if not _text_field(r, "BridgeId")]
+    if apart:
+        return "Consulting" if with_me or dialling else "Apart"
+    if len(with_me) >= 2:
+        return "Multiparty"
+    if with_me:
+        return "Up"
+    state = _CHANNEL_STATES.get(_text_field(row, "ChannelState"), "Up")
+    return "Alone" if state == "Up" else state
+
+
+def _spied(row: RawMessage, channels: Sequence[RawMessage]) -> str | None:
+    """The channel a ChanSpy channel spies on, from its ApplicationData (``PJSIP/8001-,q``)."""
+    prefix = _text_field(row, "ApplicationData").split(",", 1)[0]
+    if not prefix:
+        return None
+    for other in channels:
+        name = _text_field(other, "Channel")
+        if name.startswith(prefix) and name != row.get("Channel"):
+            return name
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    """True if ``text`` has a UTF-8 form (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_list_end(event: str, message: RawMessage) -> bool:
@@ -633,6 +800,73 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value if str(v).strip()]
+
+
+#: Keys the tracker and this module read as one value (beyond those the map's rules name).
+_READ_KEYS = frozenset(
+    (
+        *CHANNEL_FIELDS,
+        *_MEMBER_FIELDS,
+        "Event",
+        "Response",
+        "ActionID",
+        "EventList",
+        "BridgeUniqueid",
+        "BridgeNumChannels",
+        "Uniqueid",
+        "UniqueID",
+        "Linkedid",
+        "Queue",
+        "Oldname",
+        "Newname",
+        "LocalOneChannel",
+        "LocalTwoChannel",
+        "ChannelCalling",
+        "DestinationChannel",
+        "DialStatus",
+        "SubEvent",
+        "Bridgestate",
+        "Status",
+        "Paused",
+        "BridgeId",
+        "BridgeID",
+        "ChannelState",
+        "Application",
+        "ApplicationData",
+        "BridgedChannel",
+    )
+)
+
+
+@attrs.frozen
+class _MapFacts:
+    relevant: frozenset[str]
+    response_confirmed: frozenset[str]
+    single: frozenset[str]
+    chained: tuple[Any, ...]
+    expands: Mapping[str, str | None]
+
+
+@functools.lru_cache(maxsize=32)
+def _map_facts(vendor_map: VendorMap) -> _MapFacts:
+    """What the protocol reads from the map, worked out once per map."""
+    relevant, confirmed = _map_index(vendor_map)
+    return _MapFacts(
+        relevant,
+        confirmed,
+        _single_keys(vendor_map),
+        tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when),
+        MappingProxyType({name: _expands(ts) for name, ts in vendor_map.commands.items()}),
+    )
+
+
+def _single_keys(vendor_map: VendorMap) -> frozenset[str]:
+    """The keys read as one value: ``_READ_KEYS`` and every raw field a rule reads."""
+    keys = set(_READ_KEYS)
+    for rule in vendor_map.rules:
+        paths = [*rule.when, *rule.unless, *rule.require, *rule.payload.values()]
+        keys.update(p.split(".", 1)[0] for p in paths if not p.startswith("cti."))
+    return frozenset(keys)
 
 
 def _map_index(vendor_map: VendorMap) -> tuple[frozenset[str], frozenset[str]]:

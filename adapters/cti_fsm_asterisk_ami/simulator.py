@@ -76,6 +76,7 @@ class _Channel:
     bridge: str | None = None
     dialer: str | None = None
     application: str = ""
+    application_data: str = ""
     announced: bool = False
 
 
@@ -476,6 +477,7 @@ def _alerting(s: AmiSimulator, e: sw.LegAlerting) -> list[Packet]:
 
 def _answered(s: AmiSimulator, e: sw.LegAnswered) -> list[Packet]:
     c = s._channel(e.call, e.device)
+    dialer = c.dialer
     out = s._newstate(c, "6")
     local = s._local.get(e.call)
     out += s._dial_end(c, "ANSWER")
@@ -503,7 +505,14 @@ def _answered(s: AmiSimulator, e: sw.LegAnswered) -> list[Packet]:
         return out
     bridge = s._bridge_id(e.call)
     for (k, _), other in list(s._channels.items()):
-        if k == e.call and other is not c and other.state == "6" and other.bridge is None:
+        if k != e.call or other is c or other.bridge is not None:
+            continue
+        if other.name == dialer:
+            # the channel that dialled is answered too (Ring -> Up), as Asterisk's is
+            if other.state != "6":
+                out += s._newstate(other, "6")
+            out += s._enter(other, bridge)
+        elif other.state == "6":
             out += s._enter(other, bridge)
     out += s._enter(c, bridge)
     if e.agent is not None:
@@ -602,7 +611,9 @@ def _failed(s: AmiSimulator, e: sw.CallFailed) -> list[Packet]:
     c = s._channels.get((e.call, e.device))
     if c is None:
         return []
-    return s._dial_end(c, _DIAL_STATUS.get(e.cause, "CHANUNAVAIL"))
+    # the unreachable party's channel ends with its dial, as Asterisk hangs it up
+    status = _DIAL_STATUS.get(e.cause, "CHANUNAVAIL")
+    return [*s._dial_end(c, status), *s._hangup(c, e.cause)]
 
 
 def _transferred(s: AmiSimulator, e: sw.CallTransferred) -> list[Packet]:
@@ -663,6 +674,8 @@ def _conferenced(s: AmiSimulator, e: sw.CallConferenced) -> list[Packet]:
         out = [*s._new(spyer), *s._newstate(spyer, "6")]
         if spyee is not None:
             s._spies[spyer.name] = spyee.name
+            # ChanSpy's argument, as CoreShowChannels lists it: the spied device's prefix
+            spyer.application_data = f"{spyee.name.rsplit('-', 1)[0]}-,qdE"
             out.append(
                 {
                     "Event": "ChanSpyStart",
@@ -954,6 +967,7 @@ def _core_show_channels(s: AmiSimulator, session: _Session, a: Packet) -> Result
                 **s._fields(c),
                 "BridgeId": c.bridge or "",
                 "Application": c.application or ("AppDial" if c.dialer else "Dial"),
+                "ApplicationData": c.application_data,
                 "Duration": "00:00:01",
             }
         )

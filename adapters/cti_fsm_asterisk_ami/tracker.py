@@ -68,12 +68,14 @@ class CallTracker:
     __slots__ = (
         "_bridge_of",
         "_left",
+        "_legs",
         "_members",
         "_own",
         "_peers",
         "consulting",
         "device",
         "optimizing",
+        "rang",
     )
 
     def __init__(self, device: str | None) -> None:
@@ -89,6 +91,11 @@ class CallTracker:
         self.consulting = False
         #: Local channel halves being optimized away (12+): they are no party, until gone
         self.optimizing: set[str] = set()
+        #: agent channel -> the legs its dial is still ringing (a ring group dials several
+        #: at once: the dial fails when the last one does)
+        self._legs: dict[str, set[str]] = {}
+        #: the far end of the agent's current dial has rung (said once per dial)
+        self.rang = False
 
     # --- reading ----------------------------------------------------------------------------
     def is_agent(self, channel: Any) -> bool:
@@ -129,6 +136,10 @@ class CallTracker:
                 return name
         return next(reversed(self._peers), None)
 
+    def legs_left(self, channel: Any) -> int:
+        """How many legs of ``channel``'s dial still ring (after the event observed)."""
+        return len(self._legs.get(channel, ())) if isinstance(channel, str) else 0
+
     def bridge_of(self, channel: str | None) -> str | None:
         """The bridge ``channel`` is in, if known."""
         return None if channel is None else self._bridge_of.get(channel)
@@ -147,7 +158,8 @@ class CallTracker:
         """How many parties ``bridge`` joins: the count Asterisk reported (or the members
         known), less Local channel halves being optimized away."""
         members = self._members.get(bridge, set()) if isinstance(bridge, str) else set()
-        count = int(reported) if isinstance(reported, str) and reported.isdigit() else len(members)
+        readable = isinstance(reported, str) and reported.isdecimal() and len(reported) < 10
+        count = int(reported) if readable else len(members)
         return count - len(members & self.optimizing)
 
     def returns_to(self, channel: Any, bridge: Any) -> bool:
@@ -188,6 +200,39 @@ class CallTracker:
                 linked = row.get("BridgedChannel")  # Asterisk 11
                 if isinstance(linked, str) and linked and linked != "<none>":
                     self._peer_add(linked)
+        self.consulting = False
+        rows = [r for r in channels if isinstance(r.get("Channel"), str)]
+        linked = {r.get("Linkedid") for r in rows if self.is_agent(r["Channel"])} - {None, ""}
+        mine = self.channel
+        here = self.bridge_of(mine)
+        # a party of the agent's call waiting in another bridge is the customer the agent
+        # left for a consultation (held): the agent may go back there
+        apart = [
+            r
+            for r in rows
+            if not self.is_agent(r["Channel"])
+            and r.get("Linkedid") in linked
+            and self._bridge_of.get(r["Channel"]) not in (None, here)
+        ]
+        for r in apart:
+            self._peer_add(r["Channel"])
+            if mine is not None:
+                self._left[(mine, self._bridge_of[r["Channel"]])] = None
+        if apart:
+            # whoever else is with the agent, or still being dialled, is the consulted party
+            others = [
+                r["Channel"]
+                for r in rows
+                if not self.is_agent(r["Channel"])
+                and r not in apart
+                and (
+                    (here is not None and self._bridge_of.get(r["Channel"]) == here)
+                    or (r.get("Linkedid") in linked and r["Channel"] not in self._bridge_of)
+                )
+            ]
+            self.consulting = bool(others)
+            for name in others:
+                self._peer_add(name)
         for name in self._own:
             for other in self.others_in_bridge_of(name):
                 if not self.is_agent(other):
@@ -247,6 +292,7 @@ class CallTracker:
             del self._left[key]
         self._own.pop(channel, None)
         self._peers.pop(channel, None)
+        self._legs.pop(channel, None)
         bridge = self._bridge_of.get(channel)
         if bridge is not None:
             self._leave(bridge, channel)
@@ -274,9 +320,32 @@ class CallTracker:
 
 
 def _on_dial(t: CallTracker, m: Mapping[str, Any]) -> None:
-    if m.get("Event") == "Dial" and m.get("SubEvent") != "Begin":
+    event, caller = m.get("Event"), m.get("Channel")
+    dest = m.get("DestChannel") or m.get("Destination")
+    if (
+        event in ("DialBegin", "DialEnd")
+        and isinstance(caller, str)
+        and t.is_agent(caller)
+        and isinstance(dest, str)
+    ):
+        legs = t._legs.get(caller)
+        if event == "DialBegin":
+            if not legs:
+                t.rang = False  # a new dial: its first ring is news again
+                legs = t._legs[caller] = set()
+                while len(t._legs) > _MAX_OWN:
+                    del t._legs[next(iter(t._legs))]
+            if len(legs) < _MAX_PEERS:
+                legs.add(dest)
+        elif legs is not None:
+            legs.discard(dest)
+            if not legs:
+                del t._legs[caller]
+    if event == "Dial" and m.get("SubEvent") != "Begin":
         return
-    t._link(m.get("Channel"), m.get("DestChannel") or m.get("Destination"))
+    if event == "DialEnd":
+        return
+    t._link(caller, dest)
 
 
 def _on_queue_call(t: CallTracker, m: Mapping[str, Any]) -> None:
@@ -333,8 +402,7 @@ def _on_rename(t: CallTracker, m: Mapping[str, Any]) -> None:
 
 
 def _on_optimization(t: CallTracker, m: Mapping[str, Any]) -> None:
-    halves = {m.get("LocalOneChannel"), m.get("LocalTwoChannel")} - {None}
-    names = {h for h in halves if isinstance(h, str)}
+    names = {h for h in (m.get("LocalOneChannel"), m.get("LocalTwoChannel")) if isinstance(h, str)}
     # the halves stay marked until they hang up: their last bridge moves and their hangups
     # are the optimization's, not a party's
     if m.get("Event") == "LocalOptimizationBegin":

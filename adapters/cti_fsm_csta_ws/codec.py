@@ -8,6 +8,8 @@ nothing happened. ``feed`` never raises on what the peer sends.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from cti_fsm.adapter import Frame, Malformed, RawMessage
@@ -23,9 +25,30 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite(text: str) -> float:
+    # 1e999 is valid JSON that Python reads as infinity: no CTI field means that
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 # built once: json.loads/dumps with non-default arguments build a new one on every call
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+#: a \\uXXXX escape of a surrogate half; whether it is paired is decided after decoding
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if the decoded ``value`` has a string with an unpaired surrogate."""
+    try:
+        _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class JsonCodec:
@@ -53,6 +76,11 @@ class JsonCodec:
                 return [Malformed.of(f"binary frame is not UTF-8 (byte {exc.start})", data)]
         else:
             text = data
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return [Malformed.of("text frame holds a lone surrogate", text)]
         try:
             value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
@@ -67,6 +95,9 @@ class JsonCodec:
             return [
                 Malformed.of(f"a frame must hold a JSON object, not {type(value).__name__}", text)
             ]
+        if "\\u" in text and _LONE_SURROGATE.search(text) and _has_lone_surrogate(value):
+            # "\ud800" alone is valid JSON but no text: it could never be sent back
+            return [Malformed.of("a string holds a lone surrogate (\\ud800-\\udfff)", text)]
         return [value]
 
     def encode(self, message: RawMessage) -> Frame:
@@ -74,8 +105,13 @@ class JsonCodec:
 
         Raises:
             TypeError: the message holds something JSON cannot carry.
+            ValueError: a number that is not finite (NaN, infinity), or a string holding
+                a lone surrogate (a websocket text frame is UTF-8).
         """
-        return _ENCODER.encode(message)
+        text = _ENCODER.encode(message)
+        if not text.isascii():
+            text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a lone surrogate
+        return text
 
     def __repr__(self) -> str:
         return f"JsonCodec(max_frame={self.max_frame})"

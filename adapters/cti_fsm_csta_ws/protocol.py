@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -27,8 +28,9 @@ import attrs
 
 from cti_fsm.chart import Chart
 from cti_fsm.errors import Unsupported
-from cti_fsm.events import Answer, Inbound, RawMessage, Signal, Snapshot
-from cti_fsm.vendor_map import VendorMap
+from cti_fsm.events import Answer, Inbound, Malformed, RawMessage, Signal, Snapshot, clip
+from cti_fsm.ratelimit import RateLimitedLog
+from cti_fsm.vendor_map import VendorMap, excerpt
 
 from .codec import DEFAULT_MAX_FRAME, JsonCodec
 
@@ -44,7 +46,7 @@ OPTIONS: Mapping[str, str] = {
 #: The pseudo-command a snapshot request is recorded under.
 SNAPSHOT = "(snapshot)"
 #: Requests remembered while waiting for their responses; the oldest is forgotten beyond.
-MAX_OUTSTANDING = 65_536
+MAX_OUTSTANDING = 10_000
 #: The connection field that names the call in each call event.
 _CONNECTION_FIELD: Mapping[str, str] = {
     "serviceInitiated": "initiatedConnection",
@@ -82,15 +84,60 @@ def error_reason(error: Any) -> str:
     value = error.get("value")
     text = f"{category}.{value}" if value is not None else str(category)
     message = error.get("message")
-    return f"{text}: {message}" if message else text
+    return clip(f"{text}: {message}" if message else text)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else none (a number or an object is not a list of items)."""
+    return value if isinstance(value, list) else []
+
+
+def _id(value: Any) -> Any:
+    """``value`` if it can be an identifier (text, or a whole number), else None: a list
+    or an object where an id belongs is never taken for one."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return None
+
+
 def _call_id(value: Any) -> Any:
-    return _mapping(value).get("callID")
+    return _id(_mapping(value).get("callID"))
+
+
+def _snapshot_problem(result: Mapping[str, Any]) -> str | None:
+    """What makes a SnapshotDevice result unreadable (None: it is readable)."""
+    device = result.get("device")
+    if device is not None and not isinstance(device, str):
+        return f"device is a {type(device).__name__}"
+    agent = result.get("agentState")
+    if agent is not None and not isinstance(agent, Mapping):
+        return f"agentState is a {type(agent).__name__}"
+    if isinstance(agent, Mapping) and not isinstance(agent.get("state", ""), str):
+        return "agentState.state is not text"
+    calls = result.get("snapshotData")
+    if calls is None:
+        return None
+    if not isinstance(calls, list):
+        return f"snapshotData is a {type(calls).__name__}"
+    for call in calls:
+        if not isinstance(call, Mapping):
+            return "a snapshotData entry is not an object"
+        ident = call.get("connectionIdentifier")
+        if ident is not None and (
+            not isinstance(ident, Mapping) or ("callID" in ident and _call_id(ident) is None)
+        ):
+            return "a snapshotData entry's callID is not an id"
+        state = call.get("localConnectionState")
+        if state is not None and not isinstance(state, str):
+            return "a localConnectionState is not text"
+        endpoints = call.get("endpoints")
+        if endpoints is not None and not isinstance(endpoints, list):
+            return "endpoints is not a list"
+    return None
 
 
 class CstaProtocol:
@@ -135,6 +182,7 @@ class CstaProtocol:
         self._application_id = str(options.get("application_id", "cti-fsm"))
         self._secret_args = _secret_args(chart, vendor_map)
         self._outstanding: dict[Any, _Request] = {}
+        self._warn = RateLimitedLog(log)
         self._aux_ids = itertools.count(1)
         # what rules see as context and as ``me``, rebuilt only when what they hold changed
         self._known: tuple[str | None, ...] = ()
@@ -230,7 +278,13 @@ class CstaProtocol:
         self._outstanding[invoke_id] = request
         while len(self._outstanding) > MAX_OUTSTANDING:
             forgotten = next(iter(self._outstanding))
-            log.warning("%s: no response to request %r; forgotten", self.user, forgotten)
+            self._warn.warning(
+                time.monotonic(),
+                "forgotten",
+                "%s: no response to request %r; forgotten",
+                self.user,
+                forgotten,
+            )
             del self._outstanding[forgotten]
 
     # --- inbound -----------------------------------------------------------------------------
@@ -257,6 +311,8 @@ class CstaProtocol:
         # cheaper than a mapping view that every field look-up would go through
         view = {**message, "me": self._me()}
         signal = self._map.signal(view, self._correlation())
+        if isinstance(signal, Malformed):
+            return [signal]  # it moves nothing: not the calls followed either
         self._follow(message)
         return [signal] if signal is not None else []
 
@@ -278,6 +334,11 @@ class CstaProtocol:
             return []
         if request.command == SNAPSHOT:
             if ok:
+                problem = _snapshot_problem(result)
+                if problem is not None:
+                    # said at once: the session goes on instead of waiting out its timeout
+                    bad = Malformed(f"unreadable snapshot: {problem}", excerpt(message))
+                    return [bad, Answer(request.request_id, False, bad.reason)]
                 return [self._snapshot(result, request.request_id)]
             return [Answer(request.request_id, False, reason)]
         if ok:
@@ -288,6 +349,9 @@ class CstaProtocol:
                 "me": self._me(),
             }
             signal = self._map.signal(view, self._correlation())
+            if isinstance(signal, Malformed):
+                # a response the map cannot read answers its command at once, as refused
+                return [signal, Answer(request.request_id, False, signal.reason)]
             if signal is not None:
                 # the response itself confirms the command: one value answers it, by id
                 return [Signal(signal.name, signal.payload, request.request_id)]
@@ -296,8 +360,8 @@ class CstaProtocol:
     def _learn(self, command: str, result: Mapping[str, Any]) -> None:
         """What a positive response teaches: the session and device after a login."""
         if command == "connect":
-            device = result.get("device")
-            session = result.get("sessionID")
+            device = _id(result.get("device"))
+            session = _id(result.get("sessionID"))
             self.device = str(device) if device is not None else self.device
             self.session_id = str(session) if session is not None else self.session_id
         elif command == "disconnect":
@@ -314,25 +378,25 @@ class CstaProtocol:
             if params.get("transferringDevice") == me:
                 self.call_id = self.consult_call_id = None
                 return
-            for moved in params.get("transferredConnections") or ():
+            for moved in _list(params.get("transferredConnections")):
                 new = _mapping(_mapping(moved).get("newConnection"))
                 if new.get("deviceID") == me:
                     old = _call_id(_mapping(moved).get("oldConnection"))
                     if old == self.consult_call_id:
                         self.consult_call_id = None
-                    self.call_id = new.get("callID")
+                    self.call_id = _id(new.get("callID"))
             return
         if event == "conferenced":
-            for connection in params.get("conferenceConnections") or ():
-                if _mapping(connection).get("deviceID") == me:
-                    self.call_id = _mapping(connection).get("callID")
+            for connection in _list(params.get("conferenceConnections")):
+                if _mapping(connection).get("deviceID") == me and _call_id(connection):
+                    self.call_id = _call_id(connection)
                     self.consult_call_id = None
             return
         field = _CONNECTION_FIELD.get(str(event))
         if field is None:
             return
         connection = _mapping(params.get(field))
-        call = connection.get("callID")
+        call = _id(connection.get("callID"))
         if call is None:
             return
         subject = params.get(_SUBJECT_FIELD.get(str(event), ""))
@@ -360,8 +424,8 @@ class CstaProtocol:
     # --- snapshot ------------------------------------------------------------------------------
     def _snapshot(self, result: Mapping[str, Any], request_id: int) -> Snapshot:
         device = result.get("device")
-        if device is not None:
-            self.device = str(device)
+        if isinstance(device, str):
+            self.device = device
         agent = _mapping(result.get("agentState"))
         agent_state = agent.get("state", "agentNull")
         calls = [c for c in result.get("snapshotData") or () if isinstance(c, Mapping)]
@@ -369,7 +433,9 @@ class CstaProtocol:
         key = situation or agent_state
         state = self._map.states.get(str(key))
         if state is None:
-            log.warning("%s: snapshot situation %r is not in the map's states", self.user, key)
+            log.warning(
+                "%s: snapshot situation %s is not in the map's states", self.user, clip(repr(key))
+            )
             state = self._map.states.get("agentNull", self._chart.initial)
         self.call_id, self.consult_call_id = primary, consult
         payload = {

@@ -22,6 +22,7 @@ and ``sim.requests(agent)`` lists what the server received (passwords shown as `
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
 from cti_fsm.adapter import Malformed
+from cti_fsm.ratelimit import RateLimitedLog
 from cti_fsm.simulator_server import Client, ClientLink, SimulatorServer
 from cti_fsm.switch import (
     AgentCheckedIn,
@@ -62,6 +64,9 @@ log = logging.getLogger("cti_fsm_csta_ws.simulator")
 PROTOCOL_VERSION = "csta-json-1"
 #: How many received requests ``requests()`` remembers (the oldest are forgotten).
 REQUEST_LOG = 100_000
+#: How many frames may wait for a client that does not read before it is disconnected
+#: (a few MB of events; a client reading at all drains them long before).
+BACKLOG = 10_000
 
 #: Switch error code -> ECMA-269 error (category, value).
 CSTA_ERRORS: Mapping[str, tuple[str, str]] = {
@@ -189,11 +194,13 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         # each entry of _received is [agent, request, redacted yet?]: a sign-in is redacted
         # when received, the others (no secrets in this protocol after it) when first asked
         # for: the requests are only read, never changed
-        super().__init__(switch, received_kept=REQUEST_LOG, backlog=None)
+        super().__init__(switch, received_kept=REQUEST_LOG, backlog=BACKLOG)
         self.secrets = secrets
         self.max_frame = max_frame
         self.handshake_timeout = handshake_timeout
         self._codec = JsonCodec(max_frame)
+        # a client sending garbage gets one warning per interval, not one per frame
+        self._warn = RateLimitedLog(log)
         # the events of the request being handled: they go out after its response
         self._holding: list[SwitchEvent] | None = None
 
@@ -214,7 +221,13 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
     def _client_sent(self, conn: _Connection, frame: str | bytes) -> bool:
         for item in self._codec.feed(frame):
             if isinstance(item, Malformed):
-                log.warning("connection %d: malformed request: %s", conn.id, item.reason)
+                self._warn.warning(
+                    time.monotonic(),
+                    "malformed",
+                    "connection %d: malformed request: %s",
+                    conn.id,
+                    item.reason,
+                )
                 continue
             self._handle(conn, item)
         return True
@@ -277,7 +290,13 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
         invoke_id = message.get("invokeId")
         service = message.get("service")
         if message.get("type") != "request" or invoke_id is None:
-            log.warning("connection %d: not a request, ignored: %s", conn.id, message.get("type"))
+            self._warn.warning(
+                time.monotonic(),
+                "not a request",
+                "connection %d: not a request, ignored: %.40r",
+                conn.id,
+                message.get("type"),
+            )
             return
         params = message.get("params")
         if not isinstance(params, Mapping):

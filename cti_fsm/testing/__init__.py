@@ -8,6 +8,9 @@
   seeded with the shortest paths to every transition.
 - ``simulator_process``: ``cti-fsm simulate`` in a process of its own with its HTTP control,
   for tests of programs that use the library (``SimulatorProcess.control(op, ...)``).
+- ``conformance`` (``check_adapter``), ``faults`` (``check_fault_matrix``: every scenario
+  with the link dropped at every step, in virtual time) and ``fuzz`` (mutated frames
+  through the sans-IO session) for adapter authors.
 
 The hypothesis tools are imported on first use, so ``Coverage`` (and the pytest plugin)
 work without hypothesis installed.

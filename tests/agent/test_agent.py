@@ -593,3 +593,17 @@ async def test_a_chart_of_your_own_gets_its_commands_as_attributes(tiny, server,
         with pytest.raises(cti_fsm.IllegalCommand):
             await agent.hold()
         assert server.ops()[-1] == "finish_wrap_up"
+
+
+async def test_a_consumer_that_stops_reading_costs_one_warning_not_one_per_loss(
+    tiny, server, autojump_clock, caplog
+):
+    async with open_agent(tiny, "mem://", "1001", PASSWORD, notification_buffer=2) as agent:
+        await agent.check_in("g1")
+        async with agent.subscribe():
+            for n in range(200):  # nobody reads: the buffer of two overflows 200 times
+                await deliver(server.link, {"signal": "paused", "payload": {"reason": str(n)}})
+                await deliver(server.link, {"signal": "restored"})
+            assert agent.statistics().dropped_notifications >= 390
+        lost = [r for r in caplog.records if "slow notification consumer" in r.getMessage()]
+        assert len(lost) == 1

@@ -236,3 +236,58 @@ def test_a_packet_just_within_the_limit_is_decoded_whole() -> None:
     assert AmiCodec(max_packet=100).feed(packet) == [{"Event": "Cdr", "Data": "x" * 80}]
     out = AmiCodec(max_packet=99).feed(packet)
     assert len(out) == 1 and isinstance(out[0], Malformed)
+
+
+# --- the stream's split never changes what is decoded (issue 11) ----------------------------
+LONG = b"Event: A\r\nLong: " + b"x" * 300 + b"\r\nChannel: Y\r\n\r\n"
+
+
+def test_an_over_long_line_whose_end_arrives_alone_lets_nothing_out() -> None:
+    data = LONG + b"Event: Next\r\n\r\n"
+    end_of_long_line = data.index(b"\r\nChannel")
+    whole = AmiCodec(max_packet=100).feed(data)
+    assert [m for m in whole if not isinstance(m, Malformed)] == [{"Event": "Next"}]
+    for cut in (end_of_long_line, end_of_long_line + 1, end_of_long_line + 2):
+        codec = AmiCodec(max_packet=100)
+        assert codec.feed(data[:cut]) + codec.feed(data[cut:]) == whole, cut
+
+
+PIECES = [
+    b"Asterisk Call Manager/7.0.3\r\n",
+    b"Event: Hangup\r\nChannel: X\r\n\r\n",
+    LONG,
+    b"Event: B\nKey: v\n\n",
+    b"Response: Follows\r\nPrivilege: Command\r\nline one\r\n--END COMMAND--\r\n\r\n",
+    b"garbage line\r\n",
+    b"\r\n",
+    b"Event: C\r\nEvent: D\r\n\r\n",
+    b"Response: Success\r\nActionID: 1\r\n\r\n",
+    "Event: é\r\nX: é\r\n\r\n".encode(),
+    b"\xff\xfe\r\n",
+    b"Key: " + b"y" * 150 + b"\r\n\r\n",
+    # blanks: an empty line ends a packet, a blank line longer than a packet is too long
+    b"\r" + b" " * 300 + b"\r\n",
+    b" " * 100 + b"\r\n\r\n",
+    b"Event: Z\r\n" + b" " * 250 + b"\r\n\r\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+    limit=st.sampled_from([64, 128, 200, 400, 65536]),
+)
+def test_any_split_of_any_stream_decodes_as_the_whole(
+    pieces: list[bytes], cuts: list[int], limit: int
+) -> None:
+    data = b"".join(pieces)
+    whole = AmiCodec(max_packet=limit).feed(data)
+    codec = AmiCodec(max_packet=limit)
+    out: list[object] = []
+    previous = 0
+    for cut in sorted(c for c in cuts if c <= len(data)):
+        out += codec.feed(data[previous:cut])
+        previous = cut
+    out += codec.feed(data[previous:])
+    assert out == whole

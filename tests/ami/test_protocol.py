@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from amitools import AGENT, AGENT_CH, CALLER_CH, feed, inbound_call, names, response
 from cti_fsm_asterisk_ami import adapter
+from cti_fsm_asterisk_ami.codec import EncodeError
 from cti_fsm_asterisk_ami.protocol import AmiProtocol
 
-from cti_fsm.adapter import Answer, Signal, Snapshot
+from cti_fsm.adapter import Answer, Malformed, Signal, Snapshot
 from cti_fsm.errors import InvalidArguments, Unsupported
 from cti_fsm.vendor_map import MissingContext
 
@@ -702,3 +703,152 @@ def test_the_packet_is_left_as_it_came_after_the_map_read_it(protocol: AmiProtoc
     copies = [dict(p) for p in packets]
     feed(protocol, *packets)
     assert packets == copies and [list(p) for p in packets] == [list(c) for c in copies]
+
+
+# --- resync after a link drop: the bridges say where the parties are (issue 11) -------------
+LOCAL_1 = "Local/5550199@default-00000004;1"
+LOCAL_2 = "Local/5550199@default-00000004;2"
+TARGET_CH = "PJSIP/trunk-0000000b"
+
+
+def _row(channel: str, state: str, bridge: str = "", linked: str = "L1") -> dict[str, Any]:
+    return {"Channel": channel, "ChannelState": state, "BridgeId": bridge, "Linkedid": linked}
+
+
+@pytest.mark.parametrize(
+    ("channels", "state", "vendor_state"),
+    [
+        # Atxfer, the target ringing: the customer waits alone in the call's first bridge
+        (
+            [
+                _row(CALLER_CH, "6", "b1"),
+                _row(AGENT_CH, "6", "b2"),
+                _row(LOCAL_1, "0", "b2"),
+                _row(LOCAL_2, "4"),
+                _row(TARGET_CH, "5"),
+            ],
+            "checked_in.consulting",
+            "Consulting",
+        ),
+        # the consulted party answered (the Local pair optimized away)
+        (
+            [_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6", "b2"), _row(TARGET_CH, "6", "b2")],
+            "checked_in.consulting",
+            "Consulting",
+        ),
+        # the consultation ended: the customer still waits, the agent is with no one
+        ([_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6")], "checked_in.held", "Apart"),
+        # an answered outbound call whose dialling channel still says Ring
+        (
+            [_row(AGENT_CH, "4", "b1"), _row(TARGET_CH, "6", "b1")],
+            "checked_in.talking",
+            "Up",
+        ),
+        # an Originate's first leg up, the far end still ringing
+        ([_row(AGENT_CH, "6"), _row(TARGET_CH, "5")], "checked_in.dialing", "Alone"),
+        # a conference: two others in the agent's bridge
+        (
+            [_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6", "b1"), _row(TARGET_CH, "6", "b1")],
+            "checked_in.three_party",
+            "Multiparty",
+        ),
+    ],
+)
+def test_the_snapshot_reads_the_bridges_not_the_agent_channel_state(
+    protocol: AmiProtocol, channels: list[dict[str, Any]], state: str, vendor_state: str
+) -> None:
+    (snap,) = snapshot_of(protocol, [{**MEMBER, "Status": "2", "Paused": "0"}], channels)
+    assert isinstance(snap, Snapshot)
+    assert (snap.state, snap.payload["vendor_state"]) == (state, vendor_state)
+
+
+def test_a_consultation_resynchronised_goes_on_as_one(protocol: AmiProtocol) -> None:
+    snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "2", "Paused": "0"}],
+        [
+            _row(CALLER_CH, "6", "b1"),
+            _row(AGENT_CH, "6", "b2"),
+            _row(LOCAL_1, "0", "b2"),
+            _row(LOCAL_2, "4"),
+        ],
+    )
+    # the consulted party answers: the Local channel's dial, known as the consultation's
+    answered = {
+        "Event": "DialEnd",
+        "Channel": LOCAL_2,
+        "DestChannel": TARGET_CH,
+        "DialStatus": "ANSWER",
+        "Linkedid": "L1",
+    }
+    assert names(feed(protocol, answered)) == ["consult_answered"]
+    # the agent goes back to the held customer's bridge: the customer is taken back
+    back = {"Event": "BridgeEnter", "BridgeUniqueid": "b1", "Channel": AGENT_CH}
+    assert names(feed(protocol, back)) == ["retrieved"]
+
+
+def test_the_snapshot_says_where_a_finished_call_returns(protocol: AmiProtocol) -> None:
+    (snap,) = snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "6", "Paused": "0"}],
+        [_row(AGENT_CH, "5")],
+    )
+    assert isinstance(snap, Snapshot)
+    assert snap.payload["availability"] == "checked_in.available.idle"
+    (paused,) = snapshot_of(protocol, [{**MEMBER, "Status": "6", "Paused": "1"}], [])
+    assert isinstance(paused, Snapshot)
+    assert paused.payload["availability"] == "checked_in.available.paused"
+
+
+def test_a_supervisor_resynchronised_while_listening_can_take_over(
+    protocol: AmiProtocol,
+) -> None:
+    spyer = "PJSIP/1001-0000000c"
+    agent_ch = "PJSIP/8001-00000002"
+    snapshot_of(
+        protocol,
+        [{**MEMBER, "Status": "2", "Paused": "0"}],
+        [
+            _row(CALLER_CH, "6", "b1"),
+            _row(agent_ch, "6", "b1"),
+            {**_row(spyer, "6"), "Application": "ChanSpy", "ApplicationData": "PJSIP/8001-,qdE"},
+        ],
+    )
+    (bridge,) = protocol.encode_command("disconnect_call", {"agent_id": "PJSIP/8001"}, 33)
+    assert (bridge["Channel1"], bridge["Channel2"]) == (CALLER_CH, spyer)
+
+
+# --- malformed never moves the machine (issue 11) ---------------------------------------------
+def test_a_repeated_key_the_adapter_reads_is_malformed_not_a_type_error(
+    protocol: AmiProtocol,
+) -> None:
+    hangup = {"Event": "Hangup", "Channel": [AGENT_CH, CALLER_CH], "Linkedid": "L1"}
+    (bad,) = feed(protocol, hangup)
+    assert isinstance(bad, Malformed) and "'Channel' appears more than once" in bad.reason
+    optimized = {
+        "Event": "LocalOptimizationBegin",
+        "LocalOneChannel": ["Local/1@x-1;1", "Local/1@x-1;2"],
+        "LocalTwoChannel": "Local/1@x-1;2",
+    }
+    assert isinstance(feed(protocol, optimized)[0], Malformed)
+    # keys that repeat in real traffic are read as before
+    variables = {"Event": "Newchannel", "Channel": AGENT_CH, "ChanVariable": ["A=1", "B=2"]}
+    assert feed(protocol, variables) == []
+
+
+def test_a_snapshot_with_an_unreadable_row_is_refused_at_once(protocol: AmiProtocol) -> None:
+    status, _ = protocol.snapshot_request(50)
+    row = {**MEMBER, "ActionID": status["ActionID"], "Status": "1", "Paused": ["0", "1"]}
+    out = feed(protocol, response(status), row)
+    assert isinstance(out[0], Malformed)
+    assert out[1] == Answer(50, False, out[0].reason)
+
+
+def test_arguments_that_cannot_be_encoded_are_refused(protocol: AmiProtocol) -> None:
+    with pytest.raises(InvalidArguments, match="not valid Unicode"):
+        protocol.encode_command("consult", {"target": "55\ud800"}, 60)
+    # refused before anything was noted: no consultation is thought to run
+    assert not protocol.tracker.consulting and 60 not in protocol._pending
+    # and the codec refuses such text too, whoever asks it
+    with pytest.raises(EncodeError, match="not valid Unicode"):
+        protocol.encode({"Action": "Originate", "Exten": "55\ud800"})

@@ -221,3 +221,14 @@ def test_replay_accepts_decoded_messages_and_the_adapter_object() -> None:
     items = list(replay(adapter, messages, user="PJSIP/7", start="connected"))
     assert [(r.index, r.step.target) for r in items if r.step] == [(0, IDLE), (2, PAUSED)]
     assert items[-1].step.notifications[0].payload["reason"] == "lunch"  # type: ignore[union-attr]
+
+
+def test_a_replayed_message_the_protocol_calls_malformed_moves_nothing() -> None:
+    from cti_fsm_asterisk_ami import adapter
+
+    from cti_fsm.events import Malformed
+    from cti_fsm.replay import replay
+
+    repeated = {"Event": "Hangup", "Channel": ["PJSIP/1001-1", "PJSIP/1001-2"]}
+    (only,) = list(replay(adapter, [repeated], user="PJSIP/1001", start="talking"))
+    assert isinstance(only.message, Malformed) and not only.moved

@@ -189,3 +189,33 @@ def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
     assert all(x > 0 for x in (trio_rate, asyncio_rate, sync_rate))
     assert asyncio_ratio == pytest.approx(asyncio_rate / trio_rate, rel=0.02)
     assert sync_ratio == pytest.approx(sync_rate / trio_rate, rel=0.02)
+
+
+BOUNDS_LINE = re.compile(
+    rf"ami_per_event_ratio={NUMBER} ami_us={NUMBER} ami_base_us={NUMBER} ami_pending=([0-9]+)"
+    rf" csta_per_event_ratio={NUMBER} csta_us={NUMBER} csta_base_us={NUMBER}"
+    rf" csta_pending=([0-9]+)"
+)
+
+
+def test_bounds_ends_with_its_figures_and_holds_no_more_than_the_cap() -> None:
+    lines = run_benchmark("bounds.py", "--pending", "12000", "--events", "200")
+    found = BOUNDS_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    # 12000 requests never answered: each protocol keeps only its cap of them
+    assert int(found.group(4)) == 10_000 and int(found.group(8)) == 10_000
+
+
+FUZZ_LINE = re.compile(
+    r"inputs=([0-9]+) crashes=([0-9]+) undocumented=([0-9]+) split_mismatches=([0-9]+)"
+    r" moved_by_malformed=([0-9]+)"
+)
+
+
+def test_a_small_fuzz_run_of_every_adapter_finds_nothing() -> None:
+    lines = run_benchmark("fuzz.py", "--inputs", "1500", "--seed", "7")
+    found = FUZZ_LINE.fullmatch(lines[-1])
+    assert found, lines[-1]
+    assert found.groups() == ("1500", "0", "0", "0", "0"), "\n".join(lines)
+    # every adapter in the table ran
+    assert sum("inputs=1500 " in line for line in lines[:-1]) >= 2

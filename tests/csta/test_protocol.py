@@ -10,7 +10,7 @@ from cti_fsm_csta_ws import adapter
 from cti_fsm_csta_ws.protocol import CstaProtocol, error_reason
 
 import cti_fsm
-from cti_fsm.adapter import Answer, Signal, Snapshot
+from cti_fsm.adapter import Answer, Malformed, Signal, Snapshot
 from cti_fsm.errors import Unsupported
 from cti_fsm.vendor_map import MissingContext
 
@@ -886,3 +886,53 @@ def test_snapshot_with_an_unknown_agent_state_falls_back_to_logged_in(proto: Cst
         {"type": "response", "invokeId": 4, "result": snapshot_result("agentOnMars")}
     )
     assert isinstance(snapshot, Snapshot) and snapshot.state == "connected"
+
+
+# --- malformed never moves the machine (issue 11) ---------------------------------------------
+MALFORMED_EVENTS = [
+    # a hold by this device of a call that is not the agent's
+    event("held", heldConnection=cid("c9", ME), holdingDevice=ME),
+    # a conference naming no call at all
+    event("conferenced"),
+    # a callID that is a list: no longer "any element matches"
+    event("connectionCleared", droppedConnection=cid(["c1", "c2"], ME), releasingDevice=ME),  # type: ignore[arg-type]
+    # an object where the call id of the payload belongs
+    event("delivered", connection={"callID": {"x": 1}, "deviceID": ME}, alertingDevice=ME),
+]
+
+
+@pytest.mark.parametrize("message", MALFORMED_EVENTS, ids=lambda m: m["event"])
+def test_a_wrong_typed_or_foreign_event_is_malformed_and_changes_nothing(
+    proto: CstaProtocol, message: dict[str, Any]
+) -> None:
+    proto.call_id = "c1"
+    (out,) = proto.receive(message)
+    assert isinstance(out, Malformed)
+    assert len(out.excerpt) <= 120
+    # the protocol's idea of the calls did not move either
+    assert (proto.call_id, proto.consult_call_id) == ("c1", None)
+
+
+def test_an_unreadable_snapshot_is_refused_at_once(proto: CstaProtocol) -> None:
+    proto.snapshot_request(7)
+    bad = {"type": "response", "invokeId": 7, "result": {"snapshotData": 5}}
+    out = proto.receive(bad)
+    assert isinstance(out[0], Malformed) and "snapshotData is a int" in out[0].reason
+    assert out[1] == Answer(7, False, out[0].reason)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type":"event","event":"held","params":{"x":1e999}}', '{"type":"event","x":"\\ud800"}'],
+)
+def test_numbers_out_of_range_and_lone_surrogates_are_malformed(
+    proto: CstaProtocol, frame: str
+) -> None:
+    (out,) = proto.decode(frame)
+    assert isinstance(out, Malformed)
+
+
+def test_text_a_websocket_cannot_carry_is_refused_when_encoding(proto: CstaProtocol) -> None:
+    (request,) = proto.encode_command("dial_out", {"number": "55\ud800"}, 8)
+    with pytest.raises(ValueError):
+        proto.encode(request)

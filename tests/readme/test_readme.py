@@ -84,3 +84,13 @@ def test_the_own_chart_example_loads_and_fits_every_shipped_vendor() -> None:
     for vendor in ("csta-ws", "asterisk-ami", "freeswitch-esl"):
         adapter = load_adapter(vendor).for_chart(chart)  # type: ignore[attr-defined]
         assert "tag_call" not in adapter.unsupported
+
+
+def test_fault_matrix_example_runs_as_shown() -> None:
+    code = re.findall(r"```python\n(.*?)\n```", README, re.S)
+    example = next(c for c in code if "check_fault_matrix" in c)
+    scope: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), scope)
+    test = scope["test_my_adapter_survives_every_drop"]
+    assert callable(test)
+    test()

@@ -485,3 +485,72 @@ def test_passthrough_hands_out_raw_messages_only_when_asked() -> None:
     session.passthrough = True
     feed(session, clock, {"hello": 2})
     assert session.events() == [Received({"hello": 2})]
+
+
+# --- issue 11: what a drop leaves unknown, what cannot be sent, what is malformed ------------
+
+
+def test_a_drop_says_whether_each_command_had_been_sent() -> None:
+    session, clock = logged_in("checked_in.available.idle")
+    sent_one = session.send_command("pause", {}, clock.now)
+    queued = session.send_command("restore", {}, clock.now)
+    sent(session)
+    session.connection_lost("server went away")
+    assert isinstance(sent_one.error, cti_fsm.Disconnected) and sent_one.error.sent
+    assert "it had been sent, its outcome is unknown" in str(sent_one.error)
+    assert isinstance(queued.error, cti_fsm.Disconnected) and not queued.error.sent
+    assert "outcome is unknown" not in str(queued.error)
+
+
+def test_arguments_the_wire_cannot_carry_are_refused_before_anything_is_sent() -> None:
+    session, clock = logged_in("checked_in.available.idle")
+    protocol: Any = session.protocol
+    encode = protocol.encode
+
+    def strict(message: dict[str, Any]) -> str:
+        text = encode(message)
+        if "\\ud800" in text:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return str(text)
+
+    protocol.encode = strict
+    with pytest.raises(cti_fsm.InvalidArguments, match="cannot be sent") as info:
+        session.send_command("dial_out", {"number": "55\ud800"}, clock.now)
+    assert info.value.command == "dial_out"
+    assert sent(session) == [] and session.pending_commands() == ()
+    # the session goes on: the next command is served
+    session.send_command("pause", {}, clock.now)
+    assert [m["op"] for m in sent(session)] == ["pause"]
+
+
+def test_a_refused_snapshot_ends_the_resync_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    session = make()
+    session.start(clock.now)
+    [connect] = sent(session)
+    feed(session, clock, {"answer": connect["id"], "ok": True}, {"signal": "logged_in"})
+    [snapshot] = sent(session)
+    feed(session, clock, {"answer": snapshot["id"], "ok": False, "reason": "unreadable"})
+    assert session.ready  # not waited out
+    assert "no usable snapshot (unreadable)" in caplog.text
+
+
+def test_malformed_warnings_are_rate_limited_with_counts(caplog: pytest.LogCaptureFixture) -> None:
+    session, clock = logged_in("checked_in.available.idle")
+    for _ in range(1000):
+        session.receive_data("{not json", clock.now)
+    assert session.stats["malformed"] == 1000
+    records = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(records) == 1
+    session.receive_data("{not json", clock.now + 11)
+    records = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(records) == 2 and "999 more like this" in records[-1].getMessage()
+
+
+def test_a_refusal_of_kilobytes_is_clipped_in_the_error() -> None:
+    session, clock = logged_in("checked_in.available.idle")
+    ticket = session.send_command("pause", {}, clock.now)
+    [pause] = sent(session)
+    feed(session, clock, {"answer": pause["id"], "ok": False, "reason": "x" * 70_000})
+    assert isinstance(ticket.error, cti_fsm.CommandFailed)
+    assert len(str(ticket.error)) < 400

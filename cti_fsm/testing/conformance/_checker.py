@@ -55,6 +55,7 @@ from ._scenario_language import (
     StepSpec,
     Stimulus,
     default_login,
+    gap_for,
 )
 from ._shipped_scenarios import INBOUND_GROUP, PHONE_ACTIONS, SCENARIOS, STIMULI, _stimuli_now
 
@@ -228,14 +229,7 @@ class _Checker:
 
     # --- checking -------------------------------------------------------------------------------
     def _gap_for(self, role: str, state: str, truth: str) -> Gap | None:
-        for gap in self.gaps:
-            if gap.role not in (None, role):
-                continue
-            if self.chart.resolve(gap.agent_state) == state and (
-                self.chart.resolve(gap.switch_state) == truth
-            ):
-                return gap
-        return None
+        return gap_for(self.chart, self.gaps, role, state, truth)
 
     def _mismatch(self, run: _Run) -> tuple[str, str] | None:
         """The first role whose agent differs from the switch (no gap explains it)."""

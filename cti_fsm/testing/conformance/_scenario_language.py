@@ -8,7 +8,7 @@ agent and switch that the adapter cannot avoid. Nothing here runs: the checker p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -87,6 +87,17 @@ class Gap:
     agent_state: str
     switch_state: str
     role: str | None = None
+
+
+def gap_for(chart: Any, gaps: Sequence[Gap], role: str, state: str, truth: str) -> Gap | None:
+    """The declared gap that explains ``role``'s agent being in ``state`` while the switch
+    says ``truth`` (both full paths), if any."""
+    for gap in gaps:
+        if gap.role not in (None, role):
+            continue
+        if chart.resolve(gap.agent_state) == state and chart.resolve(gap.switch_state) == truth:
+            return gap
+    return None
 
 
 # --- scenarios as data -------------------------------------------------------------------------
