@@ -12,7 +12,7 @@ from esltools import AGENT, AGENT_LEG, CALLER_LEG, cc, channel, feed, job, names
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti_fsm.adapter import Answer, Signal, Snapshot
+from cti_fsm.adapter import Answer, Malformed, Signal, Snapshot
 from cti_fsm.errors import InvalidArguments, MissingContext, Unsupported
 
 AGENT_NAME = "sofia/internal/8001@10.0.0.5"
@@ -485,7 +485,7 @@ def test_any_json_values_in_any_order_never_raise(data: st.DataObject) -> None:
         for key in data.draw(st.lists(st.sampled_from(KEYS), max_size=10, unique=True)):
             message[key] = data.draw(MESSAGE_VALUES[key])
         out = protocol.receive(message)
-        assert all(isinstance(i, (Signal, Answer, Snapshot)) for i in out)
+        assert all(isinstance(i, (Signal, Answer, Snapshot, Malformed)) for i in out)
 
 
 def test_a_rude_rejection_fails_the_login_with_the_servers_words(protocol: EslProtocol) -> None:

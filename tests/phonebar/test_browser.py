@@ -299,7 +299,7 @@ def test_a_whole_day_from_the_browser(
     options = page.locator(".args select[data-pick=target] option").all_inner_texts()
     assert "Support (support)" in options and "Sales (sales)" in options
     send_form(page, {"target": "support"})
-    settle(page, bar, "1001", "checked_in.consulting")
+    settle(page, bar, "1001", "checked_in.consulting.consult_ringing")
     steps.shot(page, "consulting")
     world(page, "consulted_answers")
     page.wait_for_function(
