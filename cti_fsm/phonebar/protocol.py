@@ -283,6 +283,8 @@ def command_specs(chart: Chart, login_command: str | None) -> list[dict[str, Any
                         "required": a.required,
                         "description": a.description,
                         "choices": ARG_CHOICES.get(a.name),
+                        # the values the chart allows (set_next_state's next): a pick only
+                        "values": list(a.choices),
                     }
                     for a in spec.args
                     if not a.secret and a is not team

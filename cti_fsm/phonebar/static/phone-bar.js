@@ -268,9 +268,12 @@
       const fields = [];
       for (const arg of spec.args) {
         const id = `arg-${spec.name}-${arg.name}`;
-        const text = el("input", { id, name: arg.name, "data-arg": arg.name, "aria-required": arg.required ? "true" : false, placeholder: arg.choices ? "or type" : arg.type });
+        const fixed = arg.values && arg.values.length ? arg.values : null;
+        const text = el("input", { id, name: arg.name, "data-arg": arg.name, "aria-required": arg.required ? "true" : false, placeholder: arg.choices ? "or type" : arg.type, hidden: !!fixed });
         let pick = null;
-        const options = arg.choices ? choices[arg.choices] || [] : [];
+        // the chart's own values first (a closed list), else the server's choices for it
+        const options = fixed ? fixed.map((v) => ({ id: String(v), name: String(v) }))
+          : arg.choices ? choices[arg.choices] || [] : [];
         if (options.length) {
           pick = el("select", { "data-pick": arg.name, "aria-label": `${arg.name}: pick`, multiple: arg.type === "list" });
           if (arg.type !== "list") pick.append(el("option", { value: "", text: "\u2014" }));
