@@ -38,6 +38,8 @@ __all__ = ["MAX_CONFIGURATIONS", "CompiledChart", "Move", "compile_chart", "coun
 #: A chart whose regions multiply past this many configurations is refused by the loader.
 MAX_CONFIGURATIONS = 20_000
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: a named tuple made directly: no defaults to fill, no keywords to match
+_new = tuple.__new__
 
 
 @attrs.frozen
@@ -54,7 +56,7 @@ class _Emit:
             values[field] = get(field)
         if self.constants:
             values.update(self.constants)
-        return Notification(self.name, MappingProxyType(values))
+        return _new(Notification, (self.name, MappingProxyType(values)))
 
 
 class Row(dict[str, "Edge"]):
