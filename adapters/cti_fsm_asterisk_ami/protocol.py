@@ -166,7 +166,6 @@ class AmiProtocol:
         self._relevant, self._response_confirmed = index.relevant, index.response_confirmed
         #: keys read as one value: by the map's rules, the tracker and this module
         self._single = index.single
-        self._chained = index.chained
         #: per command, what its templates are written once for: each queue, each digit
         self._expands = index.expands
         #: per command, the context that does not change between two commands
@@ -482,28 +481,10 @@ class AmiProtocol:
                 return
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
+        # the map reads the facts as the packet's ``cti`` field; rules naming ``cti.after``
+        # run again on the signal it gave (one packet, two signals in order)
         context = {"user": self.user, "device": self.tracker.device}
-        # the map reads the facts as the packet's ``cti`` field: a decoded packet (a plain
-        # dict) lends itself for the look-up, instead of being copied (twice) per packet
-        view = message if type(message) is dict and "cti" not in message else dict(message)
-        view["cti"] = facts
-        try:
-            signal = self._map.signal(view, context)
-            if signal is None:
-                return []
-            out: list[Inbound] = [signal]
-            if self._chained and type(signal) is Signal:
-                # one packet, two signals in order: rules naming cti.after run on what it gave
-                view["cti"] = {**facts, _AFTER: signal.name}
-                for rule in self._chained:
-                    then = rule.match(view, context)
-                    if then is not None:
-                        out.append(then)
-                        break
-            return out
-        finally:
-            if view is message:
-                del view["cti"]
+        return list(self._map.signals(message, context, facts, after=_AFTER))
 
     # --- responses and lists ----------------------------------------------------------------
     def _request_of(self, action_id: str) -> tuple[_Request, int] | None:
@@ -843,7 +824,6 @@ class _MapFacts:
     relevant: frozenset[str]
     response_confirmed: frozenset[str]
     single: frozenset[str]
-    chained: tuple[Any, ...]
     expands: Mapping[str, str | None]
 
 
@@ -855,7 +835,6 @@ def _map_facts(vendor_map: VendorMap) -> _MapFacts:
         relevant,
         confirmed,
         _single_keys(vendor_map),
-        tuple(r for r in vendor_map.rules if f"cti.{_AFTER}" in r.when),
         MappingProxyType({name: _expands(ts) for name, ts in vendor_map.commands.items()}),
     )
 
