@@ -239,6 +239,8 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         self._received: collections.deque[Any] = collections.deque(maxlen=received_kept)
         # the client whose frame is being handled, if its reader writes what that causes
         self._serving: ClientT | None = None
+        # set when the switch changed, for the task running its timers (``serve``)
+        self._switch_changed = trio.Event()
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.port is not None else "not serving"
@@ -295,8 +297,14 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         """
         listeners = await trio.open_tcp_listeners(port, host=host)
         unsubscribe = self.switch.subscribe(self._on_switch_events)
+        # the switch's timers (after-call work, ring timeouts) run on this loop's clock,
+        # so a test's virtual clock drives them too
+        self.switch.clock = trio.current_time
+        self._switch_changed = trio.Event()
+        unsubscribe_timers = self.switch.subscribe(self._switch_changed_now)
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._run_switch_timers)
                 self.host, self.port = host, listeners[0].socket.getsockname()[1]
                 log.info("%s listening on %s", type(self).__name__, self.url)
                 task_status.started(self.port)
@@ -304,8 +312,23 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
                     self._serve_connection, listeners, handler_nursery=nursery
                 )
         finally:
+            unsubscribe_timers()
             unsubscribe()
             self.port = None
+
+    def _switch_changed_now(self, events: Sequence[SwitchEvent]) -> None:
+        self._switch_changed.set()
+
+    async def _run_switch_timers(self) -> None:
+        """Fire the switch's timers when due (``Switch.wake_at``), looking again whenever
+        the switch changed (a change may arm an earlier timer)."""
+        while True:
+            with trio.move_on_at(self.switch.wake_at):
+                await self._switch_changed.wait()
+            # wake_at is read afresh below and on the next round: no change goes unseen
+            self._switch_changed = trio.Event()
+            if self.switch.wake_at <= trio.current_time():
+                self.switch.tick()
 
     async def _serve_connection(self, stream: trio.SocketStream) -> None:
         async with trio.open_nursery() as nursery:

@@ -66,11 +66,11 @@ async def test_a_working_day_end_to_end() -> None:
         await until(agent, "checked_in.talking")
 
         await agent.consult(target="5550199")
-        assert agent.state == "checked_in.consulting"
+        assert agent.state == "checked_in.consulting.consult_ringing"
         consultation = sw.consultation_of("1001")
         assert consultation is not None
         sw.customer_answers(consultation)
-        await trio.sleep(0.05)
+        await until(agent, "checked_in.consulting.consult_talking")
         await agent.complete_transfer()
         await until(agent, "checked_in.available.idle")
         assert sw.call_of("1001") is None and sw.call(call).legs[-1].device == "5550199"
@@ -253,9 +253,14 @@ async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
         await agent.check_in(group_ids=["sales"])
         sw.inbound_call("sales")
         await until(agent, "checked_in.ringing")
-        # app_queue: DialEnd NOANSWER, AgentRingNoAnswer, the member paused
+        # app_queue: AgentRingNoAnswer, DialEnd NOANSWER, the member paused (autopause);
+        # the chart's ring_no_answer pauses it too, with its own reason
         sw.agent_no_answer("1001")
         await until(agent, "checked_in.available.paused")
+        with trio.fail_after(5):
+            while seen.count("onPause") < 2:
+                await trio.sleep(0.001)
+        assert sw.agent_info("1001").reason == "ring_no_answer"
         await agent.restore()
         sw.inbound_call("sales")  # the first call is never offered to 1001 again
         await until(agent, "checked_in.ringing")
@@ -267,8 +272,9 @@ async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
     assert seen == [
         "onCheckIn",
         "onCallInRing",
-        "onIdle",
-        "onPause",
+        "onRingNoAnswer",
+        "onPause",  # app_queue's autopause
+        "onPause",  # the pause the chart sent
         "onRestore",
         "onCallInRing",
         "onIdle",

@@ -180,12 +180,13 @@ async def test_consultation_between_two_agents(connect: OpenClient, switch: Swit
     assert started.payload == {"call_id": consult, "target": "8002"}
     assert "held" not in a.signals()  # the consultation's hold is part of consulting
     await b.wait_signal("ringing")
-    assert chart_state(switch, A) == "checked_in.consulting"
+    assert chart_state(switch, A) == "checked_in.consulting.consult_ringing"
     assert (await b.command("answer")).ok
     assert (await a.wait_signal("consult_answered")).payload == {
         "call_id": consult,
         "target": "8002",
     }
+    assert chart_state(switch, A) == "checked_in.consulting.consult_talking"
     await b.wait_signal("answered")
     assert (await a.command("complete_transfer")).ok
     assert (await a.wait_signal("transferred")).payload == {"call_id": call, "target": "8002"}
