@@ -72,8 +72,8 @@ a ringing ACD call re-queues it and the call is not offered to that agent again,
 a ring timeout (cause ``ring_no_answer``; the agent is made not ready); after-call work
 (``AgentWorkingAfterCall``) follows only an ACD call the agent was connected on, and ends
 with ``AgentReady`` (``ended_wrap_up``) when its time runs out or the agent sets itself
-ready, or with the agent's not ready; signing out ends it; a barge-in on a held agent retrieves it; a
-take-over needs the supervisor to end up in a two-party call.
+ready, or with the agent's not ready; signing out ends it; a barge-in on a held agent
+retrieves it; a take-over needs the supervisor to end up in a two-party call.
 
 Where things live (one job per module)::
 
