@@ -198,6 +198,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "not ready after this call",
+        (
+            *_talking(),
+            do(A, "set_next_state", next="not_ready", reason="training", then="talking"),
+            do(A, "hangup", then="paused"),
+            do(A, "restore", then="idle"),
+        ),
+    ),
+    Scenario(
+        "ready after this call",
+        (
+            *_checked_in(),
+            do(A, "pause", reason="callback", then="paused"),
+            do(A, "dial_out", number="5550100", then="dialing"),
+            world("customer_answers", then="talking"),
+            do(A, "set_next_state", next="ready", then="talking"),
+            do(A, "hangup", then="idle"),
+        ),
+    ),
+    Scenario(
+        "signed out after this call",
+        (
+            *_talking(),
+            do(A, "set_next_state", next="logout", then="talking"),
+            world("customer_hangs_up", then="connected"),
+        ),
+    ),
+    Scenario(
         "ring, no answer",
         (*_checked_in(), _IN, world("agent_no_answer", then="paused")),
     ),
