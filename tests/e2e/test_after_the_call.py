@@ -545,3 +545,40 @@ async def test_a_timer_a_local_command_starts_fires_on_time(vendor: Vendor) -> N
     with trio.move_on_after(SHORT * 5):
         await wait(notes, "onWrapUpEnd", after=mark)
     assert where(agent) == (IDLE, UNCHANGED)
+
+
+# --- the link drops in after-call work or a consultation: the snapshot says where ----------------
+@pytest.mark.parametrize("vendor", ["csta-ws"], indirect=True)
+async def test_a_resync_during_the_switchs_wrap_up_lands_in_wrap_up(vendor: Vendor) -> None:
+    vendor.switch.set_wrap_up(A, SHORT * 2)
+    pair = await vendor.login()
+    agent, notes = pair
+    await in_a_call(vendor, pair)
+    mark = notes.mark()
+    await agent.hangup()
+    await wait(notes, "onWrapUp", after=mark)
+    assert vendor.sim.drop_link(A) == 1
+    await wait(notes, "onConnect", after=mark)
+    # the snapshot's agentWorkingAfterCall is the chart's wrap_up
+    assert where(agent) == (WRAP_UP, UNCHANGED)
+    assert flow(notes, mark) == ["onIdle", "onWrapUp", "onDisconnect", "onConnect"]
+    await wait(notes, "onWrapUpEnd", after=mark)
+    assert where(agent) == (IDLE, UNCHANGED) and vendor.switch.chart_state(A) == IDLE
+
+
+@pytest.mark.parametrize("vendor", ["csta-ws"], indirect=True)
+async def test_a_resync_in_a_consultation_knows_whether_it_was_answered(vendor: Vendor) -> None:
+    pair = await vendor.login()
+    agent, notes = pair
+    await in_a_call(vendor, pair)
+    await agent.consult(target="5550199")
+    assert where(agent) == ("checked_in.consulting.consult_ringing", UNCHANGED)
+    vendor.switch.third_party_answers(A)
+    await wait(notes, "onConsult")
+    mark = notes.mark()
+    assert vendor.sim.drop_link(A) == 1
+    await wait(notes, "onConnect", after=mark)
+    assert where(agent) == ("checked_in.consulting.consult_talking", UNCHANGED)
+    assert "conference" in agent.allowed()  # the consulted party is there to join
+    await agent.conference()
+    assert where(agent) == ("checked_in.three_party", UNCHANGED)
