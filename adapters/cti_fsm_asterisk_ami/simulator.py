@@ -242,8 +242,10 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
                 continue
             if isinstance(event, sw.AgentReady) and event.agent in checked_in:
                 continue  # QueueMemberAdded already says "not paused"
-            if isinstance(event, sw.AgentReady) and event.ended_wrap_up:
-                continue  # app_queue's wrapuptime ends with no event: it just offers again
+            if isinstance(event, sw.AgentReady) and event.ended_wrap_up and not self._acting:
+                # app_queue's wrapuptime ends with no event: it just offers calls again
+                # (a QueuePause that ended it still says so, as any QueuePause does)
+                continue
             self._outbox.extend(render(self, event))
         self._flush()
 

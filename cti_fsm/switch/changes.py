@@ -43,7 +43,11 @@ class _SwitchChanges(_SwitchState):
         before they change anything, so a refusal has caused no event.
         """
         out: list[SwitchEvent] = []
-        yield out
+        try:
+            yield out
+        except BaseException:
+            self._wrap_started.clear()  # no stale announcement for the next operation
+            raise
         # after-call work that began in this operation (and was not cancelled in it)
         for agent_id, seconds in self._wrap_started.items():
             a = self._agents[agent_id]

@@ -280,3 +280,30 @@ async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
         "onIdle",
         "onDisconnect",  # leaving the block logs off
     ]
+
+
+async def test_the_switchs_wrap_up_is_silent_but_a_queuepause_ending_it_is_not() -> None:
+    """app_queue's wrapuptime writes nothing; a supervisor's QueuePause that ends it is
+    answered with QueueMemberPause, as every QueuePause is."""
+    sw = demo_switch()
+    sw.set_wrap_up("sales", 30)
+    async with (
+        running(sw) as url,
+        agent_of(url, AGENT, "1001") as agent,
+        agent_of(url, SUPERVISOR, "9001", rights={"supervisor"}) as supervisor,
+    ):
+        seen: list[str] = []
+        agent.on("*", lambda n: seen.append(n.name))
+        await agent.check_in(group_ids=["sales"])
+        sw.inbound_call("sales")
+        await until(agent, "checked_in.ringing")
+        sw.answer("1001")
+        await until(agent, "checked_in.talking")
+        sw.hangup("1001")
+        await until(agent, "checked_in.available.idle")
+        assert sw.situation("1001") == "wrap_up"
+        await trio.sleep(0.05)
+        assert seen == ["onCheckIn", "onCallInRing", "onCallIn", "onInCall", "onIdle"]
+        step = await supervisor.restore(agent_id=AGENT)  # members are named by interface
+        assert step is not None and step.signal == "agent_restored"
+        assert sw.situation("1001") == "ready"
