@@ -333,6 +333,39 @@ async def test_the_charts_wrap_up_ends_by_finish_wrap_up(vendor: Vendor) -> None
     assert where(agent) == (RINGING, UNCHANGED)
 
 
+async def test_finish_wrap_up_then_goes_where_the_agent_asked(vendor: Vendor) -> None:
+    pair = await vendor.login(extending(wrap_up_seconds=30))
+    agent, notes = pair
+    await in_a_call(vendor, pair)
+    mark = notes.mark()
+    # a held customer hangs up: the call ends all the same
+    if "hold" in vendor.adapter.unsupported:
+        vendor.switch.hold(A)  # the phone's hold key (AMI)
+    else:
+        await agent.hold()
+    await wait(notes, "onHold", after=mark)
+    assert where(agent) == ("checked_in.held", UNCHANGED)
+    await local(agent, "set_next_state", next="logout")
+    sent = len(vendor.log())
+    vendor.switch.customer_hangs_up(vendor.switch.call_of(A) or "")
+    await wait(notes, "onWrapUp", after=mark)
+    assert where(agent) == (WRAP_UP, "checked_in.next.logout_next")
+    await local(agent, "finish_wrap_up")
+    await wait(notes, "onCheckOut", after=mark)
+    assert where(agent) == ("connected",)
+    assert flow(notes, mark) == [
+        "onHold",
+        "onNextState",
+        "onIdle",
+        "onWrapUp",
+        "onWrapUpEnd",
+        "onCheckOut",
+    ]
+    ended = [] if vendor.name == "asterisk-ami" else [vendor.word("finish_wrap_up")]
+    assert await vendor.sent(agent, sent) == [*ended, vendor.word("check_out")]
+    assert vendor.switch.chart_state(A) == "connected"
+
+
 # --- after-call work: the switch's own (csta-ws's agentWorkingAfterCall) --------------------------
 async def test_the_switchs_wrap_up_holds_calls_back_until_it_ends(vendor: Vendor) -> None:
     vendor.switch.set_wrap_up("sales", SHORT)
