@@ -224,6 +224,27 @@ async def test_scenarios_are_data_users_can_write() -> None:
     assert report.commands == 2
 
 
+async def test_a_step_may_name_a_compound_state_or_the_leaf_inside_it() -> None:
+    mine = Scenario(
+        "consult, loosely and exactly",
+        (
+            do(AGENT, "check_in", group_ids=["sales"], then="idle"),
+            world("inbound_call", then="ringing"),
+            do(AGENT, "answer", then="talking"),
+            do(AGENT, "consult", target="5550199", then="consulting"),
+            world("third_party_answers", then="consulting.consult_talking"),
+            do(AGENT, "hangup", then="available"),
+        ),
+    )
+    report = await check_adapter(csta, scenarios=[mine], walk_examples=0, **FAST)
+    assert report.commands == 4
+    wrong = Scenario(
+        mine.name, (*mine.steps[:3], do(AGENT, "consult", target="5550199", then="consult_talking"))
+    )
+    with pytest.raises(ConformanceError, match="should be in consult_talking but is in"):
+        await check_adapter(csta, scenarios=[wrong], walk_examples=0, **FAST)
+
+
 def test_check_adapter_sync_runs_outside_trio() -> None:
     report = check_adapter_sync(csta, scenarios=[scenario("queries")], walk_examples=0, **FAST)
     assert report.commands == 5
