@@ -301,6 +301,8 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         self._serving: ClientT | None = None
         # frames received from each agent's logged-in connections (one key per agent)
         self._frames_from: collections.Counter[str] = collections.Counter()
+        # set when the switch changed, for the task running its timers (``serve``)
+        self._switch_changed = trio.Event()
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.port is not None else "not serving"
@@ -365,8 +367,14 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
         self.ssl_context = ssl_context
         listeners = await trio.open_tcp_listeners(port, host=host)
         unsubscribe = self.switch.subscribe(self._on_switch_events)
+        # the switch's timers (after-call work, ring timeouts) run on this loop's clock
+        # while it serves, so a test's virtual clock drives them too
+        clock, self.switch.clock = self.switch.clock, trio.current_time
+        self._switch_changed = trio.Event()
+        unsubscribe_timers = self.switch.subscribe(self._switch_changed_now)
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._run_switch_timers)
                 self.host, self.port = host, listeners[0].socket.getsockname()[1]
                 log.info("%s listening on %s", type(self).__name__, self.url)
                 task_status.started(self.port)
@@ -374,8 +382,29 @@ class SimulatorServer(abc.ABC, Generic[FrameT, ClientT]):
                     self._serve_connection, listeners, handler_nursery=nursery
                 )
         finally:
+            unsubscribe_timers()
             unsubscribe()
+            self.switch.clock = clock
             self.port = None
+
+    def _switch_changed_now(self, events: Sequence[SwitchEvent]) -> None:
+        self._switch_changed.set()
+
+    async def _run_switch_timers(self) -> None:
+        """Fire the switch's timers when due (``Switch.wake_at``), looking again whenever
+        the switch changed (a change may arm an earlier timer)."""
+        while True:
+            with trio.move_on_at(self.switch.wake_at):
+                await self._switch_changed.wait()
+            # wake_at is read afresh below and on the next round: no change goes unseen
+            self._switch_changed = trio.Event()
+            now = trio.current_time()
+            if self.switch.wake_at <= now:
+                try:
+                    self.switch.tick(now)
+                except Exception:
+                    # a simulator bug fails this one tick (loudly, in the log), not the server
+                    log.exception("%s: the switch's timers failed", type(self).__name__)
 
     async def _serve_connection(self, tcp: trio.SocketStream) -> None:
         stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp

@@ -58,8 +58,14 @@ _CAUSES = {
     "take_over": ("16", "Normal Clearing"),
     "forced_logout": ("16", "Normal Clearing"),
     "logout": ("16", "Normal Clearing"),
+    "ring_no_answer": ("19", "No answer"),
 }
-_DIAL_STATUS = {"busy": "BUSY", "no_answer": "NOANSWER", "rejected": "BUSY"}
+_DIAL_STATUS = {
+    "busy": "BUSY",
+    "no_answer": "NOANSWER",
+    "rejected": "BUSY",
+    "ring_no_answer": "NOANSWER",
+}
 _STATE_DESC = {"0": "Down", "4": "Ring", "5": "Ringing", "6": "Up"}
 #: How many packets may wait for a slow client before it is disconnected.
 _BACKLOG = 10_000
@@ -246,6 +252,10 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
                 continue
             if isinstance(event, sw.AgentReady) and event.agent in checked_in:
                 continue  # QueueMemberAdded already says "not paused"
+            if isinstance(event, sw.AgentReady) and event.ended_wrap_up and not self._acting:
+                # app_queue's wrapuptime ends with no event: it just offers calls again
+                # (a QueuePause that ended it still says so, as any QueuePause does)
+                continue
             self._outbox.extend(render(self, event))
         self._flush()
 
@@ -372,6 +382,13 @@ class AmiSimulator(SimulatorServer[bytes, _Session]):
         return [
             {"Event": "DialEnd", **caller, **self._fields(target, "Dest"), "DialStatus": status}
         ]
+
+    def _queue_of(self, call: str) -> str:
+        """The queue an ACD call came through ("" if none or gone)."""
+        try:
+            return self.switch.call(call).group or ""
+        except sw.SwitchError:
+            return ""
 
     def _bridge_id(self, call: str) -> str:
         return f"b-{self._epoch}-{call}"
@@ -560,18 +577,22 @@ def _cleared(s: AmiSimulator, e: sw.LegCleared) -> list[Packet]:
         return []
     out: list[Packet] = []
     if c.state != "6":
-        status = "CANCEL" if e.cause in ("normal", "logout", "forced_logout") else None
-        out += s._dial_end(c, status or _DIAL_STATUS.get(e.cause, "CANCEL"))
-        if e.cause == "no_answer" and e.agent is not None:
+        if e.cause == "ring_no_answer" and e.agent is not None:
+            # app_queue reports the member that rang out before it hangs its channel up
+            caller = s._caller_of(e.call, e.device)
             out.append(
                 {
                     "Event": "AgentRingNoAnswer",
-                    **s._fields(c),
+                    **(s._fields(caller) if caller else {}),
+                    **s._fields(c, "Dest"),
+                    "Queue": s._queue_of(e.call),
                     "Interface": s._interface(e.device),
                     "MemberName": e.agent,
                     "RingTime": "15",
                 }
             )
+        status = "CANCEL" if e.cause in ("normal", "logout", "forced_logout") else None
+        out += s._dial_end(c, status or _DIAL_STATUS.get(e.cause, "CANCEL"))
     info_group = None
     try:
         info = s.switch.call(e.call)

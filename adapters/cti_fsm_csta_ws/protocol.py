@@ -57,6 +57,7 @@ _CONNECTION_FIELD: Mapping[str, str] = {
     "held": "heldConnection",
     "retrieved": "retrievedConnection",
     "connectionCleared": "droppedConnection",
+    "diverted": "connection",
 }
 #: The field naming the device an event is about (the one that rings, answers, ...).
 _SUBJECT_FIELD: Mapping[str, str] = {
@@ -65,6 +66,7 @@ _SUBJECT_FIELD: Mapping[str, str] = {
     "delivered": "alertingDevice",
     "established": "answeringDevice",
     "connectionCleared": "releasingDevice",
+    "diverted": "divertingDevice",
 }
 
 
@@ -401,7 +403,7 @@ class CstaProtocol:
             return
         subject = params.get(_SUBJECT_FIELD.get(str(event), ""))
         mine = connection.get("deviceID") == me or subject == me
-        if event == "connectionCleared":
+        if event in ("connectionCleared", "diverted"):
             if subject == me:
                 if call == self.consult_call_id:
                     self.consult_call_id = None
@@ -468,8 +470,14 @@ class CstaProtocol:
         if len(calls) >= 2:
             consult = next((c for c in calls if c.get("consultationOf")), calls[-1])
             primary = next((c for c in calls if c is not consult), calls[0])
+            answered = any(
+                isinstance(e, Mapping)
+                and e.get("deviceID") != self.device
+                and e.get("connectionState") == "connected"
+                for e in consult.get("endpoints") or ()
+            )
             return (
-                "consultation",
+                "consultation_connected" if answered else "consultation",
                 _call_id(primary.get("connectionIdentifier")),
                 _call_id(consult.get("connectionIdentifier")),
                 _other(primary, self.device),

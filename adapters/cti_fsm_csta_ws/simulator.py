@@ -40,6 +40,7 @@ from cti_fsm.switch import (
     AgentNotReady,
     AgentReady,
     AgentSnapshot,
+    AgentWorkingAfterCall,
     CallConferenced,
     CallFailed,
     CallInitiated,
@@ -97,6 +98,7 @@ CSTA_CAUSES: Mapping[str, str] = {
     "take_over": "takeOver",
     "forced_logout": "forcedTransition",
     "logout": "normalClearing",
+    "ring_no_answer": "callNotAnswered",
 }
 #: How a call reached the ringing device -> EventCause of the delivered event.
 _DELIVERY_CAUSES: Mapping[str, str] = {
@@ -457,6 +459,11 @@ class CstaSimulator(SimulatorServer[str | bytes, _Connection]):
             reason = params.get("reasonCode")
             self.switch.pause(agent, None if reason is None else str(reason), by=by)
         elif wanted == "ready":
+            ending_wrap_up = _mapping(params.get("privateData")).get("endWrapUp") is True
+            if ending_wrap_up and self.switch.situation(agent) != "wrap_up":
+                # the after-call work to end is the client's own (its chart's timer): the
+                # switch has none running, so there is nothing to do, and nothing fails
+                return {}
             self.switch.restore(agent, by=by)
         else:
             raise _BadRequest(
@@ -652,6 +659,23 @@ def _transferred(e: CallTransferred) -> _Rendered:
     return "transferred", body
 
 
+def _cleared(e: LegCleared) -> _Rendered:
+    if e.cause == "ring_no_answer" and e.agent is not None:
+        # the ACD takes back a call the agent let ring out: ECMA-269's Diverted, away from
+        # the agent's device (back to its queue)
+        return "diverted", {
+            "connection": _cid(e.call, e.device),
+            "divertingDevice": e.device,
+            "localConnectionInfo": "null",
+            "cause": CSTA_CAUSES[e.cause],
+        }
+    return "connectionCleared", {
+        "droppedConnection": _cid(e.call, e.device),
+        "releasingDevice": e.device,
+        "cause": CSTA_CAUSES.get(e.cause, "normalClearing"),
+    }
+
+
 def _conferenced(e: CallConferenced) -> _Rendered:
     body: dict[str, Any] = {
         "primaryOldCall": _cid(e.primary, e.controller),
@@ -673,6 +697,7 @@ _RENDER: Mapping[type, Callable[[Any], _Rendered]] = {
         cause=lambda e: CSTA_CAUSES.get(e.cause) if e.by is not None else None,
     ),
     AgentReady: _agent_event("agentReady"),
+    AgentWorkingAfterCall: _agent_event("agentWorkingAfterCall"),
     AgentNotReady: _agent_event("agentNotReady", reasonCode=lambda e: e.reason),
     CallInitiated: lambda e: (
         "serviceInitiated",
@@ -722,14 +747,7 @@ _RENDER: Mapping[type, Callable[[Any], _Rendered]] = {
         "retrieved",
         {"retrievedConnection": _cid(e.call, e.device), "retrievingDevice": e.device},
     ),
-    LegCleared: lambda e: (
-        "connectionCleared",
-        {
-            "droppedConnection": _cid(e.call, e.device),
-            "releasingDevice": e.device,
-            "cause": CSTA_CAUSES.get(e.cause, "normalClearing"),
-        },
-    ),
+    LegCleared: _cleared,
     CallFailed: lambda e: (
         "failed",
         {
@@ -749,6 +767,8 @@ def _render_snapshot(snap: AgentSnapshot) -> dict[str, Any]:
     agent = snap.agent
     if not agent.checked_in:
         state = "agentNull"
+    elif agent.situation == "wrap_up":
+        state = "agentWorkingAfterCall"
     else:
         state = "agentReady" if agent.ready else "agentNotReady"
     calls = []

@@ -6,6 +6,8 @@ never passwords), until Ctrl-C. ``--control-port`` serves the simulator's contro
 (``cti_fsm.simulator_control``: make a call arrive, have the customer answer or hang up,
 drop a link, send a malformed frame) as JSON over HTTP; ``--control-stdin`` reads the same
 commands from standard input, one a line, and answers each with a JSON line.
+``--wrap-up S`` and ``--ring-timeout S`` turn on the switch's after-call work and ring
+timeout for every group (off by default).
 """
 
 from __future__ import annotations
@@ -67,8 +69,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read control commands from standard input, one a line (answers on stdout)",
     )
+    parser.add_argument(
+        "--wrap-up",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="after-call work after every ACD call an agent talked on (0: none, the default)",
+    )
+    parser.add_argument(
+        "--ring-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="an ACD call ringing this long is taken back, the agent not ready (0: never)",
+    )
     parser.epilog = _epilog()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds >= 0 (argparse names the argument in its error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be a finite number >= 0")
+    return value
 
 
 def describe(switch: Switch, out: TextIO) -> None:
@@ -92,10 +119,13 @@ async def serve(
     *,
     control_port: int | None = None,
     control_stdin: TextIO | None = None,
+    wrap_up: float = 0.0,
+    ring_timeout: float = 0.0,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``vendor``'s simulator over the demo population until cancelled; started with
-    the simulator once it listens.
+    the simulator once it listens. ``wrap_up``, ``ring_timeout``: seconds of the switch's
+    after-call work and ring timeout, for every group (0: off).
 
     Args:
         control_port: serve the control over HTTP on ``host:control_port`` (0: any port),
@@ -109,6 +139,9 @@ async def serve(
     """
     adapter = load_adapter(vendor)
     switch = demo_switch()
+    for group in switch.group_ids:
+        switch.set_wrap_up(group, wrap_up)
+        switch.set_ring_timeout(group, ring_timeout)
     simulator = adapter.simulator(switch)
     # link drops and malformed frames need the shared server shell; a simulator of
     # another build still gets the switch's stimuli
@@ -125,6 +158,11 @@ async def serve(
                 raise ControlPortUnusable(exc.errno, exc.strerror) from exc
             out.write(f"control listening on http://{host}:{control_bound}\n")
         describe(switch, out)
+        if wrap_up or ring_timeout:
+            out.write(
+                f"  after-call work: {wrap_up:g} s after ACD calls;"
+                f" ring timeout: {ring_timeout:g} s (0: off)\n"
+            )
         out.write("passwords: see cti_fsm.switch.demo_switch (demo accounts); Ctrl-C stops\n")
         out.flush()
         if control_stdin is not None:
@@ -150,6 +188,8 @@ async def _until_stopped(
     *,
     control_port: int | None = None,
     control_stdin: TextIO | None = None,
+    wrap_up: float = 0.0,
+    ring_timeout: float = 0.0,
 ) -> None:
     """``serve`` until Ctrl-C or SIGTERM, then stop it (its clients' links closed)."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -189,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
                 args.port,
                 control_port=args.control_port,
                 control_stdin=sys.stdin if args.control_stdin else None,
+                wrap_up=args.wrap_up,
+                ring_timeout=args.ring_timeout,
             )
         )
     except BaseException as exc:

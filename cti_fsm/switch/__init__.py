@@ -35,6 +35,11 @@ API at a glance (for simulator authors; every name below is public and documente
     sw.third_party_answers(agent)  sw.third_party_rejects(agent)  sw.third_party_hangs_up(agent)
     sw.agent_no_answer(agent)                            # ring-no-answer: re-queued, not ready
 
+    # the switch's own timers (off by default; a simulator runs them on its loop's clock)
+    sw.set_wrap_up(agent_or_group, seconds)    # after-call work after an ACD call it talked on
+    sw.set_ring_timeout(agent_or_group, seconds)  # an ACD call ringing longer is taken back
+    sw.clock = time_function   sw.wake_at -> when the next is due   sw.tick(now=None) -> events
+
     # ground truth for conformance tests
     sw.situation(agent) -> "ready" | "talking" | ...      (see SITUATIONS)
     sw.chart_state(agent) -> "checked_in.talking"         (DEFAULT_CHART_STATES)
@@ -52,7 +57,8 @@ been free longest, else queued (first in, first out) until one becomes free. A c
 when fewer than two non-silent parties remain (a queued call waits with one).
 
 The event stream is channel-level, so any vendor's simulator can render it: agent facts
-(``AgentLoggedIn`` ... ``AgentNotReady``) and call facts per leg (``CallInitiated``,
+(``AgentLoggedIn`` ... ``AgentNotReady``, ``AgentWorkingAfterCall``) and call facts per
+leg (``CallInitiated``,
 ``CallOriginated``, ``LegAlerting`` = ringing, ``LegAnswered`` = the leg joined the bridge,
 ``LegHeld``, ``LegRetrieved``, ``LegCleared`` = hung up, ``CallFailed``, ``CallQueued``,
 ``CallTransferred``, ``CallConferenced``, ``DigitsSent``). Every event is a frozen value and
@@ -61,9 +67,13 @@ that moment, the agent whose state changed). Causes use the neutral ``CAUSES`` v
 
 Policies worth knowing (each keeps the model inside what the default chart can express):
 a customer hanging up during a consultation also ends the consultation; pausing an agent
-in a call is refused (no pending not-ready); hanging up a ringing ACD call re-queues it and
-the call is not offered to that agent again; a barge-in on a held agent retrieves it; a
-take-over needs the supervisor to end up in a two-party call.
+in a call is refused (no pending not-ready: the chart's next state does that); hanging up
+a ringing ACD call re-queues it and the call is not offered to that agent again, as does
+a ring timeout (cause ``ring_no_answer``; the agent is made not ready); after-call work
+(``AgentWorkingAfterCall``) follows only an ACD call the agent was connected on, and ends
+with ``AgentReady`` (``ended_wrap_up``) when its time runs out or the agent sets itself
+ready, or with the agent's not ready; signing out ends it; a barge-in on a held agent
+retrieves it; a take-over needs the supervisor to end up in a two-party call.
 
 Where things live (one job per module)::
 
@@ -92,6 +102,7 @@ from .events import (
     AgentLoggedOut,
     AgentNotReady,
     AgentReady,
+    AgentWorkingAfterCall,
     CallConferenced,
     CallFailed,
     CallInitiated,
@@ -125,6 +136,7 @@ __all__ = [
     "AgentNotReady",
     "AgentReady",
     "AgentSnapshot",
+    "AgentWorkingAfterCall",
     "CallConferenced",
     "CallFailed",
     "CallInfo",

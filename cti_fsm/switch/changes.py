@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 from .events import (
     AgentCheckedOut,
+    AgentNotReady,
+    AgentReady,
+    AgentWorkingAfterCall,
     CallFailed,
     CallInitiated,
     CallOriginated,
@@ -40,7 +43,20 @@ class _SwitchChanges(_SwitchState):
         before they change anything, so a refusal has caused no event.
         """
         out: list[SwitchEvent] = []
-        yield out
+        try:
+            yield out
+        except BaseException:
+            self._wrap_started.clear()  # no stale announcement for the next operation
+            raise
+        # after-call work that began in this operation (and was not cancelled in it)
+        for agent_id, seconds in self._wrap_started.items():
+            a = self._agents[agent_id]
+            out.append(
+                AgentWorkingAfterCall(
+                    concerns=(a.id,), agent=a.id, device=a.device, seconds=seconds
+                )
+            )
+        self._wrap_started.clear()
         if out:
             for listener in list(self._listeners):  # a copy: a listener may unsubscribe
                 listener(tuple(out))
@@ -72,10 +88,23 @@ class _SwitchChanges(_SwitchState):
             owner = self._agents[leg.agent]
             if call.id in owner.calls:
                 owner.calls.remove(call.id)
+            self._due.pop(("ring", call.id, owner.id), None)
+            talked = leg.state in ("connected", "held") and not leg.silent
+            if talked and call.group is not None and call.origin != "consultation":
+                # an ACD call the agent talked on: after-call work, once it has no call left
+                owner.wrap_up_owed = call.group
 
     def _refresh(self, a: _Agent) -> None:
-        """Keep the per-group free lists right after any change to ``a``."""
-        free = a.logged_in and a.ready and not a.calls
+        """Keep the per-group free lists right after any change to ``a``; start the
+        after-call work it owes once it has no call left."""
+        if a.wrap_up_owed is not None and not a.calls:
+            group, a.wrap_up_owed = a.wrap_up_owed, None
+            seconds = self._seconds(a.wrap_up_seconds, self._group_wrap_up, group)
+            if seconds > 0 and a.logged_in and a.checked_in:
+                a.wrap_up_until = self.clock() + seconds
+                self._due[("wrap_up", a.id)] = a.wrap_up_until
+                self._wrap_started[a.id] = seconds
+        free = a.logged_in and a.ready and not a.calls and a.wrap_up_until is None
         for group, members in self._free.items():
             if free and group in a.checked_in:
                 if a.id not in members:
@@ -128,6 +157,12 @@ class _SwitchChanges(_SwitchState):
     ) -> None:
         if agent is not None:
             self._add_leg(call, agent, "alerting")
+            if via == "group":
+                seconds = self._seconds(
+                    agent.ring_timeout_seconds, self._group_ring_timeout, call.group
+                )
+                if seconds > 0:
+                    self._due[("ring", call.id, agent.id)] = self.clock() + seconds
         else:
             call.legs.append(_Leg(device, None, "alerting"))
         out.append(
@@ -168,6 +203,8 @@ class _SwitchChanges(_SwitchState):
 
     def _connect(self, out: list[SwitchEvent], call: _Call, leg: _Leg) -> None:
         leg.state = "connected"
+        if leg.agent is not None:
+            self._due.pop(("ring", call.id, leg.agent), None)
         out.append(
             LegAnswered(
                 concerns=self._concerns(call),
@@ -329,7 +366,35 @@ class _SwitchChanges(_SwitchState):
         if a.checked_in:
             self._sign_out(out, a, by=by, cause=cause)
 
+    def _rang_out(self, out: list[SwitchEvent], call: _Call, leg: _Leg, a: _Agent) -> None:
+        """Ring-no-answer: the ACD call ringing at ``a`` goes back to the queue (not to be
+        offered to ``a`` again) and ``a`` is made not ready, reason ``no_answer``."""
+        self._decline(out, call, leg, a, cause="ring_no_answer")
+        a.ready, a.reason = False, "no_answer"
+        self._refresh(a)
+        out.append(
+            AgentNotReady(
+                concerns=(a.id,), agent=a.id, device=a.device, reason="no_answer", by=None
+            )
+        )
+
+    def _end_wrap_up(self, out: list[SwitchEvent], a: _Agent, *, by: str | None) -> None:
+        """``a``'s after-call work is over: it is ready again (``AgentReady``)."""
+        self._stop_wrap_up(a)
+        a.ready, a.reason = True, None
+        out.append(
+            AgentReady(concerns=(a.id,), agent=a.id, device=a.device, by=by, ended_wrap_up=True)
+        )
+        self._refresh(a)
+
+    def _stop_wrap_up(self, a: _Agent) -> None:
+        """Forget ``a``'s after-call work, owed or running, and its timer (no event)."""
+        a.wrap_up_owed = a.wrap_up_until = None
+        self._due.pop(("wrap_up", a.id), None)
+        self._wrap_started.pop(a.id, None)
+
     def _sign_out(self, out: list[SwitchEvent], a: _Agent, *, by: str | None, cause: str) -> None:
+        self._stop_wrap_up(a)
         groups = a.checked_in
         a.checked_in, a.ready, a.reason = (), False, None
         self._refresh(a)

@@ -17,6 +17,7 @@ __all__ = [
     "AgentLoggedOut",
     "AgentNotReady",
     "AgentReady",
+    "AgentWorkingAfterCall",
     "CallConferenced",
     "CallFailed",
     "CallInitiated",
@@ -84,11 +85,24 @@ class AgentCheckedOut(SwitchEvent):
 
 @attrs.frozen(kw_only=True)
 class AgentReady(SwitchEvent):
-    """The agent is ready for ACD calls (``by`` another agent, if one did it)."""
+    """The agent is ready for ACD calls (``by`` another agent, if one did it);
+    ``ended_wrap_up``: its after-call work ended (its time ran out, or it set itself
+    ready), it had been ready all along for the switch."""
 
     agent: str
     device: str
     by: str | None
+    ended_wrap_up: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AgentWorkingAfterCall(SwitchEvent):
+    """After an ACD call the agent talked on, it is in after-call work (wrap-up) for
+    ``seconds``: no call is offered until an ``AgentReady`` (or ``AgentNotReady``)."""
+
+    agent: str
+    device: str
+    seconds: float
 
 
 @attrs.frozen(kw_only=True)

@@ -99,7 +99,8 @@ class _AgentOperations(_SwitchChanges, _SwitchChecks):
     def pause(
         self, agent_id: str, reason: str | None = None, *, by: str | None = None
     ) -> list[SwitchEvent]:
-        """Not ready (with a reason code); ``by`` another agent needs supervisor rights.
+        """Not ready (with a reason code), also ending after-call work; ``by`` another agent
+        needs supervisor rights.
 
         Raises:
             SwitchError: ``unknown_agent``, ``not_logged_in``, ``no_rights``,
@@ -109,6 +110,7 @@ class _AgentOperations(_SwitchChanges, _SwitchChecks):
         a = self._checked_in(agent_id)
         self._need_free(a)
         with self._publishing() as out:
+            self._stop_wrap_up(a)  # not ready ends after-call work too
             a.ready, a.reason = False, reason
             self._refresh(a)
             out.append(
@@ -117,7 +119,8 @@ class _AgentOperations(_SwitchChanges, _SwitchChecks):
         return out
 
     def restore(self, agent_id: str, *, by: str | None = None) -> list[SwitchEvent]:
-        """Ready again, from not ready; ``by`` another agent needs supervisor rights.
+        """Ready again, from not ready or from after-call work (which it ends); ``by``
+        another agent needs supervisor rights.
 
         Raises:
             SwitchError: ``unknown_agent``, ``not_logged_in``, ``no_rights``,
@@ -125,6 +128,11 @@ class _AgentOperations(_SwitchChanges, _SwitchChecks):
         """
         self._acting(by, agent_id)
         a = self._checked_in(agent_id)
+        if a.wrap_up_until is not None:
+            with self._publishing() as out:
+                self._end_wrap_up(out, a, by=by)
+                self._distribute(out)
+            return out
         if a.ready:
             raise SwitchError("invalid_agent_state", f"agent {a.id!r} is already ready")
         self._need_free(a)

@@ -28,6 +28,14 @@ class _Agent:
     ready: bool = False
     reason: str | None = None
     calls: list[str] = attrs.field(factory=list)
+    #: seconds of after-call work / of ringing before a call is taken back; None: the
+    #: group's (``Switch.set_wrap_up``, ``Switch.set_ring_timeout``)
+    wrap_up_seconds: float | None = None
+    ring_timeout_seconds: float | None = None
+    #: the group of the ACD call it just talked on, until its wrap-up is decided
+    wrap_up_owed: str | None = None
+    #: in after-call work until then (the switch's clock); None: not in wrap-up
+    wrap_up_until: float | None = None
 
 
 @attrs.define
@@ -77,7 +85,7 @@ class _Target:
 
 def _reachable(a: _Agent) -> bool:
     """Can a direct call, consultation or transfer ring this agent now?"""
-    return a.logged_in and bool(a.checked_in) and not a.calls
+    return a.logged_in and bool(a.checked_in) and not a.calls and a.wrap_up_until is None
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ and change the same dictionaries.
 from __future__ import annotations
 
 import itertools
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from .errors import SwitchError
@@ -21,10 +23,26 @@ class _SwitchState:
 
     Args:
         supervisor_right: the right that supervisor operations need.
+        clock: seconds, for the switch's own timers (after-call work, ring timeouts); a
+            simulator serving the switch replaces it with its event loop's clock.
+
+    Attributes:
+        clock: as given.
     """
 
-    def __init__(self, *, supervisor_right: str = "supervisor") -> None:
+    def __init__(
+        self, *, supervisor_right: str = "supervisor", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.supervisor_right = supervisor_right
+        self.clock = clock
+        # per group: seconds of after-call work after its calls, seconds a call may ring
+        self._group_wrap_up: dict[str, float] = {}
+        self._group_ring_timeout: dict[str, float] = {}
+        # the switch's timers: key -> when due; keys ("wrap_up", agent) or
+        # ("ring", call, agent). Off unless configured, so nothing is ever armed by default.
+        self._due: dict[tuple[str, ...], float] = {}
+        # agents whose wrap-up began in the operation running now (``_publishing`` says so)
+        self._wrap_started: dict[str, float] = {}
         self._agents: dict[str, _Agent] = {}
         self._device_owner: dict[str, str] = {}
         self._groups: dict[str, GroupInfo] = {}
@@ -77,6 +95,54 @@ class _SwitchState:
             raise ValueError(f"agent {agent_id!r}: unknown groups {unknown}")
         self._agents[agent_id] = _Agent(agent_id, password, device, frozenset(rights), allowed)
         self._device_owner[device] = agent_id
+
+    def set_wrap_up(self, target: str, seconds: float | None) -> None:
+        """After-call work: after an ACD call it talked on, an agent (or every agent, for
+        calls of a group) is in wrap-up for ``seconds`` and is offered no call; it ends
+        then, or when the agent sets itself ready or not ready. An agent's own time wins
+        over its group's; 0 (the default) means none; None clears an agent's own time.
+
+        Raises:
+            ValueError: ``target`` is no agent or group, or ``seconds`` is negative.
+        """
+        self._configure(target, seconds, "wrap_up_seconds", self._group_wrap_up)
+
+    def set_ring_timeout(self, target: str, seconds: float | None) -> None:
+        """Ring timeout: an ACD call offered to an agent (or to the agents of a group) and
+        not answered within ``seconds`` is taken back (re-queued, not offered to that agent
+        again) and the agent is made not ready, as ``agent_no_answer`` does. An agent's own
+        time wins over its group's; 0 (the default) means none; None clears an agent's own.
+
+        Raises:
+            ValueError: ``target`` is no agent or group, or ``seconds`` is negative.
+        """
+        self._configure(target, seconds, "ring_timeout_seconds", self._group_ring_timeout)
+
+    def _configure(
+        self, target: str, seconds: float | None, field: str, groups: dict[str, float]
+    ) -> None:
+        if seconds is not None and (not isinstance(seconds, (int, float)) or seconds < 0):
+            raise ValueError(f"{field} must be a number of seconds >= 0, not {seconds!r}")
+        if target in self._agents:
+            setattr(self._agents[target], field, seconds)
+        elif target in self._groups:
+            if seconds is None:
+                raise ValueError(f"group {target!r}: {field} must be a number, not None")
+            groups[target] = seconds
+        else:
+            raise ValueError(f"{target!r} is neither an agent nor a group")
+
+    def _seconds(self, own: float | None, groups: Mapping[str, float], group: str | None) -> float:
+        """An agent's own time, else its call's group's, else 0."""
+        if own is not None:
+            return own
+        return groups.get(group, 0.0) if group is not None else 0.0
+
+    @property
+    def wake_at(self) -> float:
+        """When the switch's next timer is due (``clock`` seconds; inf: none armed): the
+        time to call ``tick``."""
+        return min(self._due.values(), default=math.inf)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(events)`` after every change; returns a function that unsubscribes."""
@@ -221,9 +287,15 @@ class _SwitchState:
         if not a.checked_in:
             return "connected"
         if not a.calls:
+            if a.wrap_up_until is not None:
+                return "wrap_up"
             return "ready" if a.ready else "not_ready"
         if len(a.calls) > 1:
-            return "consulting"
+            consult = self._calls[self.consultation_of(a.id) or a.calls[-1]]
+            answered = any(
+                leg.state == "connected" for leg in consult.legs if leg.device != a.device
+            )
+            return "consult_talking" if answered else "consult_ringing"
         call = self._calls[a.calls[0]]
         mine = call.leg(a.device)
         assert mine is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .changes import _SwitchChanges
 from .checks import _SwitchChecks
 from .errors import SwitchError
-from .events import AgentNotReady, SwitchEvent
+from .events import SwitchEvent
 from .records import _Leg
 
 
@@ -114,8 +114,8 @@ class _Stimuli(_SwitchChanges, _SwitchChecks):
         return out
 
     def agent_no_answer(self, agent_id: str) -> list[SwitchEvent]:
-        """Ring-no-answer: the ACD call ringing at the agent goes back to the queue and the
-        agent is made not ready (reason ``no_answer``).
+        """Ring-no-answer: the ACD call ringing at the agent goes back to the queue (cause
+        ``ring_no_answer``) and the agent is made not ready (reason ``no_answer``).
 
         Raises:
             SwitchError: ``unknown_agent``, ``no_call_to_answer``.
@@ -125,14 +125,27 @@ class _Stimuli(_SwitchChanges, _SwitchChecks):
         if call.group is None or call.origin == "consultation":
             raise SwitchError("no_call_to_answer", f"no ACD call rings at agent {a.id!r}")
         with self._publishing() as out:
-            self._decline(out, call, leg, a, cause="no_answer")
-            a.ready, a.reason = False, "no_answer"
-            self._refresh(a)
-            out.append(
-                AgentNotReady(
-                    concerns=(a.id,), agent=a.id, device=a.device, reason="no_answer", by=None
-                )
-            )
+            self._rang_out(out, call, leg, a)
+            self._distribute(out)
+        return out
+
+    def tick(self, now: float | None = None) -> list[SwitchEvent]:
+        """Time passes: fire the switch's timers due at ``now`` (default: ``clock()``), in
+        the order they fell due: after-call work ends (``AgentReady``), an ACD call that
+        rang too long is taken back (``ring_no_answer``). See ``wake_at``."""
+        when = self.clock() if now is None else now
+        due = sorted((at, key) for key, at in self._due.items() if at <= when)
+        with self._publishing() as out:
+            for _, key in due:
+                if self._due.pop(key, None) is None:
+                    continue  # an earlier timer of this tick made it moot
+                if key[0] == "wrap_up":
+                    self._end_wrap_up(out, self._agents[key[1]], by=None)
+                    continue
+                call, a = self._calls.get(key[1]), self._agents[key[2]]
+                leg = call.leg(a.device) if call is not None else None
+                if call is not None and leg is not None and leg.state == "alerting":
+                    self._rang_out(out, call, leg, a)
             self._distribute(out)
         return out
 

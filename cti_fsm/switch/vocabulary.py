@@ -25,6 +25,7 @@ CAUSES = (
     "take_over",  # a supervisor took the call over from this agent
     "forced_logout",  # a supervisor forced the agent out
     "logout",  # the agent logged out of the CTI server
+    "ring_no_answer",  # an ACD call rang out at the agent and went back to its queue
 )
 
 #: Situations ``Switch.situation`` reports: the agent's condition as the switch sees it.
@@ -37,9 +38,11 @@ SITUATIONS = (
     "dialing",
     "talking",
     "held",
-    "consulting",
+    "consult_ringing",  # consulting: the third party is being called
+    "consult_talking",  # consulting: the third party answered
     "three_party",
     "listening",
+    "wrap_up",  # after-call work the switch runs: no call is offered until it ends
 )
 
 #: The default chart's vocabulary (``specs/agent.yaml``): switch situation -> full state
@@ -55,8 +58,10 @@ DEFAULT_CHART_STATES: Mapping[str, str] = MappingProxyType(
         "dialing": "checked_in.dialing",
         "talking": "checked_in.talking",
         "held": "checked_in.held",
-        "consulting": "checked_in.consulting",
+        "consult_ringing": "checked_in.consulting.consult_ringing",
+        "consult_talking": "checked_in.consulting.consult_talking",
         "three_party": "checked_in.three_party",
         "listening": "checked_in.listening",
+        "wrap_up": "checked_in.wrap_up",
     }
 )

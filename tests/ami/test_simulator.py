@@ -66,11 +66,11 @@ async def test_a_working_day_end_to_end() -> None:
         await until(agent, "checked_in.talking")
 
         await agent.consult(target="5550199")
-        assert agent.state == "checked_in.consulting"
+        assert agent.state == "checked_in.consulting.consult_ringing"
         consultation = sw.consultation_of("1001")
         assert consultation is not None
         sw.customer_answers(consultation)
-        await trio.sleep(0.05)
+        await until(agent, "checked_in.consulting.consult_talking")
         await agent.complete_transfer()
         await until(agent, "checked_in.available.idle")
         assert sw.call_of("1001") is None and sw.call(call).legs[-1].device == "5550199"
@@ -253,9 +253,14 @@ async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
         await agent.check_in(group_ids=["sales"])
         sw.inbound_call("sales")
         await until(agent, "checked_in.ringing")
-        # app_queue: DialEnd NOANSWER, AgentRingNoAnswer, the member paused
+        # app_queue: AgentRingNoAnswer, DialEnd NOANSWER, the member paused (autopause);
+        # the chart's ring_no_answer pauses it too, with its own reason
         sw.agent_no_answer("1001")
         await until(agent, "checked_in.available.paused")
+        with trio.fail_after(5):
+            while seen.count("onPause") < 2:
+                await trio.sleep(0.001)
+        assert sw.agent_info("1001").reason == "ring_no_answer"
         await agent.restore()
         sw.inbound_call("sales")  # the first call is never offered to 1001 again
         await until(agent, "checked_in.ringing")
@@ -267,10 +272,38 @@ async def test_ring_no_answer_and_a_caller_who_gives_up() -> None:
     assert seen == [
         "onCheckIn",
         "onCallInRing",
-        "onIdle",
-        "onPause",
+        "onRingNoAnswer",
+        "onPause",  # app_queue's autopause
+        "onPause",  # the pause the chart sent
         "onRestore",
         "onCallInRing",
         "onIdle",
         "onDisconnect",  # leaving the block logs off
     ]
+
+
+async def test_the_switchs_wrap_up_is_silent_but_a_queuepause_ending_it_is_not() -> None:
+    """app_queue's wrapuptime writes nothing; a supervisor's QueuePause that ends it is
+    answered with QueueMemberPause, as every QueuePause is."""
+    sw = demo_switch()
+    sw.set_wrap_up("sales", 30)
+    async with (
+        running(sw) as url,
+        agent_of(url, AGENT, "1001") as agent,
+        agent_of(url, SUPERVISOR, "9001", rights={"supervisor"}) as supervisor,
+    ):
+        seen: list[str] = []
+        agent.on("*", lambda n: seen.append(n.name))
+        await agent.check_in(group_ids=["sales"])
+        sw.inbound_call("sales")
+        await until(agent, "checked_in.ringing")
+        sw.answer("1001")
+        await until(agent, "checked_in.talking")
+        sw.hangup("1001")
+        await until(agent, "checked_in.available.idle")
+        assert sw.situation("1001") == "wrap_up"
+        await trio.sleep(0.05)
+        assert seen == ["onCheckIn", "onCallInRing", "onCallIn", "onInCall", "onIdle"]
+        step = await supervisor.restore(agent_id=AGENT)  # members are named by interface
+        assert step is not None and step.signal == "agent_restored"
+        assert sw.situation("1001") == "ready"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import pytest
@@ -56,3 +57,40 @@ def test_arguments() -> None:
 def test_unknown_vendor_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--vendor", "no-such-vendor"]) == 2
     assert "no adapter named 'no-such-vendor'" in capsys.readouterr().err
+
+
+def test_timer_arguments() -> None:
+    args = build_parser().parse_args(["simulate", "--vendor", "csta-ws"])
+    assert (args.wrap_up, args.ring_timeout) == (0.0, 0.0)  # off by default
+    args = build_parser().parse_args(
+        ["simulate", "--vendor", "csta-ws", "--wrap-up", "30", "--ring-timeout", "12.5"]
+    )
+    assert (args.wrap_up, args.ring_timeout) == (30.0, 12.5)
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "inf", "nan"])
+def test_bad_timer_arguments_name_the_argument(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["simulate", "--vendor", "csta-ws", "--wrap-up", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--wrap-up" in err and "Traceback" not in err
+
+
+async def test_the_switchs_timers_are_on_when_asked(nursery: trio.Nursery) -> None:
+    out = io.StringIO()
+    simulator = await nursery.start(
+        functools.partial(serve, "csta-ws", "127.0.0.1", 0, out, wrap_up=30, ring_timeout=15)
+    )
+    assert "after-call work: 30 s after ACD calls; ring timeout: 15 s" in out.getvalue()
+    switch = simulator.switch
+    switch.login("1001", "pw1001")
+    switch.check_in("1001", ["sales"])
+    before = trio.current_time()
+    switch.inbound_call("sales")
+    assert switch.wake_at == pytest.approx(before + 15, abs=1)  # on the simulator's clock
+    switch.answer("1001")
+    switch.hangup("1001")
+    assert switch.situation("1001") == "wrap_up"

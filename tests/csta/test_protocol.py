@@ -91,6 +91,17 @@ COMMANDS: dict[str, tuple[dict[str, Any], tuple[str | None, str | None], str, di
         "SetAgentState",
         {"agentID": "1002", "requestedAgentState": "ready"},
     ),
+    "finish_wrap_up": (
+        {},
+        (None, None),
+        "SetAgentState",
+        {
+            "device": ME,
+            "agentID": "1001",
+            "requestedAgentState": "ready",
+            "privateData": {"endWrapUp": True},
+        },
+    ),
     "dial_out": (
         {"number": "13900000000"},
         (None, None),
@@ -191,8 +202,13 @@ COMMANDS: dict[str, tuple[dict[str, Any], tuple[str | None, str | None], str, di
 
 
 def test_every_chart_command_is_covered_here() -> None:
-    assert set(COMMANDS) == set(cti_fsm.default_chart().commands)
+    chart = cti_fsm.default_chart()
+    local = {name for name, spec in chart.commands.items() if spec.local}
+    assert local == {"set_next_state"}  # the chart moves itself: no request to write
+    assert set(COMMANDS) == set(chart.commands) - local
     assert adapter.unsupported == frozenset()
+    with pytest.raises(Unsupported):
+        fresh().encode_command("set_next_state", {"next": "ready"}, 3)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -374,7 +390,36 @@ EVENTS: list[tuple[tuple[str | None, str | None], dict[str, Any], Signal | None]
     (
         (None, None),
         event("agentWorkingAfterCall", agentDevice=ME, agentID="1001"),
-        Signal("paused", {"reason": "afterCallWork", "agent_id": "1001"}),
+        Signal("wrap_up_started", {}),
+    ),
+    (
+        (None, None),
+        event(
+            "agentWorkingAfterCall",
+            agentDevice=ME,
+            agentID="1001",
+            privateData={"wrapUpTime": 30},
+        ),
+        Signal("wrap_up_started", {"wrap_up_seconds": 30}),
+    ),
+    ((None, None), event("agentWorkingAfterCall", agentDevice=OTHER, agentID="1002"), None),
+    (
+        ("c1", None),
+        event(
+            "diverted",
+            connection=cid("c1", ME),
+            divertingDevice=ME,
+            localConnectionInfo="null",
+            cause="callNotAnswered",
+        ),
+        Signal("ring_no_answer", {"call_id": "c1", "reason": "callNotAnswered"}),
+    ),
+    (
+        ("c1", None),
+        event(
+            "diverted", connection=cid("c1", OTHER), divertingDevice=OTHER, cause="callNotAnswered"
+        ),
+        None,
     ),
     (
         (None, None),
@@ -642,6 +687,7 @@ def test_every_mapped_signal_is_exercised_above() -> None:
         "agent_groups",
         "all_agents",
         "agent_rights",
+        "wrap_up_ended",
     }
     assert mapped == from_events | from_responses
 
@@ -661,6 +707,22 @@ def test_follows_an_inbound_call(proto: CstaProtocol) -> None:
     assert proto.call_id == "c1" and proto.consult_call_id is None
     proto.receive(event("connectionCleared", droppedConnection=cid("c1", ME), releasingDevice=ME))
     assert proto.call_id is None
+
+
+def test_a_call_diverted_away_is_no_longer_followed(proto: CstaProtocol) -> None:
+    proto.receive(event("delivered", connection=cid("c1", ME), alertingDevice=ME))
+    assert proto.call_id == "c1"
+    proto.receive(
+        event("diverted", connection=cid("c1", ME), divertingDevice=ME, cause="callNotAnswered")
+    )
+    assert proto.call_id is None
+
+
+def test_finish_wrap_up_is_confirmed_by_its_response(proto: CstaProtocol) -> None:
+    proto.encode_command("finish_wrap_up", {}, 12)
+    assert proto.receive({"type": "response", "invokeId": 12, "result": {}}) == [
+        Signal("wrap_up_ended", {}, request_id=12)
+    ]
 
 
 def test_follows_a_consultation_transfer_and_conference(proto: CstaProtocol) -> None:
@@ -802,10 +864,21 @@ def snap_call(
                 snap_call("c1", "hold", [(CUSTOMER, "connected")]),
                 snap_call("c2", "connected", [(OTHER, "alerting")], consultation_of="c1"),
             ],
-            "checked_in.consulting",
+            "checked_in.consulting.consult_ringing",
             "c1",
             "c2",
         ),
+        (
+            "agentReady",
+            [
+                snap_call("c1", "hold", [(CUSTOMER, "connected")]),
+                snap_call("c2", "connected", [(OTHER, "connected")], consultation_of="c1"),
+            ],
+            "checked_in.consulting.consult_talking",
+            "c1",
+            "c2",
+        ),
+        ("agentWorkingAfterCall", [], "checked_in.wrap_up", None, None),
         (
             "agentReady",
             [snap_call("c1", "connected", [(CUSTOMER, "connected"), (OTHER, "connected")])],

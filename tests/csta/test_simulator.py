@@ -180,12 +180,13 @@ async def test_consultation_between_two_agents(connect: OpenClient, switch: Swit
     assert started.payload == {"call_id": consult, "target": "8002"}
     assert "held" not in a.signals()  # the consultation's hold is part of consulting
     await b.wait_signal("ringing")
-    assert chart_state(switch, A) == "checked_in.consulting"
+    assert chart_state(switch, A) == "checked_in.consulting.consult_ringing"
     assert (await b.command("answer")).ok
     assert (await a.wait_signal("consult_answered")).payload == {
         "call_id": consult,
         "target": "8002",
     }
+    assert chart_state(switch, A) == "checked_in.consulting.consult_talking"
     await b.wait_signal("answered")
     assert (await a.command("complete_transfer")).ok
     assert (await a.wait_signal("transferred")).payload == {"call_id": call, "target": "8002"}
@@ -448,3 +449,34 @@ async def test_fault_injection_applies_to_events_a_request_causes(
     assert (await client.command("hold")).ok  # while the retrieved event is late
     await client.wait_for(lambda: "retrieved" in client.signals())
     assert client.signals()[-4:] == ["held", "held", "held", "retrieved"]
+
+
+async def test_the_switchs_timers_run_on_the_servers_clock(autojump_clock: trio.abc.Clock) -> None:
+    """While it serves, the simulator fires the switch's timers on its trio clock (here a
+    virtual one: a minute passes at once), and gives the switch its own clock back after."""
+    switch = demo_switch()
+    switch.login(A, "pw1001")
+    switch.check_in(A, ["sales"])
+    switch.set_ring_timeout("sales", 60)
+    switch.set_wrap_up("sales", 30)
+    own_clock = switch.clock
+    async with trio.open_nursery() as nursery:
+        await nursery.start(adapter.simulator(switch).serve)
+        assert switch.clock is trio.current_time
+        first = switch.inbound_call("sales")
+        await trio.sleep(59)
+        assert switch.situation(A) == "ringing"
+        await trio.sleep(2)
+        assert switch.situation(A) == "not_ready" and switch.call(first).queued
+        switch.customer_hangs_up(first)
+        switch.restore(A)
+        switch.inbound_call("sales")
+        switch.answer(A)
+        switch.hangup(A)
+        assert switch.situation(A) == "wrap_up"
+        await trio.sleep(29)
+        assert switch.situation(A) == "wrap_up"
+        await trio.sleep(2)
+        assert switch.situation(A) == "ready" and switch.wake_at == float("inf")
+        nursery.cancel_scope.cancel()
+    assert switch.clock is own_clock

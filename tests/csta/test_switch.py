@@ -398,11 +398,11 @@ def test_consult_then_complete_the_transfer(sw: Switch) -> None:
     assert isinstance(events[0], LegHeld) and events[0].consultation
     consult = sw.consultation_of(A)
     assert consult is not None and consult != call and sw.call(consult).consultation_of == call
-    assert state(sw, A) == "consulting" and state(sw, B) == "ringing"
+    assert state(sw, A) == "consult_ringing" and state(sw, B) == "ringing"
     refused(sw, "invalid_call_state", lambda: sw.consult(A, "13900000000"))
     refused(sw, "invalid_call_state", lambda: sw.retrieve(A))
     assert names(sw.third_party_answers(A)) == ["LegAnswered"]
-    assert state(sw, A) == "consulting" and state(sw, B) == "talking"
+    assert state(sw, A) == "consult_talking" and state(sw, B) == "talking"
     events = sw.complete_transfer(A)
     assert names(events) == ["CallTransferred"]
     moved = events[0]
@@ -457,8 +457,9 @@ def test_consulted_party_rejects_or_hangs_up(sw: Switch) -> None:
 def test_consulting_an_external_number(sw: Switch) -> None:
     call = talking(sw)
     sw.consult(A, "13900000000")
-    assert state(sw, A) == "consulting"
+    assert state(sw, A) == "consult_ringing"
     sw.third_party_answers(A)
+    assert state(sw, A) == "consult_talking"
     sw.complete_transfer(A)
     assert state(sw, A) == "idle"
     legs = sw.call(call).legs
@@ -581,7 +582,7 @@ def test_snapshot_shows_calls_and_legs(sw: Switch) -> None:
     call = talking(sw)
     sw.consult(A, B)
     snap = sw.snapshot(A)
-    assert snap.agent.situation == "consulting" and snap.agent.checked_in == ("sales",)
+    assert snap.agent.situation == "consult_ringing" and snap.agent.checked_in == ("sales",)
     assert next(c.call for c in snap.calls) == call
     primary, consult = snap.calls
     assert consult.consultation_of == call and consult.origin == "consultation"
@@ -630,9 +631,169 @@ def test_every_situation_is_reachable(sw: Switch) -> None:
     sw.hold(A)
     seen.add(sw.situation(A))  # held
     sw.consult(A, "13900000000")
-    seen.add(sw.situation(A))  # consulting
+    seen.add(sw.situation(A))  # consult_ringing
+    sw.third_party_answers(A)
+    seen.add(sw.situation(A))  # consult_talking
     sw.hangup(A)
     assert call not in [c.call for c in sw.calls()]
     sw.dial(A, "13900000000")
     seen.add(sw.situation(A))  # dialing
+    sw.hangup(A)
+    sw.pause(SUP)
+    sw.set_wrap_up("sales", 30)
+    talking(sw)
+    sw.hangup(A)
+    seen.add(sw.situation(A))  # wrap_up
     assert seen == set(SITUATIONS)
+
+
+# --- after-call work and ring timeouts (off unless configured) -----------------------------------
+class FakeClock:
+    """The switch's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(sw: Switch) -> FakeClock:
+    fake = FakeClock()
+    sw.clock = fake
+    return fake
+
+
+def test_no_wrap_up_and_no_ring_timeout_by_default(sw: Switch, clock: FakeClock) -> None:
+    talking(sw)
+    events = sw.hangup(A)
+    assert names(events) == ["LegCleared", "LegCleared"]
+    assert state(sw, A) == "idle" and sw.wake_at == float("inf")
+    sw.inbound_call("sales")
+    clock.now += 3600
+    assert sw.tick() == [] and state(sw, A) == "ringing"
+
+
+def test_wrap_up_after_an_acd_call_holds_calls_back_until_it_ends(
+    sw: Switch, clock: FakeClock
+) -> None:
+    sw.set_wrap_up("sales", 30)
+    talking(sw)
+    events = sw.hangup(A)
+    assert names(events) == ["LegCleared", "LegCleared", "AgentWorkingAfterCall"]
+    assert events[-1].seconds == 30 and events[-1].concerns == (A,)  # type: ignore[attr-defined]
+    assert state(sw, A) == "wrap_up" and sw.agent_info(A).situation == "wrap_up"
+    assert sw.wake_at == clock.now + 30
+    queued = sw.inbound_call("sales")
+    assert sw.call(queued).queued and state(sw, A) == "wrap_up"  # not offered meanwhile
+    assert "CallFailed" in names(sw.dial(B, A))  # nor rung directly: busy
+    assert sw.tick(clock.now + 29.9) == []
+    clock.now += 30
+    events = sw.tick()
+    assert names(events) == ["AgentReady", "LegAlerting"]
+    assert events[0].ended_wrap_up  # type: ignore[attr-defined]
+    assert state(sw, A) == "ringing" and sw.wake_at == float("inf")
+
+
+def test_an_agents_own_wrap_up_time_wins_over_its_groups(sw: Switch, clock: FakeClock) -> None:
+    sw.set_wrap_up("sales", 30)
+    sw.set_wrap_up(A, 5)
+    talking(sw)
+    assert sw.hangup(A)[-1].seconds == 5  # type: ignore[attr-defined]
+    sw.restore(A)
+    sw.set_wrap_up(A, 0)  # none for this agent, whatever its group says
+    talking(sw)
+    assert names(sw.hangup(A)) == ["LegCleared", "LegCleared"]
+    sw.set_wrap_up(A, None)  # back to the group's
+    talking(sw)
+    assert sw.customer_hangs_up(sw.call_of(A) or "")[-1].seconds == 30  # type: ignore[attr-defined]
+
+
+def test_wrap_up_ends_when_the_agent_says_ready_or_not_ready(sw: Switch, clock: FakeClock) -> None:
+    sw.set_wrap_up("sales", 30)
+    talking(sw)
+    sw.hangup(A)
+    events = sw.restore(A)
+    assert names(events) == ["AgentReady"] and events[0].ended_wrap_up  # type: ignore[attr-defined]
+    assert state(sw, A) == "idle" and sw.wake_at == float("inf")
+    refused(sw, "invalid_agent_state", lambda: sw.restore(A))  # ready already, as before
+    talking(sw)
+    sw.hangup(A)
+    events = sw.pause(A, "notes")
+    assert names(events) == ["AgentNotReady"]
+    assert state(sw, A) == "paused" and sw.agent_info(A).reason == "notes"
+    assert sw.wake_at == float("inf")
+    clock.now += 60
+    assert sw.tick() == []
+
+
+def test_wrap_up_is_for_calls_the_agent_talked_on_through_a_group(
+    sw: Switch, clock: FakeClock
+) -> None:
+    sw.set_wrap_up(A, 30)
+    sw.inbound_call("sales")
+    assert names(sw.hangup(A)) == ["LegCleared", "CallQueued"]  # declined while ringing
+    assert state(sw, A) == "idle"
+    sw.customer_hangs_up(sw.calls()[0].call)
+    sw.dial(A, "13900000000")
+    sw.customer_answers(sw.call_of(A) or "")
+    assert "AgentWorkingAfterCall" not in names(sw.hangup(A))  # an outbound call
+    talking(sw)
+    sw.consult(A, "13900000001")
+    sw.third_party_answers(A)
+    events = sw.complete_transfer(A)
+    assert names(events)[-1] == "AgentWorkingAfterCall" and state(sw, A) == "wrap_up"
+
+
+def test_signing_out_ends_wrap_up_and_a_forced_one_mid_call_starts_none(
+    sw: Switch, clock: FakeClock
+) -> None:
+    sw.set_wrap_up("sales", 30)
+    talking(sw)
+    sw.hangup(A)
+    assert names(sw.check_out(A)) == ["AgentCheckedOut"]
+    assert state(sw, A) == "connected" and sw.wake_at == float("inf")
+    sw.check_in(A, ["sales"])
+    talking(sw)
+    events = sw.force_logout(SUP, A)
+    assert names(events) == ["LegCleared", "LegCleared", "AgentCheckedOut"]
+    assert state(sw, A) == "connected" and sw.wake_at == float("inf")
+    sw.check_in(A, ["sales"])
+    assert state(sw, A) == "idle"
+
+
+def test_a_call_left_ringing_too_long_is_taken_back(sw: Switch, clock: FakeClock) -> None:
+    sw.set_ring_timeout("sales", 15)
+    call = sw.inbound_call("sales")
+    assert state(sw, A) == "ringing" and sw.wake_at == clock.now + 15
+    assert sw.tick(clock.now + 14) == []
+    clock.now += 15
+    events = sw.tick()
+    assert names(events) == ["LegCleared", "CallQueued", "AgentNotReady"]
+    assert events[0].cause == "ring_no_answer"  # type: ignore[attr-defined]
+    assert state(sw, A) == "paused" and sw.agent_info(A).reason == "no_answer"
+    assert sw.call(call).queued and sw.wake_at == float("inf")
+    sw.restore(A)
+    assert sw.call(call).queued  # never offered to the agent that let it ring out
+
+
+def test_a_call_answered_in_time_or_an_agents_own_timeout(sw: Switch, clock: FakeClock) -> None:
+    sw.set_ring_timeout("sales", 15)
+    sw.set_ring_timeout(A, 5)
+    sw.inbound_call("sales")
+    assert sw.wake_at == clock.now + 5
+    sw.answer(A)
+    assert sw.wake_at == float("inf")
+    clock.now += 60
+    assert sw.tick() == [] and state(sw, A) == "talking"
+
+
+def test_timer_settings_are_checked() -> None:
+    sw = demo_switch()
+    with pytest.raises(ValueError, match="neither an agent nor a group"):
+        sw.set_wrap_up("nobody", 3)
+    with pytest.raises(ValueError, match=">= 0"):
+        sw.set_ring_timeout("sales", -1)
+    with pytest.raises(ValueError, match="not None"):
+        sw.set_wrap_up("sales", None)

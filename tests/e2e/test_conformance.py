@@ -57,16 +57,15 @@ async def test_asterisk_ami_conforms_with_its_documented_gaps() -> None:
     )
     assert report.scenarios == tuple(s.name for s in SCENARIOS)
     assert {g.gap for g in report.gaps_hit} == {AMI_GAPS[0].name}
-    # answering, holding and conferencing are the phone's on Asterisk
+    # answering, holding and conferencing (once the consulted party answered) are the
+    # phone's on Asterisk
     assert {s.reason for s in report.phone} >= {
         "asterisk-ami cannot answer: done on the phone",
         "asterisk-ami cannot hold: done on the phone",
+        "asterisk-ami cannot conference: done on the phone",
     }
-    # AMI has no conference action and no rights: those steps are skipped, and named
-    assert sorted(s.reason for s in report.skipped) == [
-        "asterisk-ami cannot conference",
-        *["asterisk-ami cannot get_rights"] * 2,
-    ]
+    # AMI has no rights query: those steps are skipped, and named
+    assert sorted(s.reason for s in report.skipped) == ["asterisk-ami cannot get_rights"] * 2
 
 
 async def test_an_undeclared_gap_fails_naming_the_step_and_both_states() -> None:
@@ -223,6 +222,27 @@ async def test_scenarios_are_data_users_can_write() -> None:
     assert report.scenarios == ("my flow",)
     assert report.steps_checked == 4  # after login, then each step
     assert report.commands == 2
+
+
+async def test_a_step_may_name_a_compound_state_or_the_leaf_inside_it() -> None:
+    mine = Scenario(
+        "consult, loosely and exactly",
+        (
+            do(AGENT, "check_in", group_ids=["sales"], then="idle"),
+            world("inbound_call", then="ringing"),
+            do(AGENT, "answer", then="talking"),
+            do(AGENT, "consult", target="5550199", then="consulting"),
+            world("third_party_answers", then="consulting.consult_talking"),
+            do(AGENT, "hangup", then="available"),
+        ),
+    )
+    report = await check_adapter(csta, scenarios=[mine], walk_examples=0, **FAST)
+    assert report.commands == 4
+    wrong = Scenario(
+        mine.name, (*mine.steps[:3], do(AGENT, "consult", target="5550199", then="consult_talking"))
+    )
+    with pytest.raises(ConformanceError, match="should be in consult_talking but is in"):
+        await check_adapter(csta, scenarios=[wrong], walk_examples=0, **FAST)
 
 
 def test_check_adapter_sync_runs_outside_trio() -> None:

@@ -17,7 +17,7 @@ from cti_fsm_csta_ws import CstaSimulator
 from e2etools import Pair, Recorder, sent_since, settled, until
 
 from cti_fsm.agent import Agent
-from cti_fsm.errors import CommandFailed, PermissionDenied
+from cti_fsm.errors import CommandFailed, IllegalCommand, PermissionDenied
 from cti_fsm.switch import Switch
 
 A, S = "1001", "9001"
@@ -50,11 +50,12 @@ async def consulting(pair: Pair, switch: Switch, *, answered: bool = True) -> No
     agent, notes = pair
     await talking(pair, switch)
     await agent.consult(target="5550199")
-    assert agent.state == "checked_in.consulting"
+    assert agent.state == "checked_in.consulting.consult_ringing"
     if answered:
         mark = notes.mark()
         switch.third_party_answers(A)
         await notes.wait("onConsult", after=mark)
+        assert agent.state == "checked_in.consulting.consult_talking"
 
 
 def fields(note: Any, *names: str) -> dict[str, Any]:
@@ -498,13 +499,14 @@ async def test_consult_then_complete_the_transfer(
     call = await talking(agent, switch)
     mark = notes.mark()
     await a.consult(target="5550199")
-    assert a.state == "checked_in.consulting"
+    assert a.state == "checked_in.consulting.consult_ringing"
     assert notes.since(mark) == ["onThreePartCallOutRing"]
     assert notes.last("onThreePartCallOutRing")["target"] == "5550199"
     assert sim.requests(A)[-1]["params"]["existingCall"] == {"callID": call, "deviceID": "8001"}
     switch.third_party_answers(A)
     await notes.wait("onConsult", after=mark)
     assert notes.last("onConsult")["result"] == "success"
+    assert a.state == "checked_in.consulting.consult_talking"
     await a.send_dtmf(digits="5")  # DTMF goes to the consulted party
     consultation = switch.consultation_of(A)
     assert sim.requests(A)[-1]["params"]["connectionToSendDigits"]["callID"] == consultation
@@ -533,7 +535,7 @@ async def test_consult_from_hold_and_to_an_invalid_target(agent: Pair, switch: S
     assert notes.last("onConsult")["result"] == "fail"
     assert a.state == "checked_in.held"
     await a.consult(target="5550199")
-    assert await settled(a, switch, A) == "checked_in.consulting"
+    assert await settled(a, switch, A) == "checked_in.consulting.consult_ringing"
 
 
 async def test_cancel_consult_returns_to_the_customer(
@@ -563,7 +565,7 @@ async def test_cancel_consult_fails_when_the_phone_completed_it(
     assert info.value.signal == "cancel_consult_failed"
     assert notes.since(mark) == ["onCommandFailed"]
     assert notes.last("onCommandFailed")["command"] == "cancel_consult"
-    assert a.state == "checked_in.consulting"
+    assert a.state == "checked_in.consulting.consult_talking"
     await notes.wait("onIdle", after=mark)
     assert notes.since(mark) == ["onCommandFailed", "onTransfer", "onIdle"]
     assert await settled(a, switch, A) == "checked_in.available.idle"
@@ -582,7 +584,7 @@ async def test_complete_transfer_fails_when_the_phone_conferenced(
     assert info.value.reason.startswith("stateIncompatibility.noCallToComplete")
     assert notes.since(mark) == ["onTransfer"]
     assert notes.last("onTransfer")["result"] == "fail"
-    assert a.state == "checked_in.consulting"
+    assert a.state == "checked_in.consulting.consult_talking"
     await notes.wait("onThreePart", after=mark)
     assert await settled(a, switch, A) == "checked_in.three_party"
 
@@ -592,16 +594,16 @@ async def test_conference_then_the_customer_leaves(
 ) -> None:
     a, notes = agent
     await consulting(agent, switch, answered=False)
-    mark = notes.mark()
-    with pytest.raises(CommandFailed) as info:
-        await a.conference()  # the consulted party has not answered yet
-    assert info.value.reason.startswith("stateIncompatibility.invalidObjectState")
-    assert notes.since(mark) == ["onCommandFailed"]
-    assert notes.last("onCommandFailed")["command"] == "conference"
-    assert a.state == "checked_in.consulting"
+    mark, sent = notes.mark(), len(sim.requests(A))
+    with pytest.raises(IllegalCommand) as info:
+        await a.conference()  # the consulted party has not answered yet: the chart says no
+    assert info.value.state == "checked_in.consulting.consult_ringing"
+    assert notes.since(mark) == [] and len(sim.requests(A)) == sent
+    assert a.state == "checked_in.consulting.consult_ringing"
 
     switch.third_party_answers(A)
     await notes.wait("onConsult", after=mark)
+    assert a.state == "checked_in.consulting.consult_talking"
     await a.conference()
     assert a.state == "checked_in.three_party"
     assert sim.services(A)[-1] == "ConferenceCall"
@@ -611,7 +613,6 @@ async def test_conference_then_the_customer_leaves(
     switch.customer_hangs_up(customer)
     await notes.wait("onThreePartEnd", after=mark)
     assert notes.since(mark) == [
-        "onCommandFailed",
         "onConsult",
         "onThreePart",
         "onDtmfSent",
@@ -678,15 +679,23 @@ async def test_the_customer_hangs_up(agent: Pair, switch: Switch, where: str) ->
     assert await settled(a, switch, A) == "checked_in.available.idle"
 
 
-async def test_ring_no_answer_makes_the_agent_not_ready(agent: Pair, switch: Switch) -> None:
+async def test_ring_no_answer_makes_the_agent_not_ready(
+    agent: Pair, sim: CstaSimulator, switch: Switch
+) -> None:
     a, notes = agent
-    await ringing(agent, switch)
-    mark = notes.mark()
-    switch.agent_no_answer(A)
-    await notes.wait("onPause", after=mark)
-    assert notes.since(mark) == ["onIdle", "onPause"]
-    assert notes.last("onPause")["reason"] == "no_answer"
+    call = await ringing(agent, switch)
+    mark, sent = notes.mark(), len(sim.requests(A))
+    switch.agent_no_answer(A)  # diverted (callNotAnswered) and agentNotReady(no_answer)
+    await notes.wait("onPause", 2, after=mark)
+    # the switch's own not-ready confirms the pause the chart sent, whose event follows
+    assert notes.since(mark) == ["onRingNoAnswer", "onPause", "onPause"]
+    assert notes.last("onRingNoAnswer")["call_id"] == call
+    assert notes.last("onPause")["reason"] == "ring_no_answer"
+    [pause] = sim.requests(A)[sent:]
+    assert pause["params"]["requestedAgentState"] == "notReady"
+    assert pause["params"]["reasonCode"] == "ring_no_answer"
     assert await settled(a, switch, A) == "checked_in.available.paused"
+    assert switch.agent_info(A).reason == "ring_no_answer"
 
 
 async def test_a_call_ends_in_the_availability_it_started_from(agent: Pair, switch: Switch) -> None:

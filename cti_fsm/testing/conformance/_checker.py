@@ -24,7 +24,7 @@ import trio
 
 from ...adapter import Adapter, Simulator, load_adapter
 from ...agent import Agent, Backoff, Lifecycle, open_agent
-from ...chart import Chart
+from ...chart import ArgSpec, Chart
 from ...errors import (
     CommandFailed,
     CommandTimeout,
@@ -276,7 +276,12 @@ class _Checker:
     def check_expect(self, run: _Run, step: str, expect: Mapping[str, str]) -> None:
         for role, wanted in expect.items():
             truth = self.truth(run, role)
-            if truth != self.chart.resolve(wanted) and not truth.endswith("." + wanted):
+            path = self.chart.resolve(wanted)
+            if (
+                truth != path
+                and not truth.startswith(path + ".")
+                and not truth.endswith("." + wanted)
+            ):
                 raise self.fail(
                     run,
                     step,
@@ -288,9 +293,9 @@ class _Checker:
     def _sample_args(self, shadow: Machine, name: str) -> dict[str, Any] | None:
         """Arguments the chart accepts for ``name`` in ``shadow``'s state (None: refused)."""
         spec = self.chart.commands[name]
-        base = {a.name: _sample(a.type) for a in spec.args if a.required and a.when_given is None}
+        base = {a.name: _sample(a) for a in spec.args if a.required and a.when_given is None}
         candidates = [base] + [
-            {**base, a.name: _sample(a.type)} for a in spec.args if a.when_given is not None
+            {**base, a.name: _sample(a)} for a in spec.args if a.when_given is not None
         ]
         for args in candidates:
             try:
@@ -321,7 +326,7 @@ class _Checker:
                     args, expected = usable, (Unsupported,)
                 else:
                     required = [a for a in spec.args if a.required and a.when_given is None]
-                    args, expected = {a.name: _sample(a.type) for a in required}, _REFUSALS
+                    args, expected = {a.name: _sample(a) for a in required}, _REFUSALS
                 if not agent.connected:
                     # logged out: every command says so before the chart is asked
                     expected = (Disconnected,)
@@ -626,8 +631,11 @@ _SAMPLES: Mapping[str, Any] = MappingProxyType(
 )
 
 
-def _sample(kind: str) -> Any:
-    return _SAMPLES.get(kind, "1")
+def _sample(arg: ArgSpec) -> Any:
+    """A value of ``arg``'s type the chart accepts (its first choice, if it has choices)."""
+    if arg.choices:
+        return arg.choices[0]
+    return _SAMPLES.get(arg.type, "1")
 
 
 def _walk_args(name: str, role: str, run: _Run) -> list[Mapping[str, Any]]:
@@ -646,6 +654,11 @@ def _walk_args(name: str, role: str, run: _Run) -> list[Mapping[str, Any]]:
         "join_talk": [{"agent_id": other}],
         "disconnect_call": [{"agent_id": other}],
         "logout_agent": [{"agent_id": other}],
+        "set_next_state": [
+            {"next": "not_ready", "reason": "after-call"},
+            {"next": "ready"},
+            {"next": "logout"},
+        ],
     }
     return table.get(name, [{}])
 

@@ -209,7 +209,8 @@ def do(
         command: the chart command; ``args`` are its arguments.
         fails: True if the switch refuses it, None if either outcome is right (the
             state check after the step decides).
-        then: the switch's state for ``role`` afterwards (a suffix is enough).
+        then: the switch's state for ``role`` afterwards (a suffix is enough; a compound
+            state, ``consulting``, takes any state inside it).
         also: the switch's state for other roles afterwards.
     """
     outcome: Outcome = "any" if fails is None else "fail" if fails else "ok"

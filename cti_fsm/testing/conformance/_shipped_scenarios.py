@@ -48,7 +48,7 @@ def _talking(*, supervisor: bool = False) -> tuple[StepSpec, ...]:
 
 
 def _consulting() -> tuple[StepSpec, ...]:
-    return (*_talking(), do(A, "consult", target="5550199", then="consulting"))
+    return (*_talking(), do(A, "consult", target="5550199", then="consult_ringing"))
 
 
 #: The scripted scenarios ``check_adapter`` runs by default, in order.
@@ -87,7 +87,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "consultation, then transfer",
         (
             *_consulting(),
-            world("third_party_answers", then="consulting"),
+            world("third_party_answers", then="consult_talking"),
             do(A, "complete_transfer", then="idle"),
         ),
     ),
@@ -95,8 +95,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "consultation, then conference",
         (
             *_consulting(),
-            do(A, "conference", fails=True, then="consulting"),
-            world("third_party_answers", then="consulting"),
+            refused(A, "conference"),  # not before the consulted party answers
+            world("third_party_answers", then="consult_talking"),
             do(A, "conference", then="three_party"),
             world("customer_hangs_up", then="talking"),
             do(A, "hangup", then="idle"),
@@ -119,7 +119,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "consulted party hangs up",
         (
             *_consulting(),
-            world("third_party_answers", then="consulting"),
+            world("third_party_answers", then="consult_talking"),
             world("third_party_hangs_up", then="held"),
             do(A, "retrieve", then="talking"),
             do(A, "hangup", then="idle"),
@@ -195,6 +195,34 @@ SCENARIOS: tuple[Scenario, ...] = (
             world("customer_answers", then="talking"),
             do(A, "hangup", then="paused"),
             do(A, "restore", then="idle"),
+        ),
+    ),
+    Scenario(
+        "not ready after this call",
+        (
+            *_talking(),
+            do(A, "set_next_state", next="not_ready", reason="training", then="talking"),
+            do(A, "hangup", then="paused"),
+            do(A, "restore", then="idle"),
+        ),
+    ),
+    Scenario(
+        "ready after this call",
+        (
+            *_checked_in(),
+            do(A, "pause", reason="callback", then="paused"),
+            do(A, "dial_out", number="5550100", then="dialing"),
+            world("customer_answers", then="talking"),
+            do(A, "set_next_state", next="ready", then="talking"),
+            do(A, "hangup", then="idle"),
+        ),
+    ),
+    Scenario(
+        "signed out after this call",
+        (
+            *_talking(),
+            do(A, "set_next_state", next="logout", then="talking"),
+            world("customer_hangs_up", then="connected"),
         ),
     ),
     Scenario(
