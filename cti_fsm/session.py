@@ -270,6 +270,7 @@ class Session:
         "_suspect",
         "_timers",
         "_unsupported",
+        "_walking",
         "_warn",
         "chart",
         "lifecycle",
@@ -349,6 +350,8 @@ class Session:
         self._timers: list[tuple[float, int, Ticket]] = []
         # the chart's delayed transitions armed now: timer id -> when it is due
         self._delays: dict[str, float] = {}
+        # True while walking the machine to a snapshot's state (no chart commands sent)
+        self._walking = False
         # the serial command outstanding, and the queued ones behind it
         self._serial: Ticket | None = None
         self._queue: list[Ticket] = []
@@ -797,8 +800,9 @@ class Session:
                 if delays[change.timer] < self.wake_at:
                     self.wake_at = delays[change.timer]
         for command in step.commands:
-            if not self.ready or self._lost:
-                # a resync walk replays what already happened: its commands were sent then
+            if not self.ready or self._lost or self._walking:
+                # a resync or reconciliation walk follows what already happened on the
+                # server: what the chart would send on the way was done there, or not meant
                 log.debug("%s: chart command %s not sent while resyncing", self.user, command)
                 continue
             self._send_for_chart(command)
@@ -1024,8 +1028,12 @@ class Session:
             log.info("%s: resynchronised by jump to %s", self.user, machine.state)
             return
         machine.jump(start)
-        for signal in path:
-            self._apply(signal, snapshot.payload)
+        self._walking = True
+        try:
+            for signal in path:
+                self._apply(signal, snapshot.payload)
+        finally:
+            self._walking = False
         log.info("%s: resynchronised to %s via %s", self.user, machine.state, ", ".join(path))
 
     def _path_via_availability(

@@ -161,16 +161,9 @@ def flow(notes: Recorder, mark: int) -> list[str]:
 
 
 async def local(agent: Agent, command: str, **args: Any) -> None:
-    """Send a command the chart (or the vendor map) does locally.
-
-    The agent does not hand out what such a command's step produced until the next frame
-    arrives (``Agent.command`` never dispatches a ticket settled at once: see
-    ``test_a_local_commands_notifications_come_at_once``); until the driver does, hand
-    them out here so the rest of each flow is checked."""
+    """Send a command the chart (or the vendor map) does locally: its step is handed out
+    at once (``test_a_local_commands_notifications_come_at_once``)."""
     await agent.command(command, **args)
-    link = agent._link
-    if link is not None:
-        agent._dispatch(link)
 
 
 def where(agent: Agent) -> tuple[str, ...]:
@@ -545,11 +538,6 @@ async def test_a_wrap_up_variant_of_the_default_chart_runs_unchanged(vendor: Ven
     await until(lambda: vendor.switch.chart_state(A) == IDLE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cti_fsm.agent: Agent.command returns without dispatching the events of a ticket"
-    " the session settled at once (a local command): its notifications wait for the next frame",
-)
 async def test_a_local_commands_notifications_come_at_once(vendor: Vendor) -> None:
     pair = await vendor.login()
     agent, notes = pair
@@ -561,12 +549,6 @@ async def test_a_local_commands_notifications_come_at_once(vendor: Vendor) -> No
     assert flow(notes, mark) == ["onNextState"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cti_fsm.agent: a local command's step arms its timers in the session, but the"
-    " agent re-arms its watchdog (session.wake_at) only in _dispatch, which Agent.command does"
-    " not call for a ticket settled at once: a shorter timer waits for the next frame",
-)
 async def test_a_timer_a_local_command_starts_fires_on_time(vendor: Vendor) -> None:
     pair = await vendor.login(load_chart(CHARTS / "wrap_up_variant.yaml"))
     agent, notes = pair

@@ -36,6 +36,7 @@ def make(
     state: str = IDLE,
     local: frozenset[str] = frozenset(),
     unsupported: frozenset[str] = frozenset(),
+    reconcile_every: float | None = None,
 ) -> tuple[Session, list[float]]:
     clock = [100.0]
     session = Session(
@@ -44,6 +45,7 @@ def make(
         user="1001",
         password="pw",
         url="mem://",
+        reconcile_every=reconcile_every,
     )
     session.start(clock[0])
     [connect] = sent(session)
@@ -218,4 +220,20 @@ def test_illegal_command_lists_only_what_this_vendor_can_do() -> None:
     # what this agent can really send: the chart's commands here, less the vendor's gaps
     assert set(info.value.allowed) == set(session.machine.allowed()) - {"hold"}
     assert "transfer" in info.value.allowed and "hold" not in str(info.value)
+    assert sent(session) == []
+
+
+def test_a_reconciliation_walk_sends_none_of_the_charts_commands() -> None:
+    session, clock = make(cti_fsm.default_chart(), reconcile_every=30)
+    talking(session, clock)
+    session.send_command("set_next_state", {"next": "not_ready", "reason": "x"}, clock[0])
+    session.events()
+    # the server lost the hang-up: it says idle, twice; the walk takes hung_up, whose
+    # next-state transition would send pause, but the call ended long ago on the server
+    for later in (30, 31):
+        session.tick(clock[0] + later)
+        [look] = sent(session)
+        feed(session, clock, {"snapshot": IDLE, "id": look["id"]})
+    assert session.stats["drift_corrections"] == 1
+    assert session.machine.states == (IDLE, "checked_in.next.unchanged")
     assert sent(session) == []
