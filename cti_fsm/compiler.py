@@ -206,10 +206,42 @@ class CompiledChart:
             self._allowed[key] = found
         return found
 
-    def enter(self, path: str, hist: int) -> int:
-        """The configuration reached by entering ``path`` from nothing (a resync)."""
-        leaves, _ = _Entry(self).enter_path(None, self.state_number[path], hist)
-        return self.config_number[tuple(sorted(leaves))]
+    def enter(self, path: str, hist: int, config: int | None = None) -> int:
+        """The configuration reached by entering ``path`` (a resync's jump).
+
+        From ``config``, only the part of the nearest active state above ``path`` that
+        holds it is left and entered again: regions beside it carry on (a jump to the call
+        state the server names keeps the agent's next state). From nothing (None), the
+        whole chart is entered.
+        """
+        chart = self.chart
+        domain: int | None = None
+        part = ""
+        kept: list[int] = []
+        if config is not None:
+            active = self.active[config]
+            outer = chart.states[path].parent
+            while outer is not None and outer not in active:
+                outer = chart.states[outer].parent
+            if outer is not None:
+                domain = self.state_number[outer]
+                part = next((r for r in chart.states[outer].regions if chart.contains(r, path)), "")
+                kept = [
+                    leaf
+                    for leaf in self.configs[config]
+                    if not chart.contains(outer, self.paths[leaf])
+                    or next(
+                        (
+                            r
+                            for r in chart.states[outer].regions
+                            if chart.contains(r, self.paths[leaf])
+                        ),
+                        "",
+                    )
+                    != part
+                ]
+        leaves, _ = _Entry(self).enter_path(domain, self.state_number[path], hist)
+        return self.config_number[tuple(sorted([*kept, *leaves]))]
 
     def timers_of(self, config: int) -> tuple[str, ...]:
         """The ids of the timers of every state active in ``config`` that can be armed."""

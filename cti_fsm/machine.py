@@ -389,7 +389,8 @@ class Machine:
 
     def _enter(self, state: str) -> None:
         c = self._c
-        config = c.enter(c.chart.resolve(state), self._hist)
+        here = getattr(self, "_row", None)
+        config = c.enter(c.chart.resolve(state), self._hist, here.config if here else None)
         self._row = c.rows[config]
         keep, mark = c.marks[config]
         self._hist = self._hist & keep | mark

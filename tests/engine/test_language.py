@@ -377,3 +377,15 @@ def test_a_local_command_in_a_vendor_map_is_a_problem(tmp_path: pathlib.Path) ->
         str(p).endswith("command 'set_next_state' is local in the chart: it sends nothing to map")
         for p in info.value.problems
     )
+
+
+def test_a_jump_keeps_the_regions_beside_its_target() -> None:
+    m = Machine(chart(), state="up.idle")
+    m.apply("sulked", why="rain")
+    # a resync naming a main state: the mood region carries on
+    assert m.jump("busy").target == "up.busy"
+    assert m.states == ("up.busy", "up.mood.cross")
+    # leaving the parallel state and coming back enters every region afresh
+    m.jump("down")
+    m.jump("busy")
+    assert m.states == ("up.busy", "up.mood.calm")
