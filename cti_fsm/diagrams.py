@@ -107,9 +107,11 @@ def _value_text(ref: ValueRef) -> str:
 
 
 def _seconds_text(ref: ValueRef) -> str:
-    if len(ref.sources) == 1 and ref.sources[0][0] == "value":
-        return f"{_constant_text(ref.sources[0][1])} s"
-    return _value_text(ref)
+    """A timer's seconds: ``30 s``, ``setting wrap_up_seconds``, ``field t or 10 s``."""
+    return " or ".join(
+        f"{_constant_text(name)} s" if kind == "value" else f"{kind} {name}"
+        for kind, name in ref.sources
+    )
 
 
 def _guard_text(guard: Guard, names: Mapping[str, str]) -> str:
