@@ -362,6 +362,8 @@ _INDENT = "\u00a0" * 4  # no-break spaces: Graphviz keeps them at the start of a
 # words that read wrong at the end of a line: they stay with the word after them
 _GLUED = frozenset({"send", "keep", "after", "in", "[in", "not", "[not", "or", "field", "setting"})
 _GLUED |= {"kept", "→", "=", "≠", "∈", "∉"}
+# and these stay with the word before them
+_JOINED = frozenset({"/", "=", "≠", "∈", "∉"})
 _START = '"..start"'
 
 
@@ -374,7 +376,11 @@ def _wrap_line(line: str, width: int) -> list[str]:
     piece after the first starts with ``_INDENT``."""
     words: list[str] = []
     for word in line.split(" "):
-        if words and words[-1].rpartition(" ")[2] in _GLUED:
+        last = words[-1].rpartition(" ")[2] if words else ""
+        # a line breaks after a '/' (never before), never inside a command's parentheses
+        # nor before its marks: (local), (supervisor)
+        inside = words[-1].count("(") > words[-1].count(")") if words else False
+        if words and (last in _GLUED or word in _JOINED or word.startswith("(") or inside):
             words[-1] += " " + word
         else:
             words.append(word)
@@ -414,19 +420,21 @@ def _header_label(name: str, lines: list[str]) -> str:
         if columns[-1] and len(columns[-1]) + len(group) > per_column and len(columns) < count:
             columns.append([])
         columns[-1].extend(group)
-    head = f'<TR><TD ALIGN="LEFT" COLSPAN="{len(columns)}"><B>{html.escape(name)}</B></TD></TR>'
+    span = 2 * len(columns) - 1  # the columns and the gutters between them
+    head = f'<TR><TD ALIGN="LEFT" COLSPAN="{span}"><B>{html.escape(name)}</B></TD></TR>'
     if not lines:
         return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{head}</TABLE>>'
-    cells = "".join(
-        '<TD ALIGN="LEFT" VALIGN="TOP" BALIGN="LEFT">'
-        + "<BR/>".join(html.escape(piece) for piece in column)
-        + "</TD>"
-        for column in columns
+    # a grid, row by row, so the rows line up across the columns
+    grid = "".join(
+        "<TR>"
+        + '<TD WIDTH="14"></TD>'.join(  # a gutter between the columns
+            f'<TD ALIGN="LEFT">{html.escape(column[row]) if row < len(column) else ""}</TD>'
+            for column in columns
+        )
+        + "</TR>"
+        for row in range(max(len(column) for column in columns))
     )
-    return (
-        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">{head}'
-        f"<TR>{cells}</TR></TABLE>>"
-    )
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{head}{grid}</TABLE>>'
 
 
 @attrs.define

@@ -365,11 +365,16 @@ def _unquote(quoted: str) -> str:
 
 
 def _html_lines(label: str) -> list[str]:
-    """The text lines of one of our HTML labels, wrapped lines joined again."""
+    """The text lines of one of our HTML labels (a grid: column after column), wrapped
+    lines joined again."""
+    columns: dict[int, list[str]] = {}
+    for row in re.findall(r"<TR>(.*?)</TR>", label):
+        for number, cell in enumerate(re.findall(r"<TD[^>]*>(.*?)</TD>", row)):
+            if cell:
+                columns.setdefault(number, []).append(html.unescape(re.sub(r"</?B>", "", cell)))
     lines: list[str] = []
-    for cell in re.findall(r"<TD[^>]*>(.*?)</TD>", label):
-        for piece in re.split(r"<BR/>", re.sub(r"</?B>", "", cell)):
-            piece = html.unescape(piece)
+    for number in sorted(columns):
+        for piece in columns[number]:
             if piece.startswith(_INDENT) and lines:
                 lines[-1] += " " + piece[len(_INDENT) :]
             else:
