@@ -3,24 +3,38 @@
 Both texts are generated from the ``Chart`` itself rather than through transitions'
 diagram extension, because the extension cannot draw what a chart says: it has no
 history pseudo-state, labels edges with trigger names only (not the notifications a
-transition emits), has no place for commands, and writes dotted state paths as mermaid
-ids. The drawing follows UML state-machine notation:
+transition emits), has no place for commands, guards or timers, and writes dotted state
+paths as mermaid ids. The drawing follows UML state-machine notation:
 
 - nested states are nested boxes (mermaid ``state X { ... }``, dot clusters), each with
   its initial marker (a dot and an arrow to the initial child);
+- a parallel region is a box of its own inside its state, split off from the state's
+  main children by a dashed line (mermaid's ``--`` separator; in dot a dashed box below
+  them);
 - a state with history holds an ``H`` marker; an edge that resumes history points at it
   in dot, and at the state's box with a ``(history)`` line in mermaid, whose layout
   pulls a node entered from outside its box out of it;
-- an edge is labelled ``signal / notification, ...`` (with the constants the transition
-  sets, ``onConnect(result=success)``); edges between the same two states share a label;
+- an edge is labelled ``trigger [guard] / effects``: the trigger is the signal, or
+  ``after 30 s`` / ``after setting wrap_up_seconds`` for a delayed transition; the guard
+  is ``in wrap_up``, ``not in talking, held``, ``wrap_up_seconds ≠ 0``, ``next = ready``
+  (several joined by ``and``), or ``else`` for an unguarded transition that a guarded one
+  for the same signal and state comes before; the effects are the notifications (with
+  the constants they set, ``onConnect(result=success)``), the values kept (``keep
+  next_reason=field reason``) and the commands the chart sends (``send
+  pause(reason=kept next_reason) [in wrap_up]``). Edges between the same two states
+  share a label; in dot, edges with the same label into the same state meet at a
+  junction (a small dot) and go on as one;
 - a transition that does not change state (``to`` omitted) is written inside its source
-  state, as UML internal transitions are, and so are the commands the state allows
-  (``▸ hold, transfer``; ``(supervisor)`` marks a right, ``pause(agent_id)`` the rule an
+  state, as UML internal transitions are, and so is one from a state into its own
+  substate (``next_state_set [next = ready] / onNextState → ready_next``), a timer that
+  delivers a signal (``after setting ring_timeout_seconds: signal ring_timeout``) and
+  the commands the state allows (``▸ hold, transfer``; ``(supervisor)`` marks a right,
+  ``(local)`` a command that only moves the chart, ``pause(agent_id)`` the rule an
   argument selects). Mermaid cannot write text inside a box that has children: there the
-  lines go in a note beside it.
+  lines go in a note beside it; dot writes them as a header across the box.
 
-``highlight`` fills the given state and outlines its ancestors, to draw a running agent
-as it is: ``diagram(chart, highlight=machine.state)``.
+``highlight`` fills the given states and outlines their ancestors, to draw a running
+agent as it is: ``diagram(chart, highlight=machine.states)``.
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, overload
 
 import attrs
@@ -47,6 +61,9 @@ from .chart import (
 )
 
 __all__ = ["FORMATS", "diagram", "dot_text", "mermaid_text"]
+
+#: What ``highlight`` takes: a state, several states (``machine.states``), or None.
+Highlight = str | Iterable[str] | None
 
 #: Every format ``diagram`` can produce.
 FORMATS = ("mermaid", "dot", "svg", "png")
@@ -79,7 +96,8 @@ class _Drawing:
     #: per state: internal transitions, timers, then commands, as text lines
     inside: dict[str, list[str]]
     edges: tuple[_Edge, ...]
-    highlight: str | None
+    #: the states marked current, and the states above them
+    current: frozenset[str]
     active: frozenset[str]
 
 
@@ -198,7 +216,7 @@ def _labels(chart: Chart, names: Mapping[str, str]) -> Iterator[tuple[Transition
                 guarded.add(t.source)
 
 
-def _drawing(chart: Chart, highlight: str | None) -> _Drawing:
+def _drawing(chart: Chart, highlight: Highlight) -> _Drawing:
     names = _short_names(chart)
     inside: dict[str, list[str]] = {path: [] for path in chart.states}
     grouped: dict[tuple[str, str, bool], list[str]] = {}
@@ -228,18 +246,19 @@ def _drawing(chart: Chart, highlight: str | None) -> _Drawing:
     for path, words in commands.items():
         inside[path].extend(_wrap(words, f"{_COMMAND_MARK} "))
 
-    active: frozenset[str] = frozenset()
-    if highlight is not None:
+    wanted = [highlight] if isinstance(highlight, str) else list(highlight or ())
+    current: set[str] = set()
+    for ref in wanted:
         try:
-            highlight = chart.resolve(highlight)
+            current.add(chart.resolve(ref))
         except KeyError:
             raise ValueError(
-                f"cannot highlight {highlight!r}: chart {chart.name!r} has no such state"
+                f"cannot highlight {ref!r}: chart {chart.name!r} has no such state"
                 f" (states: {', '.join(chart.states)})"
             ) from None
-        active = frozenset(chart.ancestors(highlight)[1:])
+    active = {a for path in current for a in chart.ancestors(path)[1:]} - current
     edges = tuple(_Edge(s, t, h, tuple(lines)) for (s, t, h), lines in grouped.items())
-    return _Drawing(chart, inside, edges, highlight, active)
+    return _Drawing(chart, inside, edges, frozenset(current), frozenset(active))
 
 
 # --- mermaid -----------------------------------------------------------------------------------
@@ -282,11 +301,11 @@ def _mermaid_escape(text: str) -> str:
     return text.translate(MERMAID_LOOKALIKES)
 
 
-def mermaid_text(chart: Chart, highlight: str | None = None) -> str:
+def mermaid_text(chart: Chart, highlight: Highlight = None) -> str:
     """The chart as a mermaid ``stateDiagram-v2``.
 
     Raises:
-        ValueError: ``highlight`` names no state of the chart.
+        ValueError: ``highlight`` names a state the chart does not have.
     """
     d = _drawing(chart, highlight)
     ids = _mermaid_ids(chart)
@@ -343,10 +362,10 @@ def mermaid_text(chart: Chart, highlight: str | None = None) -> str:
     for path, spec in chart.states.items():
         if spec.history:
             out.append(f"  class {ids[path + '..history']} history")
-    if d.highlight is not None:
-        for path in sorted(d.active):
-            out.append(f"  class {ids[path]} active")
-        out.append(f"  class {ids[d.highlight]} current")
+    for path in sorted(d.active):
+        out.append(f"  class {ids[path]} active")
+    for path in sorted(d.current):
+        out.append(f"  class {ids[path]} current")
     return "\n".join(out) + "\n"
 
 
@@ -610,7 +629,7 @@ class _DotLayout:
             # inside the innermost state that holds every end, so the layout keeps it there
             self.home[junction] = self.owner([*sources, target])
             self.junctions.setdefault(self.home[junction], []).append(
-                f'{junction} [shape=point, width=0.06, label=""];'
+                f'{junction} [shape=point, width=0.07, fillcolor=black, label=""];'
             )
             for source in sources:
                 tail, tail_attrs = self.exit(source, target)
@@ -675,7 +694,7 @@ class _DotLayout:
         """The state's node, or its cluster with everything inside it."""
         d = self.d
         spec = self.states[path]
-        current = path == d.highlight
+        current = path in d.current
         if spec.is_leaf:
             style = ""
             if current:
@@ -693,7 +712,10 @@ class _DotLayout:
             yield f'{inner}style="rounded,filled,{line}"; fillcolor="{_HIGHLIGHT_FILL}";'
         if current or path in d.active:
             yield f'{inner}color="{_HIGHLIGHT_LINE}"; penwidth=2;'
-        yield f'{inner}{self.initial(path)} [shape=point, width=0.1, label=""];'
+        # UML's initial pseudo-state, a filled dot; a state with regions only has none,
+        # but edges to and from its box still need the node
+        shown = "fillcolor=black" if spec.initial is not None else "style=invis"
+        yield f'{inner}{self.initial(path)} [shape=point, width=0.1, {shown}, label=""];'
         if spec.history:
             yield (
                 f'{inner}{self.history(path)} [shape=circle, label="H", width=0.3,'
@@ -706,7 +728,7 @@ class _DotLayout:
         yield f"{indent}}}"
 
 
-def dot_text(chart: Chart, highlight: str | None = None) -> str:
+def dot_text(chart: Chart, highlight: Highlight = None) -> str:
     """The chart as a Graphviz ``digraph``, nested states as clusters.
 
     A composite state's own lines (internal transitions, timers, commands) are a header
@@ -716,7 +738,7 @@ def dot_text(chart: Chart, highlight: str | None = None) -> str:
     labelled edge, so a label such as ``hung_up / onIdle`` is written once.
 
     Raises:
-        ValueError: ``highlight`` names no state of the chart.
+        ValueError: ``highlight`` names a state the chart does not have.
     """
     layout = _DotLayout(chart, _drawing(chart, highlight))
     out = [
@@ -726,7 +748,7 @@ def dot_text(chart: Chart, highlight: str | None = None) -> str:
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname=Helvetica,'
         ' fontsize=10, margin="0.08,0.03"];',
         '  edge [fontname=Helvetica, fontsize=9, color="#444444"];',
-        f'  {_START} [shape=point, width=0.15, label=""];',
+        f'  {_START} [shape=point, width=0.15, fillcolor=black, label=""];',
     ]
     for path, spec in chart.states.items():
         if spec.parent is None:
@@ -756,27 +778,28 @@ def _graphviz(dot: str, fmt: str) -> bytes:
 
 
 @overload
-def diagram(chart: Chart, format: Literal["png"], highlight: str | None = None) -> bytes: ...
+def diagram(chart: Chart, format: Literal["png"], highlight: Highlight = None) -> bytes: ...
 @overload
 def diagram(
     chart: Chart,
     format: Literal["mermaid", "dot", "svg"] = "mermaid",
-    highlight: str | None = None,
+    highlight: Highlight = None,
 ) -> str: ...
 @overload
-def diagram(chart: Chart, format: str, highlight: str | None = None) -> str | bytes: ...
+def diagram(chart: Chart, format: str, highlight: Highlight = None) -> str | bytes: ...
 
 
-def diagram(chart: Chart, format: str = "mermaid", highlight: str | None = None) -> str | bytes:
+def diagram(chart: Chart, format: str = "mermaid", highlight: Highlight = None) -> str | bytes:
     """Draw a chart: ``mermaid`` or ``dot`` text, ``svg`` text, or ``png`` bytes.
 
     Args:
         chart: the chart to draw.
         format: one of ``FORMATS``; ``svg`` and ``png`` run Graphviz's ``dot``.
-        highlight: a state (full path or unambiguous suffix) to mark as the current one.
+        highlight: a state (full path or unambiguous suffix) to mark as current, or
+            several: a machine's ``states``, one per active region.
 
     Raises:
-        ValueError: unknown format, or ``highlight`` names no state of the chart.
+        ValueError: unknown format, or ``highlight`` names a state the chart does not have.
         RuntimeError: ``svg``/``png`` and Graphviz's ``dot`` is missing or failed.
     """
     if format not in FORMATS:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cti_fsm import Chart, TransitionSpec, default_chart, load_chart_text
+from cti_fsm import Chart, Machine, TransitionSpec, default_chart, load_chart_text
 from cti_fsm.chart import Guard, ValueRef
 from cti_fsm.cli import main
 from cti_fsm.cli.diagram import END, START, markdown_block
@@ -346,6 +346,30 @@ def test_mermaid_highlight_marks_the_state_and_its_ancestors() -> None:
     assert "current" not in plain.values()
 
 
+def test_highlight_marks_every_state_of_a_running_machine() -> None:
+    machine = Machine(CHART)
+    machine.apply("logged_in")
+    machine.apply("checked_in")
+    machine.apply("ringing")
+    machine.apply("answered")
+    machine.apply("next_state_set", next="not_ready", reason="lunch")
+    assert set(machine.states) == {"checked_in.talking", "checked_in.next.not_ready_next"}
+    ids, _, _, classes = _mermaid_model(mermaid_text(CHART, highlight=machine.states))
+    path_id = {p: i for i, p in ids.items()}
+    assert {p for p, i in path_id.items() if classes.get(i) == "current"} == set(machine.states)
+    assert {p for p, i in path_id.items() if classes.get(i) == "active"} == {
+        "checked_in",
+        "checked_in.next",
+    }
+    text = dot_text(CHART, highlight=machine.states)
+    assert text.count('fillcolor="#ffe082"') == 2
+    for path in machine.states:
+        line = next(x for x in text.splitlines() if x.strip().startswith(f'"{path}" ['))
+        assert 'fillcolor="#ffe082"' in line
+    with pytest.raises(ValueError, match="cannot highlight 'nowhere'"):
+        dot_text(CHART, highlight=["talking", "nowhere"])
+
+
 def test_mermaid_keeps_awkward_names_out_of_its_syntax() -> None:
     text = mermaid_text(AWKWARD)
     assert 'state "say \u201dhi\u201d \u2039now\u203a" as' in text  # look-alike quotes, brackets
@@ -582,6 +606,9 @@ def test_cli_writes_each_format(tmp_path: Path, capsys: pytest.CaptureFixture[st
             assert data[:4] == (expected[:4] if isinstance(expected, bytes) else b"<?xm")
     assert main(["diagram"]) == 0
     assert capsys.readouterr().out == mermaid_text(CHART)
+    # a state of each parallel region
+    assert main(["diagram", "--highlight", "talking", "--highlight", "ready_next"]) == 0
+    assert capsys.readouterr().out == mermaid_text(CHART, highlight=["talking", "ready_next"])
 
 
 def test_cli_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
