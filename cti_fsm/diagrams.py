@@ -596,6 +596,17 @@ class _DotLayout:
     def _structure(self) -> None:
         start, start_attrs = self.entry(self.chart.initial)
         self.edges.append(_DotEdge(_START, start, start_attrs))
+        # a transition into a state's own substate is written inside the state, not
+        # drawn; a substate no edge leads to is still ranked below the state's top
+        entered = {e.target for e in self.d.edges}
+        for t in self.chart.transitions():
+            target = t.target
+            if target is None or target == t.source or target in entered:
+                continue
+            if self.chart.contains(t.source, target):
+                self.edges.append(
+                    _DotEdge(self.initial(t.source), self.top(target), ["style=invis"])
+                )
         for path, spec in self.states.items():
             if spec.initial is None:
                 continue
