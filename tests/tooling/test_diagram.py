@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cti_fsm import Chart, Machine, TransitionSpec, default_chart, load_chart_text
+from cti_fsm import Chart, Machine, TransitionSpec, default_chart, load_chart, load_chart_text
 from cti_fsm.chart import Guard, ValueRef
 from cti_fsm.cli import main
 from cti_fsm.cli.diagram import END, START, markdown_block
@@ -114,7 +114,13 @@ notifications:
 """,
     "features.yaml",
 )
-CHARTS = (CHART, AWKWARD, FEATURES)
+# and the other charts of the tree
+CHARTS = (
+    CHART,
+    AWKWARD,
+    FEATURES,
+    *(load_chart(p) for p in sorted(ROOT.glob("tests/charts/*.yaml"))),
+)
 
 #: what FEATURES' edges must say, written out by hand: (source, target, label)
 FEATURE_EDGES = [
@@ -537,7 +543,7 @@ def test_dot_writes_a_label_shared_by_several_edges_once() -> None:
 @needs_dot
 @pytest.mark.parametrize("highlight", [None, "talking", "available", "ready_next", "next"])
 def test_dot_renders_without_graphviz_warnings(highlight: str | None) -> None:
-    for text in (dot_text(CHART, highlight), dot_text(FEATURES), dot_text(AWKWARD)):
+    for text in (dot_text(CHART, highlight), *(dot_text(chart) for chart in CHARTS[1:])):
         done = subprocess.run(["dot", "-Tsvg"], input=text.encode(), capture_output=True)
         assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()
         assert done.stdout.startswith(b"<?xml")
