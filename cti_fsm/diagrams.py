@@ -384,6 +384,8 @@ _GLUED |= {"kept", "→", "=", "≠", "∈", "∉"}
 # and these stay with the word before them
 _JOINED = frozenset({"/", "=", "≠", "∈", "∉"})
 _START = '"..start"'
+# a back edge longer than this many ranks gets a line from its label to it
+_LONG_EDGE = 4
 
 
 def _dot_quote(text: str) -> str:
@@ -466,6 +468,8 @@ class _DotEdge:
     #: an edge back up the drawing: laid out as the edge down from its target, its arrow
     #: drawn at the target, so its label sits between the two ranks it joins
     reversed: bool = False
+    #: a long edge, among others running side by side: a line ties its label to it
+    decorate: bool = False
 
     def text(self) -> str:
         tail, head, attrs_ = self.tail, self.head, list(self.attrs)
@@ -474,6 +478,8 @@ class _DotEdge:
             tail, head = head, tail
             attrs_ = [f"{swap.get(k, k)}={v}" for k, _, v in (a.partition("=") for a in attrs_)]
             attrs_.append("dir=back")
+        if self.decorate and any(a.startswith("label=") for a in attrs_):
+            attrs_.append("decorate=true")
         return f"  {tail} -> {head}" + (f" [{', '.join(attrs_)}];" if attrs_ else ";")
 
 
@@ -536,6 +542,7 @@ class _DotLayout:
         self._boxes_start_below_their_entries()
         self._orient()
         self._stack_regions()
+        self._decorate_long_back_edges()
 
     # pseudo-node ids: ".." never occurs in a state path (names are non-empty, no dots)
     @staticmethod
@@ -700,6 +707,16 @@ class _DotLayout:
                         self.edges.append(_DotEdge(deepest, below, ["style=invis"]))
                         self.graph.setdefault(deepest, set()).add(below)
                 above = list(self.leaves_below(region))
+
+    def _decorate_long_back_edges(self) -> None:
+        # back edges to a state far up the drawing run side by side, their labels
+        # between them: a line ties each label to its own edge (not on short edges,
+        # where the line would cross the label's text)
+        depth = _depths(self.graph)
+        for e in self.edges:
+            if e.reversed:
+                span = depth.get(e.tail, 0) - depth.get(e.head, 0)
+                e.decorate = span > _LONG_EDGE
 
     def state_block(self, path: str, indent: str) -> Iterator[str]:
         """The state's node, or its cluster with everything inside it."""
