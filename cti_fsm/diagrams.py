@@ -657,13 +657,16 @@ class _DotLayout:
     def _boxes_start_below_their_entries(self) -> None:
         # a composite state's box starts below the states that lead into it (else its
         # initial marker, which nothing leads to, would sit at the very top)
+        added: set[tuple[str, str]] = set()
         for e in list(self.edges):
             if not e.forward:
                 continue
             for path, spec in self.states.items():
                 if spec.is_leaf or not self.inside(e.head, path) or self.inside(e.tail, path):
                     continue
-                self.edges.append(_DotEdge(e.tail, self.top(path), ["style=invis"]))
+                if (e.tail, path) not in added:
+                    added.add((e.tail, path))
+                    self.edges.append(_DotEdge(e.tail, self.top(path), ["style=invis"]))
 
     def _orient(self) -> None:
         # what can follow what: the forward edges, and from inside a composite state the
