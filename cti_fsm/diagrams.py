@@ -520,10 +520,12 @@ class _DotLayout:
     """What ``dot_text`` writes: node ids, edges, and which edges shape the ranks.
 
     Graphviz ranks a digraph along its edges and breaks cycles where it first finds
-    them, which on a state chart (every call returns to ``available``) puts the states a
-    call returns to at the bottom. Here the ranks follow the order states are declared
-    in, which is how a chart tells its story: an edge to a state declared earlier is laid
-    out reversed wherever keeping it would close a cycle.
+    them, which on a state chart (where many states lead back to a few, as every call
+    ends where it began) puts the states they return to at the bottom. Here the ranks
+    follow the order states are declared in, which is how a chart tells its story: an
+    edge to a state declared earlier is laid out reversed (drawn as the edge down from
+    its target, arrow at the target) wherever keeping it would close a cycle, and its
+    label then sits between the two ranks it joins rather than far out to the side.
     """
 
     def __init__(self, chart: Chart, d: _Drawing) -> None:
