@@ -33,7 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--format", choices=FORMATS, default="mermaid", help="output format (default: mermaid)"
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    parser.add_argument("--highlight", metavar="STATE", help="mark STATE as the current state")
+    parser.add_argument(
+        "--highlight",
+        metavar="STATE",
+        action="append",
+        help="mark STATE as current (again for a state of each parallel region)",
+    )
     parser.add_argument(
         "--update",
         metavar="MARKDOWN",

@@ -2,9 +2,10 @@
 
 The mermaid text is only useful if mermaid.js draws it: ids with dots or underscores,
 reserved words and stray characters break its parser or its nesting. This script renders
-the default chart (plain and highlighted) and a chart with awkward names, each in the same
-page, and checks that mermaid parses and renders every one and that every state and
-every signal of the chart appears in the drawing. A deliberately broken diagram rendered
+the default chart (plain and highlighted), a chart with awkward names and one with
+parallel regions, guards and timers, each in the same page, and checks that mermaid
+parses and renders every one and that every state and every signal of the chart (and
+the guards' and timers' words) appears in the drawing. A deliberately broken diagram rendered
 alongside must fail, which shows the check can fail.
 
 Needs Debian's ``chromium`` and mermaid from the npm registry, installed here with
@@ -86,6 +87,46 @@ notifications:
   onGo: {fields: [result]}
 """
 
+# Regions, guards, delayed transitions and a timer delivering a signal, small.
+FEATURES_CHART = """
+chart: features
+initial: idle
+settings: {grace: 5}
+states:
+  idle: {}
+  busy:
+    initial: working
+    states:
+      working:
+        after:
+          - {seconds: 30, to: idle, emit: [onTimeout]}
+          - {seconds: {setting: grace}, signal: nudge}
+      resting: {}
+    regions:
+      mood:
+        initial: calm
+        states:
+          calm: {}
+          cross: {}
+commands:
+  start: {from: [idle], confirm: started}
+  rest: {from: [working], local: true, confirm: rested}
+signals:
+  started:
+    transitions:
+      - {from: idle, to: busy}
+  rested:
+    transitions:
+      - {from: working, to: resting, when: {in: cross}}
+      - {from: working, to: idle}
+  nudge:
+    transitions:
+      - {from: calm, to: cross, when: {in: working}}
+      - {from: mood, to: calm}
+notifications:
+  onTimeout: {fields: []}
+"""
+
 BROKEN = "stateDiagram-v2\n  sA --> \n  state sB {{\n"
 
 PAGE = """<!doctype html>
@@ -156,9 +197,15 @@ def render(texts: list[str], screenshot: Path | None = None) -> list[dict[str, o
 
 
 def expected_words(chart: Chart) -> set[str]:
-    """What the drawing must show: every state's name and every signal's."""
+    """What the drawing must show: every state's name, every signal's (a delayed
+    transition's is written ``after N s``), and the guards' and timers' words."""
     words = {spec.name for spec in chart.states.values()}
-    return words | {s for s in chart.signals if s in {t.signal for t in chart.transitions()}}
+    for t in chart.transitions():
+        words.add(t.signal if t.timer is None else "after")
+        words.update("[" + g.name if g.name else "in" for g in t.guards)
+    if chart.timers:
+        words.add("after")
+    return words
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
 
     agent = default_chart()
     awkward = load_chart_text(AWKWARD_CHART, "awkward.yaml")
+    features = load_chart_text(FEATURES_CHART, "features.yaml")
     cases: list[tuple[str, Chart | None, str]] = [
         ("default chart", agent, mermaid_text(agent)),
         ("default chart, talking highlighted", agent, mermaid_text(agent, highlight="talking")),
         ("awkward names", awkward, mermaid_text(awkward, highlight="日本")),
+        ("regions, guards, timers", features, mermaid_text(features, highlight="calm")),
         ("broken control (must fail)", None, BROKEN),
     ]
     started = time.perf_counter()
