@@ -188,11 +188,65 @@ class Chosen:
     payload: Mapping[str, Any]
 
 
+#: The value a guarded field takes to fail every guard on it (no chart compares to it).
+OTHER = "other"
+#: The durations a payload field that sets a timer takes: none, not armed, armed.
+TIMER_POOL: tuple[Any, ...] = (None, 0, 5)
+
+
+def guard_values(chart: Chart) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Per signal, per payload field some guard reads (a transition's ``when`` or a chart
+    command's), the values that matter: every value a guard names, then ``OTHER``, which
+    fails them all."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for t in chart.transitions():
+        guards = [*t.guards, *(g for s in t.sends for g in s.when)]
+        for g in guards:
+            if g.kind != "field":
+                continue
+            values = out.setdefault(t.signal, {}).setdefault(g.name, [])
+            values.extend(v for v in g.values if v not in values)
+    return {signal: {f: (*vs, OTHER) for f, vs in fields.items()} for signal, fields in out.items()}
+
+
+def timer_fields(chart: Chart) -> frozenset[str]:
+    """The payload fields some timer's duration reads (``seconds: {field: x}``)."""
+    return frozenset(
+        name for t in chart.timers.values() for kind, name in t.seconds.sources if kind == "field"
+    )
+
+
+def payload_pools(chart: Chart) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Per signal, per payload field, the values a flow gives it: a guarded field the
+    values that pass and fail each guard (``guard_values``), a field that sets a timer's
+    duration ``TIMER_POOL``, any other ``VALUE_POOLS["any"]``."""
+    guarded = guard_values(chart)
+    timed = timer_fields(chart)
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for signal, spec in chart.signals.items():
+        pools = {}
+        for f in spec.payload:
+            if f in guarded.get(signal, {}):
+                pools[f] = guarded[signal][f]
+            elif f in timed:
+                pools[f] = TIMER_POOL
+            else:
+                pools[f] = VALUE_POOLS["any"]
+        out[signal] = pools
+    return out
+
+
 def _field(
-    name: str, kind: str, optional: bool, overrides: Mapping[str, st.SearchStrategy[Any]] | None
+    name: str,
+    kind: str,
+    optional: bool,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None,
+    pool: tuple[Any, ...] | None = None,
 ) -> Field:
     if overrides and name in overrides:
         return Field(name, strategy=overrides[name], optional=optional)
+    if pool is not None:
+        return Field(name, pool, optional=optional)
     return Field(name, VALUE_POOLS[kind], optional=optional, as_list=kind == "list")
 
 
