@@ -12,7 +12,6 @@ started and cancelled, the chart commands, and the kept values.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transitions.extensions import HierarchicalGraphMachine, HierarchicalMachine
 
-from cti_fsm import Chart, Machine, Step, load_chart
+from cti_fsm import Chart, Machine, Step
 from cti_fsm.events import TimerChange
 from cti_fsm.reference import (
     MAIN,
@@ -35,7 +34,6 @@ from cti_fsm.reference import (
 )
 from cti_fsm.testing.moves import payload_pools
 
-CHART_DIR = Path(__file__).resolve().parents[1] / "charts"
 EXAMPLES = 60
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -117,26 +115,9 @@ class Pair:
         return step
 
 
-@pytest.fixture(scope="module")
-def every_feature_chart() -> Chart:
-    """tests/charts/every_feature.yaml: every feature of the language at least once."""
-    return load_chart(CHART_DIR / "every_feature.yaml")
-
-
-@pytest.fixture(scope="module")
-def wrap_up_chart() -> Chart:
-    """tests/charts/wrap_up_agent.yaml: the default chart extended with after-call work."""
-    return load_chart(CHART_DIR / "wrap_up_agent.yaml")
-
-
-@pytest.fixture(params=CHARTS)
-def any_chart(request: pytest.FixtureRequest) -> Chart:
-    chart: Chart = request.getfixturevalue(request.param)
-    return chart
-
-
-def test_differential_random_sequences(any_chart: Chart) -> None:
-    chart = any_chart
+@pytest.mark.parametrize("name", CHARTS)
+def test_differential_random_sequences(name: str, request: pytest.FixtureRequest) -> None:
+    chart: Chart = request.getfixturevalue(name)
     pools = payload_pools(chart)
     signals = sorted(chart.signals)
 
