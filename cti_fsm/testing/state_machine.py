@@ -140,18 +140,21 @@ class Action:
     payload: tuple[tuple[str, Any], ...] = ()
 
     def __str__(self) -> str:
-        payload = ", ".join(f"{k}={v!r}" for k, v in self.payload)
+        # the sample value every other field takes is left out: it chooses nothing
+        payload = ", ".join(f"{k}={v!r}" for k, v in self.payload if v not in _PLAIN)
         if self.kind == "timer":
             return f"timer {self.name}"
         if self.kind == "signal":
             return f"signal {self.name}" + (f"({payload})" if payload else "")
-        args = ", ".join(f"{k}={v!r}" for k, v in self.args)
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args if v not in _PLAIN)
         text = f"command {self.name}" + (f"({args})" if args else "")
         return text + (f" -> {self.answer}" + (f"({payload})" if payload else "")) * bool(
             self.answer
         )
 
 
+#: the sample values a planned action's fields take when their value chooses nothing
+_PLAIN = ("1", ["1"])
 #: the most payload combinations a planned action tries for one signal
 _MAX_VARIANTS = 16
 

@@ -16,8 +16,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cti_fsm import Machine, Step, default_chart, load_chart_text
-from cti_fsm.testing import ChartTransition, chart_state_machine, chart_transitions, plan_walks
+from cti_fsm import Chart, Machine, Step, default_chart, load_chart_text
+from cti_fsm.testing import (
+    ChartTransition,
+    Coverage,
+    chart_state_machine,
+    chart_transitions,
+    command_variants,
+    plan_walks,
+)
+from cti_fsm.testing.moves import VirtualClock
 
 CHART = default_chart()
 QUICK = settings(
@@ -36,25 +44,35 @@ PlainAgent.TestCase.settings = QUICK
 TestPlainAgent = PlainAgent.TestCase
 
 
-def _cells(walks: tuple[tuple[Any, ...], ...], rights: frozenset[str]) -> set[ChartTransition]:
-    """Replay the planned walks on a machine and collect the cells they take."""
-    cells: set[ChartTransition] = set()
-    variants = AgentMachine.variants
-    for walk in walks:
-        m = Machine(CHART, rights=rights)
-        for action in walk:
-            if action.kind == "command":
-                v = variants[action.name]
-                cells.add(ChartTransition(m.state, "command", action.name))
-                assert m.state in v.leaves and v.rule.rights <= rights
-                if action.answer:
+def _cells(
+    walks: tuple[tuple[Any, ...], ...], rights: frozenset[str], chart: Chart = CHART
+) -> set[ChartTransition]:
+    """Replay the planned walks on a machine and collect, by observing it, the cells
+    they take."""
+    variants = {v.label: v for v in command_variants(chart)}
+    cov = Coverage(chart)
+    with cov:
+        for walk in walks:
+            m = Machine(chart, rights=rights)
+            clock = VirtualClock()
+            for action in walk:
+                if action.kind == "timer":
+                    assert action.name in clock.due_first()
+                    assert not clock.fire(m, action.name).ignored
+                    continue
+                signal = action.name
+                if action.kind == "command":
+                    v = variants[action.name]
+                    assert m.check(v.command, **dict(action.args)) is v.rule
+                    assert v.rule.rights <= rights
+                    if not action.answer:
+                        continue
                     assert action.answer in (v.rule.confirm, v.rule.fail)
-                    cells.add(ChartTransition(m.state, "signal", action.answer))
-                    m.apply(action.answer)
-            else:
-                cells.add(ChartTransition(m.state, "signal", action.name))
-                assert not m.apply(action.name).ignored
-    return cells
+                    signal = action.answer
+                step = m.apply(signal, **dict(action.payload))
+                assert not step.ignored, action
+                clock.follow(step)
+    return set(cov.covered)
 
 
 def test_walks_take_every_transition_within_a_few_examples() -> None:
