@@ -27,8 +27,12 @@ how), so a flow costs one hypothesis choice, not several per step, and shrinks t
 first move and the first value of everything. Command arguments and signal payload fields
 take one of a few fixed values of their type (``VALUE_POOLS``: three strings, three
 lists, ...), so the same call id turning up twice is common; pass ``args=`` /
-``payloads=`` to draw a field from your own strategy instead. Not modelled: a command
-left unanswered (timeout), and signals arriving between a command and its answer.
+``payloads=`` to draw a field from your own strategy instead. A field some guard reads
+takes each value a guard names and one that fails them all (such a step may be ignored:
+``FlowStep.ignored``); an argument with ``choices`` takes one of them. Timers run in
+virtual time: a timer armed by a step may fire as a step of its own, the earliest due
+first (a flow that starts in a state with timers has them armed). Not modelled: a
+command left unanswered (timeout), and signals arriving between a command and its answer.
 """
 
 from __future__ import annotations
