@@ -81,6 +81,7 @@ __all__ = [
     "ReferenceStep",
     "build_reference_machine",
     "chart_path",
+    "chart_paths",
     "reference_name",
     "state_name",
 ]
@@ -209,6 +210,17 @@ def _flatten(state: Any) -> list[str]:
     if isinstance(state, str):
         return [state]
     return [name for item in state for name in _flatten(item)]
+
+
+def chart_paths(state: Any, separator: str = SEPARATOR) -> tuple[str, ...]:
+    """The chart paths of a reference model's ``state``: one name, or (inside a parallel
+    state) a nested list of them, in the order transitions keeps them (main region
+    first).
+
+    >>> chart_paths(["checked_in↦(main)↦talking", "checked_in↦next↦unchanged"])
+    ('checked_in.talking', 'checked_in.next.unchanged')
+    """
+    return tuple(chart_path(name, separator) for name in _flatten(state))
 
 
 def build_reference_machine(
@@ -598,6 +610,7 @@ class ReferenceStep:
 class Reference:
     """A reference machine with the engine's vocabulary, for differential tests.
 
+    >>> from cti_fsm import default_chart
     >>> ref = Reference(default_chart())
     >>> ref.apply("logged_in").states
     ('connected',)

@@ -11,6 +11,7 @@ started and cancelled, the chart commands, and the kept values.
 
 from __future__ import annotations
 
+import doctest
 import logging
 from typing import Any
 
@@ -29,6 +30,7 @@ from cti_fsm.reference import (
     ReferenceStep,
     build_reference_machine,
     chart_path,
+    chart_paths,
     reference_name,
     state_name,
 )
@@ -263,6 +265,12 @@ def test_differential_history_two_levels_deep(nested_chart: Chart) -> None:
         assert pair.ours.state == state, signal
 
 
+def test_the_module_examples_run() -> None:
+    import cti_fsm.reference
+
+    assert doctest.testmod(cti_fsm.reference).failed == 0
+
+
 def test_names_and_paths(agent_chart: Chart) -> None:
     assert SEPARATOR not in "._"
     assert (
@@ -270,6 +278,11 @@ def test_names_and_paths(agent_chart: Chart) -> None:
     )
     assert chart_path(state_name("checked_in.three_party")) == "checked_in.three_party"
     assert chart_path("a/b", separator="/") == "a.b"
+    reference = build_reference_machine(agent_chart)
+    for signal in ("logged_in", "checked_in"):
+        reference.model.trigger(signal)
+    leaves = ("checked_in.available.idle", "checked_in.next.unchanged")
+    assert chart_paths(reference.model.state) == leaves
     # a state with regions holds its own children in MAIN, beside the regions
     talking = reference_name(agent_chart, "checked_in.talking")
     assert talking == SEPARATOR.join(["checked_in", MAIN, "talking"])
