@@ -52,6 +52,8 @@ How chart features map onto transitions:
   from the payload and the values kept before the step), works out the commands (their
   ``when`` guards in the states reached) and the timers' durations, into
   ``model.commands`` and ``model.timer_changes``.
+- **Not modelled**: a state with regions inside a part of another state with regions
+  (transitions 0.9 loses track of such a model's states; ``Reference`` refuses the chart).
 - **Timers** fire in virtual time: ``Reference.fire(timer)`` triggers the timer's signal
   if its state is active.
 
@@ -590,6 +592,10 @@ def _cancel_timers(spec: StateSpec) -> Callable[[Any], None]:
     return cancel
 
 
+def _below_regions(chart: Chart, path: str) -> bool:
+    return any(chart.states[p].regions for p in chart.ancestors(path)[1:])
+
+
 @attrs.frozen
 class ReferenceStep:
     """What one signal did on the reference machine.
@@ -617,9 +623,21 @@ class Reference:
 
     Args:
         chart: the chart.
+
+    Raises:
+        ValueError: the chart has a state with regions inside a part of another
+            (transitions 0.9 loses track of such a model's states).
     """
 
     def __init__(self, chart: Chart) -> None:
+        nested = [
+            p for p, spec in chart.states.items() if spec.regions and _below_regions(chart, p)
+        ]
+        if nested:
+            raise ValueError(
+                f"chart {chart.name!r}: state {nested[0]!r} has regions inside another state"
+                " with regions, which the transitions reference cannot run"
+            )
         self.chart = chart
         self.machine = build_reference_machine(chart)
         self.model: ReferenceModel = self.machine.model

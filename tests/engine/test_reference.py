@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transitions.extensions import HierarchicalGraphMachine, HierarchicalMachine
 
-from cti_fsm import Chart, Machine, Step
+from cti_fsm import Chart, Machine, Step, load_chart_text
 from cti_fsm.events import TimerChange
 from cti_fsm.reference import (
     MAIN,
@@ -334,6 +334,36 @@ def test_reference_on_a_user_model_and_graph_machine(acw_chart: Chart) -> None:
     drawn = reference.get_graph().draw(None)
     assert "wrap_up" in drawn
     assert state_name("checked_in.on_call.talking") in drawn
+
+
+NESTED = """
+chart: nested_regions
+initial: a
+states:
+  a:
+    initial: b
+    states:
+      b:
+        initial: c
+        states:
+          c: {}
+        regions:
+          inner: {initial: d, states: {d: {}}}
+    regions:
+      outer: {initial: e, states: {e: {}}}
+signals:
+  s:
+    transitions:
+      - {from: c, to: b}
+notifications: {}
+"""
+
+
+def test_regions_inside_regions_are_refused_by_the_reference() -> None:
+    chart = load_chart_text(NESTED)
+    assert Machine(chart).states == ("a.b.c", "a.b.inner.d", "a.outer.e")
+    with pytest.raises(ValueError, match=r"state 'a\.b' has regions inside another state"):
+        Reference(chart)
 
 
 def test_a_separator_in_a_state_name_is_refused(agent_chart: Chart, nested_chart: Chart) -> None:
