@@ -87,11 +87,11 @@ def test_flows_drive_every_field_guard() -> None:
         )
 
     for value in ("ready", "not_ready", "logout", OTHER):
-        flow = find(
-            flows(CHART, start="talking", max_steps=6),
-            lambda f, v=value: unsolicited(f, v) is not None,
-            settings=FIND,
-        )
+
+        def has(flow: Flow, value: str = value) -> bool:
+            return unsolicited(flow, value) is not None
+
+        flow = find(flows(CHART, start="talking", max_steps=6), has, settings=FIND)
         step = unsolicited(flow, value)
         assert step is not None
         if value == OTHER:
