@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -317,7 +317,7 @@ class _Builder:
         spec = chart.states[path]
         out: dict[str, Any] = {"name": spec.name}
         if spec.regions:
-            parts = [self._region(r) for r in spec.regions]
+            parts = [self._state(r) for r in spec.regions]
             if spec.children:
                 parts.insert(0, {"name": MAIN, **self._children(spec)})
             out["parallel"] = parts
@@ -339,9 +339,6 @@ class _Builder:
             "children": [self._state(c) for c in spec.children],
             "initial": self.chart.states[spec.initial].name,
         }
-
-    def _region(self, path: str) -> dict[str, Any]:
-        return self._state(path)
 
     # --- transitions ----------------------------------------------------------------------
     def parts(self, path: str) -> list[str]:
@@ -365,15 +362,16 @@ class _Builder:
             spec["dest"] = None
             return spec
         domain = self.domain(t)
-        chain = [p for p in reversed(self.chart.ancestors(t.target)) if not self._below(p, domain)]
+        # the states entered, outermost first: those on the target's path below the domain
+        chain = [p for p in reversed(self.chart.ancestors(t.target)) if not self._kept(p, domain)]
         entry = chain[0]
         spec["dest"] = self.name(entry)
         spec["before"] = [self._point_initials(chain)]
         spec["after"].append(self._restore_initials)
         return spec
 
-    def _below(self, path: str, domain: str | None) -> bool:
-        """True if ``path`` is ``domain`` or above it (not entered by the transition)."""
+    def _kept(self, path: str, domain: str | None) -> bool:
+        """True if ``path`` is ``domain`` or above it (the transition does not enter it)."""
         return domain is not None and self.chart.contains(path, domain)
 
     def domain(self, t: TransitionSpec) -> str | None:
@@ -679,7 +677,3 @@ class Reference:
         if not any(self.chart.contains(spec.state, leaf) for leaf in self.states):
             return ReferenceStep(False, self.states, (), (), ())
         return self.apply(spec.signal)
-
-    def active(self) -> Iterable[str]:
-        """Every active state (the leaves and their ancestors)."""
-        return {p for leaf in self.states for p in self.chart.ancestors(leaf)}
