@@ -109,12 +109,18 @@ def check_screen_pop(pop: ScreenPop, flow: Flow) -> None:
     assert len(pop.log) + open_calls == len(rang)
     if flow.end not in IN_A_CALL:
         assert pop.current is None, f"a call is still open in {flow.end}:\n{flow}"
-    # a logged call is answered exactly when the agent took it (onCallIn after its ring)
+    # a logged call is answered exactly when the agent took it (onCallIn after its ring,
+    # before it rang out: the chart's own ring timer says onRingNoAnswer while it still
+    # rejects the call, and a late answer does not bring a missed call back)
     answered_flags = []
+    rang_out = False
     for n in flow.notifications:
         if n.name == "onCallInRing":
             answered_flags.append(False)
-        elif n.name == "onCallIn":
+            rang_out = False
+        elif n.name == "onRingNoAnswer":
+            rang_out = True
+        elif n.name == "onCallIn" and not rang_out:
             answered_flags[-1] = True
     assert [c.answered for c in pop.log] == answered_flags[: len(pop.log)]
 
