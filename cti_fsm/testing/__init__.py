@@ -1,6 +1,7 @@
 """Testing tools for cti-fsm users: transition coverage and hypothesis call flows.
 
-- ``Coverage``: which chart transitions (state x signal, state x command) a run took;
+- ``Coverage``: which chart transitions (leaf x signal and guarded alternative, timer,
+  leaf x command) a run took; ``ChartsCoverage`` measures every chart machines run, and
   ``pytest --chart-coverage`` prints it for a pytest run.
 - ``flows``: a hypothesis strategy of valid call flows, for testing business code that
   listens to the agent's events.
@@ -21,7 +22,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .coverage import ChartTransition, CommandVariant, Coverage, chart_transitions, command_variants
+from .coverage import (
+    ChartsCoverage,
+    ChartTransition,
+    CommandVariant,
+    Coverage,
+    chart_transitions,
+    command_variants,
+)
 
 if TYPE_CHECKING:
     from .conformance import (
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChartStateMachine",
     "ChartTransition",
+    "ChartsCoverage",
     "CommandVariant",
     "ConformanceError",
     "ConformanceReport",

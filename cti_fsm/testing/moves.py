@@ -1,4 +1,11 @@
-"""What can happen in each leaf state, and how a step is read from a block of choice bytes.
+"""What can happen in each configuration, and how a step is read from a block of choice bytes.
+
+A configuration is every leaf a machine has active (``Machine.states``: its main leaf and
+one per parallel region); the moves open in it are the command rules the chart allows
+there (some state a rule names is active, in any region), the signals it handles, and
+each timer that is armed and due first in virtual time (``VirtualClock``: a timer is
+armed by the step that entered its state, cancelled by the one that left it, and fires
+only once no other armed timer is due before it).
 
 ``flows()`` and ``chart_state_machine``'s runner let hypothesis draw one block of bytes per
 example and read the whole flow from it. One hypothesis choice costs about as much as a
@@ -24,9 +31,13 @@ A block is laid out as:
   step does not shift the others.
 
 Field values: a field with a strategy given (``args=`` / ``payloads=``) is drawn from it
-(a hypothesis draw of its own); any other takes one of a few fixed values of its type
-(``VALUE_POOLS``), so the same id turning up twice in a flow, which business code keyed by
-call id must handle, is common rather than rare.
+(a hypothesis draw of its own); an argument with ``choices`` takes one of them; a payload
+field some guard reads takes each value a guard names and one that fails them all
+(``payload_pools``), so every guarded alternative is taken and every guard also fails; a
+field that sets a timer's duration takes none, zero and a few seconds; any other takes
+one of a few fixed values of its type (``VALUE_POOLS``), so the same id turning up twice
+in a flow, which business code keyed by call id must handle, is common rather than rare.
+A local command's answer carries its arguments as payload, as the session applies it.
 """
 
 from __future__ import annotations
@@ -39,15 +50,17 @@ import attrs
 from hypothesis import strategies as st
 
 from ..chart import Chart
-from ..machine import Machine
+from ..machine import Machine, Step
 from .coverage import CommandVariant, command_variants
 
 __all__ = [
     "FIRST_MOVE",
     "MASK_BYTES",
+    "OTHER",
     "SKIP",
     "STEP_BYTES",
     "STOP",
+    "TIMER_POOL",
     "VALUE_POOLS",
     "Chosen",
     "DrawFn",
@@ -55,9 +68,13 @@ __all__ = [
     "Move",
     "MoveTable",
     "Swarm",
+    "VirtualClock",
     "block_size",
+    "guard_values",
+    "payload_pools",
     "read_mask",
     "step_values",
+    "timer_fields",
 ]
 
 #: Bytes of the per-example mask of left-out rules (rules past its bits share them).
@@ -130,16 +147,18 @@ class Field:
 
 @attrs.frozen(eq=False)
 class Move:
-    """One thing that can happen in a state: a command rule sent, or a signal arriving.
+    """One thing that can happen: a command rule sent, a signal arriving, a timer firing.
 
     Attributes:
-        kind: ``"command"`` or ``"signal"``.
-        name: the command variant's label, or the signal's name.
+        kind: ``"command"``, ``"signal"`` or ``"timer"``.
+        name: the command variant's label, the signal's name, or the timer's id.
         rule: the move's index among every move of the table (its bit in the mask).
         variant: for a command, the rule it is sent under.
         args: for a command, its argument fields.
         outcomes: the signals that may follow, each with its payload fields: a command's
-            answers (``(None, ())`` for a command that has none), or the signal itself.
+            answers (``(None, ())`` for a command that has none), the signal itself, or
+            the timer's signal (no payload: ``Machine.fire`` applies it).
+        local: a local command: its answer's payload is its arguments.
     """
 
     kind: str
@@ -148,6 +167,7 @@ class Move:
     variant: CommandVariant | None
     args: tuple[Field, ...]
     outcomes: tuple[tuple[str | None, tuple[Field, ...]], ...]
+    local: bool = False
 
     def read(self, number: int, draw: DrawFn | None) -> Chosen:
         """The outcome, arguments and payload that ``number``'s digits pick.
@@ -163,7 +183,7 @@ class Move:
             value = f.value(digit, draw)
             if value is not _ABSENT:
                 args[f.name] = value
-        payload: dict[str, Any] = {}
+        payload: dict[str, Any] = dict(args) if self.local else {}
         for f in payload_fields:  # payload fields are never optional
             number, digit = divmod(number, f.radix)
             payload[f.name] = f.value(digit, draw)
@@ -177,8 +197,8 @@ class Chosen:
     Attributes:
         move: the move.
         args: the command's arguments (empty for a signal).
-        signal: the signal applied: the command's answer (None if it has none), or the
-            arriving signal.
+        signal: the signal applied: the command's answer (None if it has none), the
+            arriving signal, or the timer's.
         payload: that signal's payload.
     """
 
@@ -188,16 +208,86 @@ class Chosen:
     payload: Mapping[str, Any]
 
 
+#: The value a guarded field takes to fail every guard on it (no chart compares to it).
+OTHER = "other"
+#: The durations a payload field that sets a timer takes: none, not armed, armed.
+TIMER_POOL: tuple[Any, ...] = (None, 0, 5)
+
+
+def guard_values(chart: Chart) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Per signal, per payload field some guard reads (a transition's ``when`` or a chart
+    command's), the values that matter: every value a guard names, then ``OTHER``, which
+    fails them all."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for t in chart.transitions():
+        guards = [*t.guards, *(g for s in t.sends for g in s.when)]
+        for g in guards:
+            if g.kind != "field":
+                continue
+            values = out.setdefault(t.signal, {}).setdefault(g.name, [])
+            values.extend(v for v in g.values if v not in values)
+    return {signal: {f: (*vs, OTHER) for f, vs in fields.items()} for signal, fields in out.items()}
+
+
+def timer_fields(chart: Chart) -> frozenset[str]:
+    """The payload fields some timer's duration reads: ``seconds: {field: x}``, or
+    ``{kept: k}`` where a transition keeps ``k`` from a field."""
+    sources = [src for t in chart.timers.values() for src in t.seconds.sources]
+    fields = {name for kind, name in sources if kind == "field"}
+    kept = {name for kind, name in sources if kind == "kept"}
+    for t in chart.transitions():
+        for name, ref in t.keeps.items():
+            if name in kept:
+                fields.update(n for kind, n in ref.sources if kind == "field")
+    return frozenset(fields)
+
+
+def payload_pools(chart: Chart) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Per signal, per payload field, the values a flow gives it: a guarded field the
+    values that pass and fail each guard (``guard_values``), a field that sets a timer's
+    duration ``TIMER_POOL``, any other ``VALUE_POOLS["any"]``."""
+    guarded = guard_values(chart)
+    timed = timer_fields(chart)
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for signal, spec in chart.signals.items():
+        pools = {}
+        for f in spec.payload:
+            if f in guarded.get(signal, {}):
+                pools[f] = guarded[signal][f]
+            elif f in timed:
+                pools[f] = TIMER_POOL
+            else:
+                pools[f] = VALUE_POOLS["any"]
+        out[signal] = pools
+    return out
+
+
 def _field(
-    name: str, kind: str, optional: bool, overrides: Mapping[str, st.SearchStrategy[Any]] | None
+    name: str,
+    kind: str,
+    optional: bool,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None,
+    pool: tuple[Any, ...] | None = None,
 ) -> Field:
     if overrides and name in overrides:
         return Field(name, strategy=overrides[name], optional=optional)
+    if pool is not None:
+        return Field(name, pool, optional=optional)
     return Field(name, VALUE_POOLS[kind], optional=optional, as_list=kind == "list")
 
 
+def _arg_field(
+    name: str,
+    kind: str,
+    optional: bool,
+    choices: tuple[Any, ...],
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None,
+) -> Field:
+    return _field(name, kind, optional, overrides, choices or None)
+
+
 class MoveTable:
-    """Per leaf state, the moves open there under some rights and stimuli.
+    """Per configuration, the moves open there under some rights and stimuli.
 
     Args:
         chart: the chart.
@@ -215,28 +305,46 @@ class MoveTable:
         payloads: Mapping[str, st.SearchStrategy[Any]] | None = None,
     ) -> None:
         self.chart = chart
+        self.rights = rights
+        pools = payload_pools(chart)
         payload_fields = {
-            s: tuple(_field(f, "any", False, payloads) for f in spec.payload)
+            s: tuple(_field(f, "any", False, payloads, pools[s][f]) for f in spec.payload)
             for s, spec in chart.signals.items()
         }
         prototypes: list[Move] = []
+        self._variants: list[tuple[CommandVariant, Move]] = []
         for v in command_variants(chart):
             if not v.leaves or not v.rule.rights <= rights:
                 continue
+            spec = chart.commands[v.command]
             fields = []
-            for arg in chart.commands[v.command].args:
+            for arg in spec.args:
                 if arg.name == v.arg or (arg.required and arg.when_given is None):
-                    fields.append(_field(arg.name, arg.type, False, args))
+                    fields.append(_arg_field(arg.name, arg.type, False, arg.choices, args))
                 elif arg.when_given is None:
-                    fields.append(_field(arg.name, arg.type, True, args))
+                    fields.append(_arg_field(arg.name, arg.type, True, arg.choices, args))
             answers = [s for s in (v.rule.confirm, v.rule.fail) if s is not None]
-            outcomes = tuple((s, payload_fields[s]) for s in answers) or ((None, ()),)
-            move = Move("command", v.label, len(prototypes), v, tuple(fields), outcomes)
+            if spec.local:
+                # the session applies the confirm signal at once, the arguments as payload
+                outcomes: tuple[tuple[str | None, tuple[Field, ...]], ...] = ((v.rule.confirm, ()),)
+            else:
+                outcomes = tuple((s, payload_fields[s]) for s in answers) or ((None, ()),)
+            move = Move("command", v.label, len(prototypes), v, tuple(fields), outcomes, spec.local)
             prototypes.append(move)
+            self._variants.append((v, move))
+        self._signals: dict[str, Move] = {}
         for signal in chart.signals:
             if stimuli is None or signal in stimuli:
                 outcome = ((signal, payload_fields[signal]),)
-                prototypes.append(Move("signal", signal, len(prototypes), None, (), outcome))
+                move = Move("signal", signal, len(prototypes), None, (), outcome)
+                prototypes.append(move)
+                self._signals[signal] = move
+        #: the timer moves, by timer id (open when the timer is due first)
+        self.timers: dict[str, Move] = {}
+        for timer in chart.timers.values():
+            move = Move("timer", timer.id, len(prototypes), None, (), ((timer.signal, ()),))
+            prototypes.append(move)
+            self.timers[timer.id] = move
         self.moves_total = len(prototypes)
         self.draws = any(
             f.strategy is not None
@@ -244,19 +352,78 @@ class MoveTable:
             for fields in (m.args, *(p for _, p in m.outcomes))
             for f in fields
         )
-        self._by_leaf: dict[str, tuple[Move, ...]] = {}
-        for leaf in chart.leaves():
-            handled = set(Machine(chart, state=leaf).handled())
-            self._by_leaf[leaf] = tuple(
-                m
-                for m in prototypes
-                if (m.variant is not None and leaf in m.variant.leaves)
-                or (m.variant is None and m.name in handled)
-            )
+        self._by_config: dict[tuple[str, ...], tuple[Move, ...]] = {}
 
-    def moves(self, leaf: str) -> tuple[Move, ...]:
-        """Every move open in ``leaf`` (chart order: commands, then signals)."""
-        return self._by_leaf[leaf]
+    def moves(self, where: Machine | str) -> tuple[Move, ...]:
+        """Every command and signal move open in a machine's configuration (or, given a
+        leaf, in the configuration a machine entering it has), in chart order:
+        commands, then signals. Timer moves depend on the clock: ``timer_moves``."""
+        machine = Machine(self.chart, state=where) if isinstance(where, str) else where
+        key = machine.states
+        found = self._by_config.get(key)
+        if found is None:
+            handled = set(machine.handled())
+            found = tuple(
+                [m for v, m in self._variants if v.allows(machine)]
+                + [m for s, m in self._signals.items() if s in handled]
+            )
+            # bounded by the chart's configurations
+            self._by_config[key] = found
+        return found
+
+    def timer_moves(self, clock: VirtualClock) -> tuple[Move, ...]:
+        """The timer moves open now: each armed timer due first."""
+        return tuple(self.timers[t] for t in clock.due_first())
+
+
+class VirtualClock:
+    """The timers a machine's steps armed, in virtual time.
+
+    A step's timer changes are followed in order (cancels, then starts); ``fire`` moves
+    time to the timer's due time. Only the timers due first can fire: firing another
+    would skip one that is due before it.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.due: dict[str, float] = {}
+
+    def follow(self, step: Step) -> None:
+        """Arm and cancel what ``step`` says."""
+        for change in step.timers:
+            if change.seconds is None:
+                self.due.pop(change.timer, None)
+            else:
+                self.due[change.timer] = self.now + change.seconds
+
+    def due_first(self) -> tuple[str, ...]:
+        """The armed timers due first, by id."""
+        if not self.due:
+            return ()
+        first = min(self.due.values())
+        return tuple(sorted(t for t, at in self.due.items() if at == first))
+
+    def fire(self, machine: Machine, timer: str) -> Step:
+        """Fire an armed timer on ``machine``: time moves to its due time.
+
+        Raises:
+            KeyError: ``timer`` is not armed.
+        """
+        self.now = self.due.pop(timer)
+        step = machine.fire(timer)
+        self.follow(step)
+        return step
+
+    def key(self) -> tuple[tuple[str, float], ...]:
+        """The armed timers relative to now: equal keys fire alike from here."""
+        return tuple(sorted((t, at - self.now) for t, at in self.due.items()))
+
+    def copy(self) -> VirtualClock:
+        """An independent clock with the same timers."""
+        other = VirtualClock()
+        other.now = self.now
+        other.due = dict(self.due)
+        return other
 
 
 class Swarm:
@@ -270,19 +437,25 @@ class Swarm:
     def __init__(self, table: MoveTable, mask: int) -> None:
         self._table = table
         self._mask = mask
-        self._cache: dict[str, tuple[Move, ...]] = {}
+        self._cache: dict[str | tuple[str, ...], tuple[Move, ...]] = {}
 
     def left_in(self, rule: int) -> bool:
         """False if the mask leaves rule index ``rule`` out."""
         return not (self._mask >> rule % _MASK_BITS) & 1
 
-    def moves(self, leaf: str) -> tuple[Move, ...]:
-        """The moves open in ``leaf`` that the mask leaves in (all of them if it leaves none)."""
-        found = self._cache.get(leaf)
+    def moves(self, where: Machine | str, clock: VirtualClock | None = None) -> tuple[Move, ...]:
+        """The moves open in a machine's configuration (or a leaf's, see
+        ``MoveTable.moves``) that the mask leaves in (all of them if it leaves none),
+        then the timer moves ``clock`` has due (timers are never left out: a flow
+        cannot hold time back)."""
+        key = where if isinstance(where, str) else where.states
+        found = self._cache.get(key)
         if found is None:
-            every = self._table.moves(leaf)
+            every = self._table.moves(where)
             found = tuple(m for m in every if self.left_in(m.rule)) or every
-            self._cache[leaf] = found
+            self._cache[key] = found
+        if clock is not None and clock.due:
+            return found + self._table.timer_moves(clock)
         return found
 
 

@@ -2,10 +2,12 @@
 
 Registered through the ``pytest11`` entry point, so it is there whenever cti-fsm is
 installed; it imports nothing from cti-fsm unless ``--chart-coverage`` is given. With
-the option, a ``Coverage`` of the chart (``--chart-coverage-chart PATH``, default: the
-default chart) observes every ``Machine`` of it for the whole session, and the terminal
-summary shows ``chart transitions covered: N/M`` with the missed transitions.
-``--chart-coverage-fail-under PERCENT`` fails the run below that share.
+the option, every ``Machine`` is observed for the whole session and each chart the tests
+ran is measured (a ``ChartsCoverage``: charts loaded from the same file count as one);
+the terminal summary shows, per chart loaded from a file, ``chart transitions covered:
+N/M`` with the missed transitions. ``--chart-coverage-chart PATH`` measures that chart
+alone (reported even if no machine ran it). ``--chart-coverage-fail-under PERCENT``
+fails the run when a reported chart is below that share.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .coverage import Coverage
+    from .coverage import ChartsCoverage, Coverage
 
-_KEY = pytest.StashKey["Coverage"]()
+_KEY = pytest.StashKey["Coverage | ChartsCoverage"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--chart-coverage-chart",
         metavar="PATH",
         default=None,
-        help="chart to measure (default: cti-fsm's default chart)",
+        help="measure this chart alone (default: every chart the tests' machines run)",
     )
     group.addoption(
         "--chart-coverage-fail-under",
@@ -48,11 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """Start observing machines when ``--chart-coverage`` is given."""
     if not config.getoption("chart_coverage"):
         return
-    from ..chart_loader import default_chart, load_chart
-    from .coverage import Coverage
+    from ..chart_loader import load_chart
+    from .coverage import ChartsCoverage, Coverage
 
     path = config.getoption("chart_coverage_chart")
-    coverage = Coverage(load_chart(path) if path else default_chart())
+    coverage = Coverage(load_chart(path)) if path else ChartsCoverage()
     coverage.start()
     config.stash[_KEY] = coverage
 
@@ -64,19 +66,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         coverage.stop()
 
 
-def _below(config: pytest.Config, coverage: Coverage) -> float | None:
+def _reported(coverage: Coverage | ChartsCoverage) -> tuple[Coverage, ...]:
+    from .coverage import Coverage
+
+    return (coverage,) if isinstance(coverage, Coverage) else coverage.from_files()
+
+
+def _below(config: pytest.Config, coverage: Coverage | ChartsCoverage) -> list[Coverage]:
+    """The reported charts under ``--chart-coverage-fail-under``."""
     floor: float | None = config.getoption("chart_coverage_fail_under")
     if floor is None:
-        return None
-    share = 100.0 * len(coverage.covered) / max(1, len(coverage.transitions))
-    return share if share < floor else None
+        return []
+    return [c for c in _reported(coverage) if c.share < floor]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when coverage is under ``--chart-coverage-fail-under``."""
     coverage = session.config.stash.get(_KEY, None)
-    if coverage is not None and exitstatus == 0 and _below(session.config, coverage) is not None:
+    if coverage is not None and exitstatus == 0 and _below(session.config, coverage):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -90,9 +98,10 @@ def pytest_terminal_summary(
     terminalreporter.section("chart transition coverage")
     for line in coverage.report().splitlines():
         terminalreporter.write_line(line)
-    share = _below(config, coverage)
-    if share is not None:
-        floor = config.getoption("chart_coverage_fail_under")
+    floor = config.getoption("chart_coverage_fail_under")
+    for below in _below(config, coverage):
         terminalreporter.write_line(
-            f"FAIL: chart transition coverage {share:.1f}% is under {floor}%", red=True
+            f"FAIL: chart transition coverage of {below.chart.name!r} ({below.chart.source})"
+            f" {below.share:.1f}% is under {floor}%",
+            red=True,
         )

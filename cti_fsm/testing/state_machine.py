@@ -2,17 +2,25 @@
 
 ``chart_state_machine(chart)`` returns a class with one rule per command (per rule of a
 command, when an argument selects another rule: ``command_pause`` and
-``command_pause_with_agent_id``) and one per signal, each enabled only where the chart
-allows it. A command rule checks the command, then applies its confirm or fail signal; a
-signal rule applies the signal unsolicited. Two more rules probe refusals: a command the
-state does not allow, and a signal it does not handle, must both leave the machine exactly
-as it was. Invariants: the state is a declared leaf, and the commands the machine allows
-are the ones the chart declares for that leaf and those rights.
+``command_pause_with_agent_id``), one per signal and one for the chart's timers, each
+enabled only where the chart allows it: a command where some state its rule names is
+active (in any region), a signal where the configuration handles it, a timer once a step
+armed it and it is due first in virtual time (``moves.VirtualClock``). A command rule
+checks the command, then applies its confirm or fail signal (a local command's confirm
+with its arguments as payload); a signal rule applies the signal unsolicited, its payload
+drawn to pass and fail each guard on it (a payload that fails them all must change
+nothing); a timer rule fires the timer. Two more rules probe refusals: a command the
+configuration does not allow, and a signal it does not handle, must both leave the
+machine exactly as it was. Invariants: the main state is a declared main leaf and every
+active leaf a declared leaf, and the commands the machine allows are the ones the chart
+declares for that configuration and those rights.
 
 Before hypothesis explores, the class walks the shortest paths to every transition it can
 reach (as XState's test model does): a breadth-first search over the machine's
-configurations (leaf and history) greedily chains the nearest untaken transition into
-walks of at most ``plan_steps`` steps, and each walk runs as one example. So every
+configurations (every active leaf, history, and the armed timers) greedily chains the
+nearest untaken transition (each guarded alternative and each timer is one; see
+``coverage``) into walks of at most ``plan_steps`` steps, and each walk runs as one
+example. So every
 transition is taken in the first few examples, not by luck; hypothesis then explores
 freely. A walk that fails is reported with its steps; it is already short.
 
@@ -71,7 +79,7 @@ from ..chart import Chart, CommandRule
 from ..chart_loader import default_chart
 from ..errors import IllegalCommand, PermissionDenied
 from ..machine import Machine, Step
-from .coverage import ChartTransition, CommandVariant, Coverage, command_variants
+from .coverage import ChartTransition, CommandVariant, Coverage, cells_of, command_variants
 from .moves import (
     FIRST_MOVE,
     STOP,
@@ -79,9 +87,13 @@ from .moves import (
     DrawFn,
     MoveTable,
     Swarm,
+    VirtualClock,
     block_size,
+    guard_values,
+    payload_pools,
     read_mask,
     step_values,
+    timer_fields,
 )
 from .strategies import answers, args_strategy, payload_strategy
 
@@ -114,45 +126,136 @@ class Action:
     """One step of a planned walk.
 
     Attributes:
-        kind: ``"command"`` or ``"signal"``.
-        name: the command variant's label, or the signal's name.
+        kind: ``"command"``, ``"signal"`` or ``"timer"``.
+        name: the command variant's label, the signal's name, or the timer's id.
         answer: for a command, the signal that answers it (None if it has none).
+        args: for a command, its arguments.
+        payload: the signal's (or the answer's) payload.
     """
 
     kind: str
     name: str
     answer: str | None = None
+    args: tuple[tuple[str, Any], ...] = ()
+    payload: tuple[tuple[str, Any], ...] = ()
 
     def __str__(self) -> str:
+        # the sample value every other field takes is left out: it chooses nothing
+        payload = ", ".join(f"{k}={v!r}" for k, v in self.payload if v not in _PLAIN)
+        if self.kind == "timer":
+            return f"timer {self.name}"
         if self.kind == "signal":
-            return f"signal {self.name}"
-        return f"command {self.name}" + (f" -> {self.answer}" if self.answer else "")
+            return f"signal {self.name}" + (f"({payload})" if payload else "")
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args if v not in _PLAIN)
+        text = f"command {self.name}" + (f"({args})" if args else "")
+        return text + (f" -> {self.answer}" + (f"({payload})" if payload else "")) * bool(
+            self.answer
+        )
 
 
-def _actions(
-    chart: Chart, rights: frozenset[str], stimuli: Collection[str] | None
-) -> dict[str, list[tuple[Action, tuple[ChartTransition, ...]]]]:
-    """Per leaf: every action possible there, with the transitions it takes."""
-    variants = [v for v in command_variants(chart) if v.rule.rights <= rights]
-    out: dict[str, list[tuple[Action, tuple[ChartTransition, ...]]]] = {}
-    for leaf in chart.leaves():
-        handled = Machine(chart, state=leaf).handled()
-        acts: list[tuple[Action, tuple[ChartTransition, ...]]] = []
-        for v in variants:
-            if leaf not in v.leaves:
-                continue
-            command = ChartTransition(leaf, "command", v.label)
-            possible = answers(v)
-            if not possible:
-                acts.append((Action("command", v.label), (command,)))
-            for answer in possible:
-                taken = (command, ChartTransition(leaf, "signal", answer))
-                acts.append((Action("command", v.label, answer), taken))
-        for s in chart.signals:
-            if s in handled and (stimuli is None or s in stimuli):
-                acts.append((Action("signal", s), (ChartTransition(leaf, "signal", s),)))
-        out[leaf] = acts
+#: the sample values a planned action's fields take when their value chooses nothing
+_PLAIN = ("1", ["1"])
+#: the most payload combinations a planned action tries for one signal
+_MAX_VARIANTS = 16
+
+
+def _variants(pools: Mapping[str, tuple[Any, ...]]) -> list[tuple[tuple[str, Any], ...]]:
+    """The combinations of the fields that choose (guards, timers), others sampled."""
+    names = list(pools)
+    out: list[tuple[tuple[str, Any], ...]] = [()]
+    for name in names:
+        out = [(*done, (name, value)) for done in out for value in pools[name]]
+        out = out[:_MAX_VARIANTS]
     return out
+
+
+class _Planner:
+    """The actions open in each configuration, and what taking one covers."""
+
+    def __init__(self, chart: Chart, rights: frozenset[str], stimuli: Collection[str] | None):
+        self.chart = chart
+        self.rights = rights
+        self.stimuli = stimuli
+        self.cells = cells_of(chart)
+        self.variants = {v.label: v for v in command_variants(chart) if v.rule.rights <= rights}
+        pools = payload_pools(chart)
+        guarded = guard_values(chart)
+        timed = timer_fields(chart)
+        # the fields whose value decides something: guards and timers' durations
+        chosen = {s: set(guarded.get(s, ())) | (timed & set(pools[s])) for s in chart.signals}
+        # per signal: the payloads a plan tries (choosing fields varied, others "1")
+        self.payloads = {
+            s: _variants({f: (pools[s][f] if f in chosen[s] else ("1",)) for f in pools[s]})
+            for s in chart.signals
+        }
+        self._by_config: dict[tuple[str, ...], list[Action]] = {}
+
+    def _args(self, v: CommandVariant) -> list[tuple[tuple[str, Any], ...]]:
+        spec = self.chart.commands[v.command]
+        pools: dict[str, tuple[Any, ...]] = {}
+        for arg in spec.args:
+            if arg.name == v.arg or (arg.required and arg.when_given is None):
+                pools[arg.name] = arg.choices or (_SAMPLE_VALUES[arg.type],)
+            elif arg.when_given is None and arg.choices:
+                pools[arg.name] = arg.choices
+        return _variants(pools)
+
+    def actions(self, machine: Machine) -> list[Action]:
+        """Every action open in the machine's configuration (timers aside)."""
+        key = machine.states
+        found = self._by_config.get(key)
+        if found is not None:
+            return found
+        acts: list[Action] = []
+        for v in self.variants.values():
+            if not v.allows(machine):
+                continue
+            local = self.chart.commands[v.command].local
+            for args in self._args(v):
+                possible = answers(v)
+                if not possible:
+                    acts.append(Action("command", v.label, None, args))
+                for answer in possible:
+                    payloads = [args] if local else self.payloads[answer]
+                    acts.extend(Action("command", v.label, answer, args, p) for p in payloads)
+        handled = set(machine.handled())
+        for signal in self.chart.signals:
+            if signal in handled and (self.stimuli is None or signal in self.stimuli):
+                acts.extend(Action("signal", signal, payload=p) for p in self.payloads[signal])
+        # bounded by the chart's configurations
+        self._by_config[key] = acts
+        return acts
+
+    def open(self, machine: Machine, clock: VirtualClock) -> list[Action]:
+        """The actions open now, the timers due first included."""
+        return [*self.actions(machine), *(Action("timer", t) for t in clock.due_first())]
+
+    def take(self, machine: Machine, clock: VirtualClock, action: Action) -> list[ChartTransition]:
+        """Take ``action`` on ``machine``; the cells it covered."""
+        cells = self.cells
+        states = machine.states
+        if action.kind == "timer":
+            spec = self.chart.timers[action.name]
+            step = clock.fire(machine, action.name)
+            if step.ignored:
+                return []
+            return [
+                ChartTransition(spec.state, "timer", action.name),
+                *cells.signal_cells(states, spec.signal, {}),
+            ]
+        out = []
+        signal = action.name
+        if action.kind == "command":
+            out.extend(cells.command_cells(states, action.name))
+            if action.answer is None:
+                return out
+            signal = action.answer
+        payload = dict(action.payload)
+        step = machine.apply(signal, **payload)
+        clock.follow(step)
+        if not step.ignored:
+            out.extend(cells.signal_cells(states, signal, payload))
+        return out
 
 
 def plan_walks(
@@ -165,9 +268,10 @@ def plan_walks(
 ) -> tuple[tuple[Action, ...], ...]:
     """Walks from the start state that together take every reachable transition.
 
-    From where the walk is, a breadth-first search over configurations finds the nearest
-    action that takes a transition not yet taken; the walk follows that shortest path and
-    repeats. A walk ends after about ``plan_steps`` steps and the next starts afresh.
+    From where the walk is, a breadth-first search over configurations (active leaves,
+    history and armed timers) finds the nearest action that takes a transition not yet
+    taken; the walk follows that shortest path and repeats. A walk ends after about
+    ``plan_steps`` steps and the next starts afresh.
 
     Raises:
         ValueError: ``plan_steps`` is not positive.
@@ -175,20 +279,19 @@ def plan_walks(
     if plan_steps < 1:
         raise ValueError(f"plan_steps must be positive, got {plan_steps}")
     granted = frozenset(chart.rights if rights is None else rights)
-    actions = _actions(chart, granted, stimuli)
-    variants = {v.label: v for v in command_variants(chart)}
-    untaken = {t for acts in actions.values() for _, taken in acts for t in taken}
+    planner = _Planner(chart, granted, stimuli)
+    untaken = set(_reachable_cells(chart, planner, start))
     walks: list[tuple[Action, ...]] = []
     while untaken:
         machine = Machine(chart, rights=granted, state=start)
+        clock = VirtualClock()
         walk: list[Action] = []
         while untaken and len(walk) < plan_steps:
-            path = _shortest_path(machine, untaken, actions, variants)
+            path = _shortest_path(planner, machine, clock, untaken)
             if path is None or (walk and len(walk) + len(path) > plan_steps):
                 break
             for action in path:
-                for t in _take(machine, action, actions, variants):
-                    untaken.discard(t)
+                untaken.difference_update(planner.take(machine, clock, action))
                 walk.append(action)
         if not walk:
             break  # nothing left is reachable from the start
@@ -196,40 +299,46 @@ def plan_walks(
     return tuple(walks)
 
 
-def _take(
-    machine: Machine,
-    action: Action,
-    actions: Mapping[str, list[tuple[Action, tuple[ChartTransition, ...]]]],
-    variants: Mapping[str, CommandVariant],
-) -> tuple[ChartTransition, ...]:
-    """Apply ``action`` to ``machine``; return the transitions it took."""
-    taken = next(t for a, t in actions[machine.state] if a == action)
-    signal = action.name if action.kind == "signal" else action.answer
-    if signal is not None:
-        machine.apply(signal)
-    return taken
+def _reachable_cells(chart: Chart, planner: _Planner, start: str | None) -> set[ChartTransition]:
+    """Every cell some action takes from some configuration reachable from the start."""
+    machine = Machine(chart, rights=planner.rights, state=start)
+    clock = VirtualClock()
+    seen = {(machine.configuration, clock.key())}
+    queue: deque[tuple[Machine, VirtualClock]] = deque([(machine, clock)])
+    found: set[ChartTransition] = set()
+    while queue:
+        here, here_clock = queue.popleft()
+        for action in planner.open(here, here_clock):
+            there, there_clock = here.copy(), here_clock.copy()
+            found.update(planner.take(there, there_clock, action))
+            key = (there.configuration, there_clock.key())
+            if key not in seen:
+                seen.add(key)
+                queue.append((there, there_clock))
+    return found
 
 
 def _shortest_path(
+    planner: _Planner,
     machine: Machine,
+    clock: VirtualClock,
     untaken: set[ChartTransition],
-    actions: Mapping[str, list[tuple[Action, tuple[ChartTransition, ...]]]],
-    variants: Mapping[str, CommandVariant],
 ) -> list[Action] | None:
-    seen = {machine.configuration}
-    queue: deque[tuple[Machine, list[Action]]] = deque([(machine, [])])
+    seen = {(machine.configuration, clock.key())}
+    queue: deque[tuple[Machine, VirtualClock, list[Action]]] = deque([(machine, clock, [])])
     while queue:
-        here, path = queue.popleft()
-        for action, taken in actions[here.state]:
-            if any(t in untaken for t in taken):
+        here, here_clock, path = queue.popleft()
+        moves = []
+        for action in planner.open(here, here_clock):
+            there, there_clock = here.copy(), here_clock.copy()
+            if any(t in untaken for t in planner.take(there, there_clock, action)):
                 return [*path, action]
-        for action, _ in actions[here.state]:
-            there = here.copy()
-            _take(there, action, actions, variants)
-            key = there.configuration
+            moves.append((action, there, there_clock))
+        for action, there, there_clock in moves:
+            key = (there.configuration, there_clock.key())
             if key not in seen:
                 seen.add(key)
-                queue.append((there, [*path, action]))
+                queue.append((there, there_clock, [*path, action]))
     return None
 
 
@@ -289,8 +398,10 @@ class ChartStateMachine(RuleBasedStateMachine):
     _args: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
     _payloads: ClassVar[Mapping[str, st.SearchStrategy[Any]] | None]
     _leaves: ClassVar[frozenset[str]]
-    _allowed_seen: ClassVar[dict[str, tuple[str, ...]]]
-    _marked: ClassVar[set[tuple[str, str, str]]]
+    _all_leaves: ClassVar[frozenset[str]]
+    _guarded: ClassVar[frozenset[str]]
+    _allowed_seen: ClassVar[dict[tuple[str, ...], tuple[str, ...]]]
+    _planner: ClassVar[_Planner]
     _plans: ClassVar[tuple[tuple[Action, ...], ...] | None]
 
     TestCase = _SeededTestCaseProperty()  # type: ignore[assignment]
@@ -300,7 +411,6 @@ class ChartStateMachine(RuleBasedStateMachine):
         if hasattr(cls, "chart"):
             # a subclass (yours, of a generated class) counts its own examples
             cls.coverage = Coverage(cls.chart)
-            cls._marked = set()
             cls.examples = 0
             cls.steps = 0
             cls.full_coverage_at = None
@@ -308,13 +418,16 @@ class ChartStateMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.machine = Machine(self.chart, rights=self.rights)
+        #: the timers the machine's steps armed, in virtual time
+        self.clock = VirtualClock()
 
     # --- hooks for subclasses -----------------------------------------------------------------
     def on_command(self, command: str, args: Mapping[str, Any], rule: CommandRule) -> None:
         """Called after the chart accepted ``command`` and before its answer arrives."""
 
     def on_signal(self, step: Step) -> None:
-        """Called after the machine took ``step`` (a command's answer, or unsolicited)."""
+        """Called after the machine took ``step`` (a command's answer, unsolicited, or a
+        timer's); ``step.commands`` are the chart commands it sends."""
 
     # --- what the rules do --------------------------------------------------------------------
     def send(
@@ -330,16 +443,41 @@ class ChartStateMachine(RuleBasedStateMachine):
         rule = self.machine.check(v.command, **args)
         assert rule is v.rule, f"{v.command}: check chose {rule}, expected {v.rule}"
         assert self.machine.configuration == before, "check changed the state"
-        self._mark(self.machine.state, "command", variant)
+        for cell in self._planner.cells.command_cells(self.machine.states, variant):
+            self.coverage.mark(cell)
         self.on_command(v.command, args, rule)
         if answer is not None:
+            if self.chart.commands[v.command].local:
+                payload = dict(args)  # the session applies it with the arguments
             self.receive(answer, payload)
 
     def receive(self, signal: str, payload: Mapping[str, Any]) -> None:
-        """Apply a signal the current state handles."""
+        """Apply a signal the current configuration handles; if its payload fails every
+        guard on it, nothing may change."""
+        states, before = self.machine.states, self.machine.configuration
+        assert self.machine.handles(signal), f"{states} does not handle {signal}"
         step = self.machine.apply(signal, **payload)
-        assert not step.ignored, f"{step.source} does not handle {signal}"
-        self._mark(step.source, "signal", signal)
+        if step.ignored:
+            assert signal in self._guarded, f"{step.source} ignored {signal}"
+            assert self.machine.configuration == before and not step.notifications, (
+                f"{signal} was ignored and moved"
+            )
+            return
+        self.clock.follow(step)
+        for cell in self._planner.cells.signal_cells(states, signal, payload):
+            self.coverage.mark(cell)
+        self.on_signal(step)
+
+    def fire(self, timer: str) -> None:
+        """Fire a timer that is armed and due first; it takes its transitions."""
+        assert timer in self.clock.due_first(), f"{timer} is not due"
+        spec = self.chart.timers[timer]
+        states = self.machine.states
+        step = self.clock.fire(self.machine, timer)
+        assert not step.ignored, f"armed timer {timer} found its state {spec.state} left"
+        self.coverage.mark(ChartTransition(spec.state, "timer", timer))
+        for cell in self._planner.cells.signal_cells(states, spec.signal, {}):
+            self.coverage.mark(cell)
         self.on_signal(step)
 
     def refuse(self, index: int) -> None:
@@ -348,7 +486,7 @@ class ChartStateMachine(RuleBasedStateMachine):
         refused = [
             v
             for v in self.variants.values()
-            if leaf not in v.leaves or not v.rule.rights <= self.rights
+            if not v.allows(self.machine) or not v.rule.rights <= self.rights
         ]
         if not refused:
             return
@@ -375,12 +513,6 @@ class ChartStateMachine(RuleBasedStateMachine):
         assert step.ignored and not step.notifications, f"{self.machine.state} took {signal}"
         assert self.machine.configuration == before, "an ignored signal moved"
 
-    def _mark(self, state: str, kind: str, name: str) -> None:
-        key = (state, kind, name)
-        if key not in self._marked:  # the class's coverage only grows: mark each cell once
-            self._marked.add(key)
-            self.coverage.mark(ChartTransition(state, kind, name))
-
     # --- rules and invariants that do not depend on the chart -----------------------------------
     @rule(index=st.integers(min_value=0, max_value=_PROBE_INDICES - 1))
     @_probe
@@ -396,23 +528,26 @@ class ChartStateMachine(RuleBasedStateMachine):
 
     @invariant()
     def state_is_a_declared_leaf(self) -> None:
-        """The machine is always in one of the chart's leaf states."""
+        """The machine is always in one of the chart's main leaf states, and every
+        active leaf is a leaf of the chart."""
         assert self.machine.state in self._leaves, self.machine.state
+        assert self._all_leaves.issuperset(self.machine.states), self.machine.states
 
     @invariant()
     def allowed_commands_follow_the_chart(self) -> None:
-        """The commands the machine allows are the ones the chart declares here."""
-        leaf = self.machine.state
+        """The commands the machine allows are the ones the chart declares for this
+        configuration (any active state a rule names)."""
+        key = self.machine.states
         allowed = self.machine.allowed()
-        if self._allowed_seen.get(leaf) is allowed:
-            return  # this very answer was checked in this state already
+        if self._allowed_seen.get(key) is allowed:
+            return  # this very answer was checked in this configuration already
         expected = frozenset(
             v.command
             for v in self.variants.values()
-            if leaf in v.leaves and v.rule.rights <= self.rights
+            if v.allows(self.machine) and v.rule.rights <= self.rights
         )
-        assert set(allowed) == expected and len(allowed) == len(expected), (leaf, allowed)
-        self._allowed_seen[leaf] = allowed
+        assert set(allowed) == expected and len(allowed) == len(expected), (key, allowed)
+        self._allowed_seen[key] = allowed
 
     def teardown(self) -> None:
         cls = type(self)
@@ -431,13 +566,13 @@ class ChartStateMachine(RuleBasedStateMachine):
         return cls._plans
 
     def run_action(self, action: Action) -> None:
-        """Run one planned action, with sample arguments and payloads."""
-        if action.kind == "signal":
-            self.receive(action.name, _sample_payload(self.chart, action.name))
-            return
-        v = self.variants[action.name]
-        payload = _sample_payload(self.chart, action.answer) if action.answer else {}
-        self.send(action.name, _sample_args(self.chart, v), action.answer, payload)
+        """Run one planned action, with its arguments and payload."""
+        if action.kind == "timer":
+            self.fire(action.name)
+        elif action.kind == "signal":
+            self.receive(action.name, dict(action.payload))
+        else:
+            self.send(action.name, dict(action.args), action.answer, dict(action.payload))
 
     def check_all_invariants(self) -> None:
         """Run every ``@invariant`` of the class (hypothesis does this between rules)."""
@@ -593,7 +728,7 @@ class ChartStateMachine(RuleBasedStateMachine):
                         return
                     continue  # SKIP: a step the shrinker took out
                 leaf = self.machine.state
-                moves = swarm.moves(leaf)
+                moves = swarm.moves(self.machine, self.clock)
                 live = (
                     [r for r, g in extra if not g or all(p(self) for p in r.preconditions)]
                     if guarded
@@ -619,9 +754,12 @@ class ChartStateMachine(RuleBasedStateMachine):
             type(self).steps += steps
 
     def run_chosen(self, chosen: Chosen) -> None:
-        """Run a move read from a flow's bytes: send the command or apply the signal."""
+        """Run a move read from a flow's bytes: send the command, apply the signal or
+        fire the timer."""
         move = chosen.move
-        if move.variant is None:
+        if move.kind == "timer":
+            self.fire(move.name)
+        elif move.variant is None:
             assert chosen.signal is not None
             self.receive(chosen.signal, chosen.payload)
         else:
@@ -653,12 +791,8 @@ def _sample_args(chart: Chart, variant: CommandVariant) -> dict[str, Any]:
     out = {}
     for arg in chart.commands[variant.command].args:
         if arg.name == variant.arg or (arg.required and arg.when_given is None):
-            out[arg.name] = _SAMPLE_VALUES[arg.type]
+            out[arg.name] = arg.choices[0] if arg.choices else _SAMPLE_VALUES[arg.type]
     return out
-
-
-def _sample_payload(chart: Chart, signal: str) -> dict[str, Any]:
-    return {field: "1" for field in chart.signals[signal].payload}
 
 
 def chart_state_machine(
@@ -696,6 +830,9 @@ def chart_state_machine(
         "_args": args,
         "_payloads": payloads,
         "_leaves": frozenset(chart.leaves()),
+        "_all_leaves": frozenset(chart.all_leaves()),
+        "_guarded": frozenset(guard_values(chart)),
+        "_planner": _Planner(chart, granted, stimuli),
         "_allowed_seen": {},
         "_plans": None,
         "__doc__": f"Hypothesis state machine for chart {chart.name!r} (rights: {set(granted)}).",
@@ -709,6 +846,8 @@ def chart_state_machine(
     for signal in chart.signals:
         if stimuli is None or signal in stimuli:
             namespace["signal_" + _rule_name(signal)] = _signal_rule(chart, signal, payloads)
+    if chart.timers:
+        namespace["timer_fires"] = _timer_rule()
     cls = cast(
         "type[ChartStateMachine]",
         type(name or f"{_camel(chart.name)}StateMachine", (ChartStateMachine,), namespace),
@@ -723,10 +862,10 @@ def _camel(text: str) -> str:
 
 def _walk_cells(cls: type[ChartStateMachine], walk: tuple[Action, ...]) -> list[ChartTransition]:
     machine = Machine(cls.chart, rights=cls.rights)
-    actions = _actions(cls.chart, cls.rights, cls.stimuli)
+    clock = VirtualClock()
     out: list[ChartTransition] = []
     for action in walk:
-        out.extend(_take(machine, action, actions, cls.variants))
+        out.extend(cls._planner.take(machine, clock, action))
     return out
 
 
@@ -745,7 +884,6 @@ def _command_rule(
         )
     else:
         answer = st.just((None, {}))
-    leaves = variant.leaves
 
     def command(
         self: ChartStateMachine,
@@ -758,7 +896,7 @@ def _command_rule(
     command.__doc__ = f"Send {variant.label} where the chart allows it, then its answer."
     setattr(command, _CHART_RULE, True)
     decorated = rule(args=args_strategy(chart, variant, args), answer=answer)(command)
-    return precondition(lambda self: self.machine.state in leaves)(decorated)
+    return precondition(lambda self: variant.allows(self.machine))(decorated)
 
 
 def _signal_rule(
@@ -768,7 +906,18 @@ def _signal_rule(
         self.receive(signal, payload)
 
     receive.__name__ = receive.__qualname__ = "signal_" + _rule_name(signal)
-    receive.__doc__ = f"The switch sends {signal} where the current state handles it."
+    receive.__doc__ = f"The switch sends {signal} where the configuration handles it."
     setattr(receive, _CHART_RULE, True)
     decorated = rule(payload=payload_strategy(chart, signal, payloads))(receive)
     return precondition(lambda self: self.machine.handles(signal))(decorated)
+
+
+def _timer_rule() -> Any:
+    def timer_fires(self: ChartStateMachine, index: int) -> None:
+        due = self.clock.due_first()
+        self.fire(due[index % len(due)])
+
+    timer_fires.__doc__ = "A timer the chart armed fires, the earliest due first."
+    setattr(timer_fires, _CHART_RULE, True)
+    decorated = rule(index=st.integers(min_value=0, max_value=7))(timer_fires)
+    return precondition(lambda self: bool(self.clock.due))(decorated)

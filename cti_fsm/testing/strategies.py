@@ -1,10 +1,13 @@
 """Hypothesis strategies for call flows: every sequence of commands and signals a chart allows.
 
 ``flows(chart)`` draws a ``Flow``: what a real agent could see, step by step. A step is
-either a command that ``Machine.check`` accepts in the current state, immediately followed
-by its confirm or fail signal, or a signal the current state handles arriving on its own
-(an inbound call rings, the customer hangs up, the link drops). The chart's engine computes
-each step's notifications, so a flow carries the events business code must receive::
+a command that ``Machine.check`` accepts in the current configuration, immediately
+followed by its confirm or fail signal (a local command's confirm carries its arguments,
+as the session applies it); a signal the current configuration handles arriving on its
+own (an inbound call rings, the customer hangs up, the link drops), its payload drawn so
+that each guard on it passes and fails; or a timer the chart armed firing, in virtual
+time (the earliest due first). The chart's engine computes each step's notifications and
+chart commands, so a flow carries the events business code must receive::
 
     from hypothesis import given
     from cti_fsm.testing import flows
@@ -24,8 +27,12 @@ how), so a flow costs one hypothesis choice, not several per step, and shrinks t
 first move and the first value of everything. Command arguments and signal payload fields
 take one of a few fixed values of their type (``VALUE_POOLS``: three strings, three
 lists, ...), so the same call id turning up twice is common; pass ``args=`` /
-``payloads=`` to draw a field from your own strategy instead. Not modelled: a command
-left unanswered (timeout), and signals arriving between a command and its answer.
+``payloads=`` to draw a field from your own strategy instead. A field some guard reads
+takes each value a guard names and one that fails them all (such a step may be ignored:
+``FlowStep.ignored``); an argument with ``choices`` takes one of them. Timers run in
+virtual time: a timer armed by a step may fire as a step of its own, the earliest due
+first (a flow that starts in a state with timers has them armed). Not modelled: a
+command left unanswered (timeout), and signals arriving between a command and its answer.
 """
 
 from __future__ import annotations
@@ -40,10 +47,21 @@ from hypothesis import strategies as st
 
 from ..chart import ArgSpec, Chart
 from ..chart_loader import default_chart
+from ..events import ChartCommand
 from ..machine import Machine, Notification, Step
 from ..secrets import REDACTED
 from .coverage import CommandVariant
-from .moves import FIRST_MOVE, VALUE_POOLS, MoveTable, Swarm, block_size, read_mask, step_values
+from .moves import (
+    FIRST_MOVE,
+    VALUE_POOLS,
+    MoveTable,
+    Swarm,
+    VirtualClock,
+    block_size,
+    payload_pools,
+    read_mask,
+    step_values,
+)
 
 __all__ = ["Flow", "FlowStep", "flows"]
 
@@ -60,15 +78,20 @@ class FlowStep:
     """One thing that happens in a flow.
 
     Attributes:
-        kind: ``"command"`` (business code sent it) or ``"signal"`` (the switch said it).
-        name: the command's or the signal's name.
+        kind: ``"command"`` (business code sent it), ``"signal"`` (the switch said it)
+            or ``"timer"`` (a timer the chart armed fired).
+        name: the command's or the signal's name, or the timer's id.
         args: the command's arguments, or the signal's payload.
-        source: full path of the leaf state before the step.
-        target: full path of the leaf state after it (a command alone never moves).
+        source: full path of the main leaf state before the step.
+        target: full path of the main leaf state after it (a command alone never moves).
         notifications: what the step emitted (always empty for a command).
         answers: for the signal that answers a command, that command's name.
         secret: the arguments the chart calls secret: shown as ``***`` in the step's
             ``repr`` and ``str`` (a failing example's report must not print a password).
+        states: every active leaf after the step (``Machine.states``).
+        sent: the chart commands the step sends.
+        ignored: the signal arrived and nothing happened (its payload failed every
+            guard; a flow draws such payloads on purpose).
     """
 
     kind: str
@@ -78,6 +101,9 @@ class FlowStep:
     target: str
     notifications: tuple[Notification, ...] = ()
     answers: str | None = None
+    states: tuple[str, ...] = ()
+    sent: tuple[ChartCommand, ...] = ()
+    ignored: bool = False
     secret: frozenset[str] = frozenset()
 
     @property
@@ -102,7 +128,9 @@ class FlowStep:
         if self.kind == "command":
             return f"{self.source}: {self.name}({args})"
         emitted = f" -> {', '.join(self.names)}" if self.notifications else ""
-        return f"{self.source}: signal {self.name}({args}) => {self.target}{emitted}"
+        sent = f" sends {', '.join(c.command for c in self.sent)}" if self.sent else ""
+        what = f"timer {self.name}" if self.kind == "timer" else f"signal {self.name}({args})"
+        return f"{self.source}: {what} => {self.target}{emitted}{sent}"
 
 
 @attrs.frozen
@@ -135,12 +163,23 @@ class Flow:
         return tuple(s for s in self.steps if s.kind == "command")
 
     @property
+    def timers(self) -> tuple[FlowStep, ...]:
+        """The timer steps: the chart's timers that fired."""
+        return tuple(s for s in self.steps if s.kind == "timer")
+
+    @property
+    def sent(self) -> tuple[ChartCommand, ...]:
+        """Every chart command the flow's steps sent, in order."""
+        return tuple(c for s in self.steps for c in s.sent)
+
+    @property
     def notifications(self) -> tuple[Notification, ...]:
         """Every notification the flow emits, in order."""
         return tuple(n for s in self.steps for n in s.notifications)
 
     def replay(self, machine: Machine) -> list[Step]:
-        """Check each command and apply each signal of the flow to ``machine``.
+        """Check each command, apply each signal and fire each timer of the flow on
+        ``machine``.
 
         Raises:
             CommandError: ``machine`` refuses a command the flow sent (it is not in the
@@ -150,6 +189,8 @@ class Flow:
         for step in self.steps:
             if step.kind == "command":
                 machine.check(step.name, **step.args)
+            elif step.kind == "timer":
+                out.append(machine.fire(step.name))
             else:
                 out.append(machine.apply(step.name, **step.args))
         return out
@@ -161,9 +202,12 @@ class Flow:
 def arg_strategy(
     arg: ArgSpec, overrides: Mapping[str, st.SearchStrategy[Any]] | None = None
 ) -> st.SearchStrategy[Any]:
-    """Values for one command argument: ``overrides[arg.name]`` or a small one by type."""
+    """Values for one command argument: ``overrides[arg.name]``, one of its choices, or a
+    small one by type."""
     if overrides and arg.name in overrides:
         return overrides[arg.name]
+    if arg.choices:
+        return st.sampled_from(arg.choices)
     return _ARG_VALUES[arg.type]
 
 
@@ -186,9 +230,12 @@ def args_strategy(
 def payload_strategy(
     chart: Chart, signal: str, overrides: Mapping[str, st.SearchStrategy[Any]] | None = None
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """A payload for ``signal``: every field the chart declares for it."""
-    fields = chart.signals[signal].payload
-    return st.fixed_dictionaries({f: (overrides or {}).get(f, _ARG_VALUES["any"]) for f in fields})
+    """A payload for ``signal``: every field the chart declares for it, a guarded one
+    passing and failing its guards (``moves.payload_pools``)."""
+    pools = payload_pools(chart)[signal]
+    return st.fixed_dictionaries(
+        {f: (overrides or {}).get(f, st.sampled_from(pools[f])) for f in pools}
+    )
 
 
 def answers(variant: CommandVariant) -> tuple[str, ...]:
@@ -250,6 +297,8 @@ def flows(
         field_draw = draw if table.draws else None
         swarm = Swarm(table, read_mask(choices, head))
         machine = first.copy()
+        clock = VirtualClock()
+        clock.due.update({t.timer: t.seconds or 0.0 for t in machine.timers()})
         steps: list[FlowStep] = []
         # skipped steps do not count; once the block runs out, the simplest move follows
         numbers = chain(
@@ -257,30 +306,66 @@ def flows(
         )
         for _, number in zip(range(count), numbers, strict=False):
             leaf = machine.state
-            moves = swarm.moves(leaf)
+            moves = swarm.moves(machine, clock)
             if not moves:
                 break
             rest, index = divmod(number, len(moves))
             chosen = moves[index].read(rest, field_draw)
+            if chosen.move.kind == "timer":
+                step = clock.fire(machine, chosen.move.name)
+                steps.append(_flow_step("timer", chosen.move.name, machine, step))
+                continue
             if chosen.move.variant is None:
                 assert chosen.signal is not None
-                steps.append(_signal_step(machine, chosen.signal, chosen.payload))
+                steps.append(_signal_step(machine, clock, chosen.signal, chosen.payload))
                 continue
             command = chosen.move.variant.command
             machine.check(command, **chosen.args)
             hidden = secret_args.get(command, _NONE)
-            steps.append(FlowStep("command", command, chosen.args, leaf, leaf, secret=hidden))
+            steps.append(
+                FlowStep(
+                    "command",
+                    command,
+                    chosen.args,
+                    leaf,
+                    leaf,
+                    states=machine.states,
+                    secret=hidden,
+                )
+            )
             if chosen.signal is not None:
-                steps.append(_signal_step(machine, chosen.signal, chosen.payload, answers=command))
+                steps.append(
+                    _signal_step(machine, clock, chosen.signal, chosen.payload, answers=command)
+                )
         return Flow(first.state, granted, tuple(steps))
 
     return draw_flow()
 
 
 def _signal_step(
-    machine: Machine, signal: str, payload: Mapping[str, Any], answers: str | None = None
+    machine: Machine,
+    clock: VirtualClock,
+    signal: str,
+    payload: Mapping[str, Any],
+    answers: str | None = None,
 ) -> FlowStep:
     step = machine.apply(signal, **payload)
+    clock.follow(step)
+    return _flow_step("signal", signal, machine, step, answers)
+
+
+def _flow_step(
+    kind: str, name: str, machine: Machine, step: Step, answers: str | None = None
+) -> FlowStep:
     return FlowStep(
-        "signal", signal, step.payload, step.source, step.target, step.notifications, answers
+        kind,
+        name,
+        step.payload,
+        step.source,
+        step.target,
+        step.notifications,
+        answers,
+        states=machine.states,
+        sent=step.commands,
+        ignored=step.ignored,
     )

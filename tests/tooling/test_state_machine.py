@@ -16,8 +16,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cti_fsm import Machine, Step, default_chart, load_chart_text
-from cti_fsm.testing import ChartTransition, chart_state_machine, chart_transitions, plan_walks
+from cti_fsm import Chart, Machine, Step, default_chart, load_chart_text
+from cti_fsm.testing import (
+    ChartTransition,
+    Coverage,
+    chart_state_machine,
+    chart_transitions,
+    command_variants,
+    plan_walks,
+)
+from cti_fsm.testing.moves import OTHER, VirtualClock
 
 CHART = default_chart()
 QUICK = settings(
@@ -36,25 +44,35 @@ PlainAgent.TestCase.settings = QUICK
 TestPlainAgent = PlainAgent.TestCase
 
 
-def _cells(walks: tuple[tuple[Any, ...], ...], rights: frozenset[str]) -> set[ChartTransition]:
-    """Replay the planned walks on a machine and collect the cells they take."""
-    cells: set[ChartTransition] = set()
-    variants = AgentMachine.variants
-    for walk in walks:
-        m = Machine(CHART, rights=rights)
-        for action in walk:
-            if action.kind == "command":
-                v = variants[action.name]
-                cells.add(ChartTransition(m.state, "command", action.name))
-                assert m.state in v.leaves and v.rule.rights <= rights
-                if action.answer:
+def _cells(
+    walks: tuple[tuple[Any, ...], ...], rights: frozenset[str], chart: Chart = CHART
+) -> set[ChartTransition]:
+    """Replay the planned walks on a machine and collect, by observing it, the cells
+    they take."""
+    variants = {v.label: v for v in command_variants(chart)}
+    cov = Coverage(chart)
+    with cov:
+        for walk in walks:
+            m = Machine(chart, rights=rights)
+            clock = VirtualClock()
+            for action in walk:
+                if action.kind == "timer":
+                    assert action.name in clock.due_first()
+                    assert not clock.fire(m, action.name).ignored
+                    continue
+                signal = action.name
+                if action.kind == "command":
+                    v = variants[action.name]
+                    assert m.check(v.command, **dict(action.args)) is v.rule
+                    assert v.rule.rights <= rights
+                    if not action.answer:
+                        continue
                     assert action.answer in (v.rule.confirm, v.rule.fail)
-                    cells.add(ChartTransition(m.state, "signal", action.answer))
-                    m.apply(action.answer)
-            else:
-                cells.add(ChartTransition(m.state, "signal", action.name))
-                assert not m.apply(action.name).ignored
-    return cells
+                    signal = action.answer
+                step = m.apply(signal, **dict(action.payload))
+                assert not step.ignored, action
+                clock.follow(step)
+    return set(cov.covered)
 
 
 def test_walks_take_every_transition_within_a_few_examples() -> None:
@@ -258,3 +276,99 @@ def test_hypothesis_s_own_runner_still_runs_the_generated_class() -> None:
     cls = chart_state_machine(CHART, name="Stock")
     run_state_machine_as_test(cls, settings=settings(QUICK, max_examples=5, database=None))
     assert cls.examples >= 5 and cls.coverage.covered
+
+
+# --- the language: regions, guards, timers --------------------------------------------------
+def test_walks_take_every_transition_of_the_test_charts(test_chart: Chart) -> None:
+    # guarded alternatives, timers, regions' leaves: every cell is reached by a walk
+    walks = plan_walks(test_chart, plan_steps=50)
+    assert all(len(w) <= 50 for w in walks) and len(walks) <= 10
+    assert _cells(walks, test_chart.rights, test_chart) == set(chart_transitions(test_chart))
+
+
+def test_every_feature_chart_runs_as_a_test_case(every_feature_chart: Chart) -> None:
+    machine_cls = chart_state_machine(every_feature_chart, name="EveryFeature")
+    machine_cls.run(settings=settings(QUICK, database=None))
+    assert machine_cls.coverage.complete
+    assert machine_cls.full_coverage_at is not None
+    assert machine_cls.full_coverage_at <= len(machine_cls.plans())
+
+
+def test_a_payload_failing_every_guard_changes_nothing(every_feature_chart: Chart) -> None:
+    m = AgentMachine()
+    m.send("connect", {"user": "u", "password": "p", "url": "u"}, "logged_in", {})
+    m.send("check_in", {"group_ids": ["1"]}, "checked_in", {})
+    before = m.machine.configuration
+    m.receive("next_state_set", {"next": OTHER, "reason": "1"})  # passes no guard
+    assert m.machine.configuration == before
+    # the same signal with a value a guard names is taken, its alternative covered
+    m.receive("next_state_set", {"next": "logout", "reason": "1"})
+    assert m.machine.states[1] == "checked_in.next.logout_next"
+    cell = ChartTransition(
+        "checked_in.next.unchanged", "signal", "next_state_set when next is logout"
+    )
+    assert cell in AgentMachine.coverage.covered
+    # a "not" guard passes the value no guard names: "done" with it is taken
+    ef = chart_state_machine(every_feature_chart, name="Guards")()
+    ef.send("start", {}, "started", {})
+    ef.send("work", {}, "began", {})
+    ef.receive("done", {"result": OTHER, "rest": None})
+    assert ef.machine.state == "on.idle.calm"
+
+
+class _MovingOnIgnore(Machine):
+    """An engine bug: a signal its guards ignore still moves the machine."""
+
+    __slots__ = ()
+
+    def apply(self, signal: str, /, **payload: Any) -> Step:
+        step = super().apply(signal, **payload)
+        if step.ignored and signal == "next_state_set":
+            super().apply("link_lost")
+        return step
+
+
+def test_an_ignored_signal_that_moves_is_caught() -> None:
+    m = AgentMachine()
+    m.machine = _MovingOnIgnore(CHART, rights=AgentMachine.rights)
+    m.send("connect", {"user": "u", "password": "p", "url": "u"}, "logged_in", {})
+    m.send("check_in", {"group_ids": ["1"]}, "checked_in", {})
+    with pytest.raises(AssertionError, match="next_state_set was ignored and moved"):
+        m.receive("next_state_set", {"next": OTHER, "reason": "1"})
+
+
+def test_timers_fire_in_virtual_time(every_feature_chart: Chart) -> None:
+    machine_cls = chart_state_machine(every_feature_chart, name="Timers")
+    m = machine_cls()
+    m.send("start", {}, "started", {})
+    m.send("work", {}, "began", {})
+    m.receive("wave", {})  # the red light's timer (2 s) is due before busy's (30 s)
+    assert m.clock.due_first() == ("on.light.red.after.0",)
+    with pytest.raises(AssertionError, match=r"on\.busy\.after\.0 is not due"):
+        m.fire("on.busy.after.0")
+    m.timer_fires(index=0)
+    assert m.machine.states == ("on.busy", "on.next.same", "on.light.green")
+    m.timer_fires(index=5)  # the only one left
+    assert m.machine.state == "on.idle.calm" and not m.clock.due
+    covered = machine_cls.coverage.covered
+    assert ChartTransition("on.busy", "timer", "on.busy.after.0") in covered
+    assert ChartTransition("on.busy", "signal", "on.busy.after.0") in covered
+
+
+def test_commands_follow_the_configuration_not_the_leaf(every_feature_chart: Chart) -> None:
+    # "note" is allowed from "on": every configuration under it, whatever the regions do;
+    # plan (local) only where the main leaf is busy or resting
+    machine_cls = chart_state_machine(every_feature_chart, name="Commands")
+    m = machine_cls()
+    m.send("start", {}, "started", {})
+    m.receive("wave", {})
+    m.allowed_commands_follow_the_chart()
+    assert set(m.machine.allowed()) == {"work", "note", "stop"}
+    m.send("work", {}, "began", {})  # blocked while the light is red
+    assert m.machine.state == "on.idle.calm"
+    m.receive("flip", {})
+    m.send("work", {}, "began", {})
+    assert set(m.machine.allowed()) == {"finish", "plan", "note", "stop"}
+    m.send("plan", {"next": "later", "why": "w"}, "planned", {})
+    assert m.machine.states == ("on.busy", "on.next.later", "on.light.green")
+    assert m.machine.kept["why"] == "w"  # the local command's arguments were its payload
