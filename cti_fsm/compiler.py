@@ -14,6 +14,10 @@ transition for the signal on itself or its nearest ancestor whose guards pass; d
 (a transition declared on a shared ancestor) count once; of two transitions that would
 exit the same state, the one declared deeper wins, or else the first.
 
+Timers: entering a state starts its timers, leaving it cancels them (a self-transition
+does both); a timer whose duration the chart fixes at none (a constant 0, or a setting of
+0) is never armed, so no step starts or cancels it.
+
 A transition exits the states below its domain and enters its target: the domain is the
 source when the target lies strictly below it, and otherwise the nearest state that
 contains both strictly (so a self-transition re-enters its state). A state with parallel

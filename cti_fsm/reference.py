@@ -482,6 +482,13 @@ class _Builder:
                 chosen[clash] = pick
         return chosen
 
+    def _never_armed(self, timer_id: str) -> bool:
+        seconds = self.chart.timers[timer_id].seconds
+        if not seconds.constant:
+            return False
+        value = seconds.resolve({}, None, self.chart.settings)
+        return not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0)
+
     def finalize(self, event: Any) -> None:
         model = event.model
         ev: _Event | None = model._reference_event
@@ -493,7 +500,8 @@ class _Builder:
         before = dict(model.kept)
         for name, ref in ev.keeps:
             model.kept[name] = ref.resolve(ev.payload, before, settings)
-        model.timer_changes.extend(TimerChange(t) for t in ev.cancels)
+        # a timer the chart fixes at "none" (a constant 0) is never armed, so never cancelled
+        model.timer_changes.extend(TimerChange(t) for t in ev.cancels if not self._never_armed(t))
         for timer_id, ref in ev.starts:
             value = ref.resolve(ev.payload, model.kept, settings)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:

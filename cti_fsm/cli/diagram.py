@@ -109,15 +109,15 @@ def run(args: argparse.Namespace) -> int:
         return _update(args, chart)
     if args.check:
         return refuse("diagram", "--check", "needs --update MARKDOWN")
-    if args.highlight is not None:
+    for state in args.highlight or ():
         try:
-            chart.resolve(args.highlight)
+            chart.resolve(state)
         except KeyError:
             states = ", ".join(chart.states)
             return refuse(
                 "diagram",
                 "--highlight",
-                f"chart {chart.name!r} has no state {args.highlight!r} (states: {states})",
+                f"chart {chart.name!r} has no state {state!r} (states: {states})",
             )
     try:
         drawn = diagram(chart, args.format, highlight=args.highlight)
