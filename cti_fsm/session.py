@@ -246,6 +246,7 @@ class Session:
     __slots__ = (
         "__password",
         "_awaiting",
+        "_chart_commands",
         "_clock",
         "_dead",
         "_deferred",
@@ -270,7 +271,6 @@ class Session:
         "_suspect",
         "_timers",
         "_unsupported",
-        "_walking",
         "_warn",
         "chart",
         "lifecycle",
@@ -350,8 +350,8 @@ class Session:
         self._timers: list[tuple[float, int, Ticket]] = []
         # the chart's delayed transitions armed now: timer id -> when it is due
         self._delays: dict[str, float] = {}
-        # True while walking the machine to a snapshot's state (no chart commands sent)
-        self._walking = False
+        # chart commands a step asked for before the session was ready (the resync walk)
+        self._chart_commands: list[ChartCommand] = []
         # the serial command outstanding, and the queued ones behind it
         self._serial: Ticket | None = None
         self._queue: list[Ticket] = []
@@ -800,10 +800,12 @@ class Session:
                 if delays[change.timer] < self.wake_at:
                     self.wake_at = delays[change.timer]
         for command in step.commands:
-            if not self.ready or self._lost or self._walking:
-                # a resync or reconciliation walk follows what already happened on the
-                # server: what the chart would send on the way was done there, or not meant
-                log.debug("%s: chart command %s not sent while resyncing", self.user, command)
+            if self._lost:
+                continue
+            if not self.ready:
+                # the resync walk passed a transition that sends (a call ended while the
+                # link was down, with a next state chosen): sent once the session is ready
+                self._chart_commands.append(command)
                 continue
             self._send_for_chart(command)
 
@@ -987,6 +989,9 @@ class Session:
         self.ready = self.was_ready = True
         self._release_held()
         self._events.append(_READY)
+        waiting, self._chart_commands = self._chart_commands, []
+        for command in waiting:
+            self._send_for_chart(command)
         if self._keepalive:
             self._next_ping = now + self._keepalive
         if self.reconcile_every is not None:
@@ -1028,12 +1033,8 @@ class Session:
             log.info("%s: resynchronised by jump to %s", self.user, machine.state)
             return
         machine.jump(start)
-        self._walking = True
-        try:
-            for signal in path:
-                self._apply(signal, snapshot.payload)
-        finally:
-            self._walking = False
+        for signal in path:
+            self._apply(signal, snapshot.payload)
         log.info("%s: resynchronised to %s via %s", self.user, machine.state, ", ".join(path))
 
     def _path_via_availability(

@@ -675,9 +675,9 @@ def _bridged_state(row: RawMessage, channels: Sequence[RawMessage], t: CallTrack
     says ``Up`` alike for a call, a consultation, a held customer and an outbound call
     still ringing at the far end:
 
-    - ``Consulting``: a party of the agent's call (same Linkedid) waits in a bridge the
-      agent's channel left (the held customer) while the agent talks to, or dials,
-      someone else;
+    - ``ConsultTalking`` / ``ConsultRinging``: a party of the agent's call (same Linkedid)
+      waits in a bridge the agent's channel left (the held customer) while the agent talks
+      to someone else (who answered: in the agent's bridge), or dials them (not bridged);
     - ``Apart``: that held party, and no one else with the agent (a consultation ended);
     - ``Multiparty``: two or more others in the agent's bridge; ``Up``: one other;
     - else the channel's state: ``Ringing`` (offered to the agent), ``Ring`` (the agent
@@ -693,7 +693,11 @@ def _bridged_state(row: RawMessage, channels: Sequence[RawMessage], t: CallTrack
     apart = [r for r in related if _text_field(r, "BridgeId") not in ("", bridge)]
     dialling = [r for r in related if not _text_field(r, "BridgeId")]
     if apart:
-        return "Consulting" if with_me or dialling else "Apart"
+        # a Local channel in the agent's bridge is the dial to the target, not the target
+        answered = [r for r in with_me if not _text_field(r, "Channel").startswith("Local/")]
+        if answered:
+            return "ConsultTalking"
+        return "ConsultRinging" if with_me or dialling else "Apart"
     if len(with_me) >= 2:
         return "Multiparty"
     if with_me:

@@ -508,6 +508,9 @@ class _Runner:
     def step(self, spec: Any, where: str, fault: str | None) -> bool:
         w = self.world
         role = getattr(spec, "role", None) or "agent"
+        if fault in ("request_lost", "response_lost") and self._local(spec):
+            # a command done in the library sends nothing to lose: the link just drops
+            fault = "between"
         if fault in ("request_lost", "response_lost"):
             link = w.links[role]
             if fault == "request_lost":
@@ -529,6 +532,16 @@ class _Runner:
         if fault == "request_lost" and isinstance(spec, Command) and go_on:
             self._retry(spec, where)
         return go_on
+
+    def _local(self, spec: Any) -> bool:
+        """True for a command the chart or the vendor map does locally (nothing is sent)."""
+        if not isinstance(spec, Command):
+            return False
+        command = self.world.chart.commands.get(spec.name)
+        vendor_map = getattr(self.world.adapter, "vendor_map", None)
+        return (command is not None and command.local) or spec.name in getattr(
+            vendor_map, "local", ()
+        )
 
     def _reconnect(self, role: str, where: str, fault: str) -> None:
         w = self.world

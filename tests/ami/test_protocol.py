@@ -727,14 +727,14 @@ def _row(channel: str, state: str, bridge: str = "", linked: str = "L1") -> dict
                 _row(LOCAL_2, "4"),
                 _row(TARGET_CH, "5"),
             ],
-            "checked_in.consulting",
-            "Consulting",
+            "checked_in.consulting.consult_ringing",
+            "ConsultRinging",
         ),
         # the consulted party answered (the Local pair optimized away)
         (
             [_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6", "b2"), _row(TARGET_CH, "6", "b2")],
-            "checked_in.consulting",
-            "Consulting",
+            "checked_in.consulting.consult_talking",
+            "ConsultTalking",
         ),
         # the consultation ended: the customer still waits, the agent is with no one
         ([_row(CALLER_CH, "6", "b1"), _row(AGENT_CH, "6")], "checked_in.held", "Apart"),

@@ -223,17 +223,43 @@ def test_illegal_command_lists_only_what_this_vendor_can_do() -> None:
     assert sent(session) == []
 
 
-def test_a_reconciliation_walk_sends_none_of_the_charts_commands() -> None:
+def test_a_reconciliation_walk_keeps_the_next_state_the_agent_asked_for() -> None:
     session, clock = make(cti_fsm.default_chart(), reconcile_every=30)
     talking(session, clock)
     session.send_command("set_next_state", {"next": "not_ready", "reason": "x"}, clock[0])
     session.events()
-    # the server lost the hang-up: it says idle, twice; the walk takes hung_up, whose
-    # next-state transition would send pause, but the call ended long ago on the server
+    # the server lost the hang-up: it says idle, twice; the walk takes hung_up, and the
+    # agent still goes where it asked to after the call
     for later in (30, 31):
         session.tick(clock[0] + later)
         [look] = sent(session)
         feed(session, clock, {"snapshot": IDLE, "id": look["id"]})
     assert session.stats["drift_corrections"] == 1
     assert session.machine.states == (IDLE, "checked_in.next.unchanged")
-    assert sent(session) == []
+    [pause] = sent(session)
+    assert pause["op"] == "pause" and pause["args"] == {"reason": "x"}
+
+
+def test_a_next_state_chosen_before_a_drop_applies_after_the_resync() -> None:
+    session, clock = make(cti_fsm.default_chart())
+    talking(session, clock)
+    session.send_command("set_next_state", {"next": "not_ready", "reason": "x"}, clock[0])
+    session.connection_lost("gone")
+    # the call ended while the link was down: the next session's resync walks through
+    # hung_up and sends the pause once it is ready, not before
+    nxt = Session(
+        session.machine,
+        TinyProtocol(frozenset(), 0),
+        user="1001",
+        password="pw",
+        resume_from=session.resume_from,
+    )
+    nxt.start(clock[0])
+    [connect] = sent(nxt)
+    feed(nxt, clock, {"answer": connect["id"], "ok": True}, {"signal": "logged_in"})
+    [snapshot] = sent(nxt)
+    feed(nxt, clock, {"snapshot": IDLE, "id": snapshot["id"]})
+    assert nxt.ready
+    [pause] = sent(nxt)
+    assert pause["op"] == "pause" and pause["args"] == {"reason": "x"}
+    assert nxt.machine.states == (IDLE, "checked_in.next.unchanged")
