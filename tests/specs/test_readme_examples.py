@@ -246,9 +246,9 @@ LANGUAGE_MISTAKES = [
 #: mistakes in the vendor map of the local-commands section (``acme-local.yaml``)
 LOCAL_MAP_MISTAKES = [
     ("commands: {}\n", "commands:\n  note: {type: note, text: \"{text}\"}\n",
-     "acme-local.yaml:9:3: command 'note' is local in the chart: it sends nothing to map"),
+     "acme-local.yaml:10:3: command 'note' is local in the chart: it sends nothing to map"),
     ("local: [end_wrap_up]\n", "",
-     "acme-local.yaml:7:1: command 'end_wrap_up' is neither mapped nor listed as unsupported"),
+     "acme-local.yaml:8:1: command 'end_wrap_up' is neither mapped nor listed as unsupported"),
 ]  # fmt: skip
 #: the extends cycle the README shows: two files that extend each other
 CYCLE = {"a.yaml": "chart: a\nextends: b.yaml\n", "b.yaml": "chart: b\nextends: a.yaml\n"}
