@@ -111,7 +111,8 @@ def test_every_chart_the_loader_accepts_validates(chart_schema: dict[str, Any]) 
 
 
 def base_chart() -> dict[str, Any]:
-    """A small chart that uses every key the format has; each case below breaks one thing."""
+    """A small chart that uses every key the format has (but ``extends``, which needs a base
+    chart: see ACCEPTED); each case below breaks one thing."""
     return {
         "chart": "demo",
         "version": 2,
@@ -119,12 +120,36 @@ def base_chart() -> dict[str, Any]:
         "initial": "away",
         "rights": ["boss"],
         "defaults": {"timeout": 2.5, "pending": "queue"},
+        "settings": {"limit": 30, "mode": "fast"},
         "states": {
-            "away": {"description": "logged out"},
+            "away": {
+                "description": "logged out",
+                "after": [{"seconds": {"setting": "limit"}, "signal": "started"}],
+            },
             "present": {
                 "initial": "idle",
                 "history": "shallow",
-                "states": {"idle": None, "busy": {}},
+                "states": {
+                    "idle": None,
+                    "busy": {
+                        "after": [
+                            {
+                                "seconds": [{"field": "limit"}, 60],
+                                "to": "idle",
+                                "emit": [{"onWork": {"result": "late"}}],
+                                "send": ["start"],
+                                "keep": {"late": True},
+                            }
+                        ]
+                    },
+                },
+                "regions": {
+                    "mood": {
+                        "description": "beside",
+                        "initial": "calm",
+                        "states": {"calm": None, "cross": {}},
+                    },
+                },
             },
         },
         "commands": {
@@ -146,6 +171,12 @@ def base_chart() -> dict[str, Any]:
                 "fail": "refused",
                 "timeout": 3,
             },
+            "note": {
+                "from": "present",
+                "local": True,
+                "args": {"text": {"required": False, "choices": ["hi", 1, True]}},
+                "confirm": "noted",
+            },
         },
         "signals": {
             "started": {"transitions": [{"from": "away", "to": "present", "emit": ["onStart"]}]},
@@ -163,6 +194,42 @@ def base_chart() -> dict[str, Any]:
             },
             "done": {"transitions": [{"from": "busy", "to": "idle"}]},
             "spare": None,
+            "noted": {
+                "payload": ["text"],
+                "transitions": [
+                    {
+                        "from": "mood",
+                        "to": "cross",
+                        "keep": {
+                            "last": {"field": "text"},
+                            "how": [{"kept": "last"}, {"setting": "mode"}, "x"],
+                        },
+                    },
+                ],
+            },
+            "calm_down": {
+                "payload": ["why"],
+                "transitions": [
+                    {
+                        "from": "cross",
+                        "to": "calm",
+                        "when": [
+                            {"in": ["idle", "busy"]},
+                            {"not_in": "away"},
+                            {"field": "why", "not": ["x", None]},
+                            {"setting": "mode", "is": "fast"},
+                        ],
+                    },
+                    {
+                        "from": "cross",
+                        "when": {"setting": "mode", "not": ["slow"]},
+                        "send": [
+                            {"note": {"text": {"kept": "last"}}, "when": {"in": "calm"}},
+                            "start",
+                        ],
+                    },
+                ],
+            },
         },
         "notifications": {
             "onStart": None,
@@ -172,6 +239,35 @@ def base_chart() -> dict[str, Any]:
 
 
 Mutation = Callable[[dict[str, Any]], object]
+
+
+def timer(c: dict[str, Any]) -> dict[str, Any]:
+    """The delayed transition (``busy``'s ``after``)."""
+    body: dict[str, Any] = c["states"]["present"]["states"]["busy"]["after"][0]
+    return body
+
+
+def signal_timer(c: dict[str, Any]) -> dict[str, Any]:
+    """The timer that delivers a signal (``away``'s ``after``)."""
+    body: dict[str, Any] = c["states"]["away"]["after"][0]
+    return body
+
+
+def region(c: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = c["states"]["present"]["regions"]["mood"]
+    return body
+
+
+def guarded(c: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """A transition with guards (``calm_down``'s)."""
+    body: dict[str, Any] = c["signals"]["calm_down"]["transitions"][index]
+    return body
+
+
+def choices_arg(c: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = c["commands"]["note"]["args"]["text"]
+    return body
+
 
 #: (id, mutation, a fragment of the loader's message): the loader and the schema must
 #: both reject each, so the schema cannot drift from the loader's shape rules.
@@ -326,7 +422,89 @@ REJECTED: list[tuple[str, Mutation, str]] = [
         lambda c: c["notifications"]["onWork"].update(fields={"job": 1}),
         "fields must be a string or a list of strings",
     ),
-]
+    # --- settings and extends
+    ("settings a list", lambda c: c.update(settings=["limit"]), "settings must be a mapping"),
+    ("setting a list", lambda c: c["settings"].update(limit=[30]), "must be a single value"),
+    ("extends not a string", lambda c: c.update(extends=["agent"]), "extends must be a string"),
+    # --- regions
+    ("regions a list", lambda c: c["states"]["present"].update(regions=["mood"]),
+     "must be a mapping"),
+    ("region without states", lambda c: region(c).pop("states"), "has no states"),
+    ("region body null", lambda c: c["states"]["present"]["regions"].update(mood=None),
+     "has no states"),
+    ("region without initial", lambda c: region(c).pop("initial"),
+     "region 'present.mood' has children but no 'initial'"),
+    ("region name with a dot", lambda c: c["states"]["present"]["regions"].update(
+        {"a.b": {"initial": "x", "states": {"x": None}}}), "must be non-empty and have no dot"),
+    ("unknown region key", lambda c: region(c).update(inital="calm"), "unknown key 'inital'"),
+    # --- timers
+    ("after not a list", lambda c: c["states"]["away"].update(after={"seconds": 1}),
+     "after must be a list"),
+    ("unknown timer key", lambda c: timer(c).update(colour="red"), "unknown key 'colour'"),
+    ("timer without seconds", lambda c: signal_timer(c).pop("seconds"),
+     "missing required key 'seconds'"),
+    ("timer without a target", lambda c: timer(c).pop("to"), "has no target"),
+    ("timer with a signal and a target", lambda c: signal_timer(c).update(to="present"),
+     "a timer that delivers a signal takes no 'to'"),
+    ("timer with a signal and a send", lambda c: signal_timer(c).update(send=["start"]),
+     "takes no 'send'"),
+    ("timer signal not a string", lambda c: signal_timer(c).update(signal=["started"]),
+     "signal must be a string"),
+    ("seconds of two references", lambda c: signal_timer(c).update(
+        seconds={"field": "limit", "setting": "limit"}), "write one of {field: x}"),
+    ("seconds an unknown reference", lambda c: signal_timer(c).update(seconds={"feld": "x"}),
+     "unknown key 'feld'"),
+    ("seconds a nested list", lambda c: signal_timer(c).update(seconds=[[1]]),
+     "must be a value, a reference or a list of them"),
+    ("reference not a string", lambda c: signal_timer(c).update(seconds={"setting": 3}),
+     "setting must be a string"),
+    # --- guards
+    ("when a string", lambda c: guarded(c).update(when="busy"), "must be a mapping"),
+    ("guard of an unknown kind", lambda c: guarded(c).update(when={"on": "busy"}),
+     "unknown key 'on'"),
+    ("guard of two kinds", lambda c: guarded(c).update(when={"in": "busy", "not_in": "away"}),
+     "each condition is one of"),
+    ("guard without is or not", lambda c: guarded(c).update(when={"field": "why"}),
+     "needs exactly one of 'is' or 'not'"),
+    ("guard with is and not", lambda c: guarded(c).update(
+        when={"setting": "mode", "is": "fast", "not": "slow"}), "needs exactly one of 'is'"),
+    ("in guard with is", lambda c: guarded(c).update(when={"in": "busy", "is": True}),
+     "'in' takes a state, not 'is' or 'not'"),
+    ("guard value a mapping", lambda c: guarded(c).update(when={"field": "why", "is": {"a": 1}}),
+     "must be a single value"),
+    ("guard field not a string", lambda c: guarded(c).update(when={"field": 3, "is": 1}),
+     "field must be a string"),
+    ("guard state a mapping", lambda c: guarded(c).update(when={"in": {"busy": 1}}),
+     "must be a string or a list of strings"),
+    # --- sends and kept values
+    ("send not a list", lambda c: guarded(c, 1).update(send="start"), "send must be a list"),
+    ("send of two commands", lambda c: guarded(c, 1).update(send=[{"start": None, "work": None}]),
+     "write a command name or {command: {argument: value}}"),
+    ("send with only a guard", lambda c: guarded(c, 1).update(send=[{"when": {"in": "calm"}}]),
+     "write a command name or"),
+    ("send item a number", lambda c: guarded(c, 1).update(send=[3]), "must be a string"),
+    ("send arguments a list", lambda c: guarded(c, 1).update(send=[{"note": ["hi"]}]),
+     "must be a mapping"),
+    ("send argument a nested list", lambda c: guarded(c, 1).update(
+        send=[{"note": {"text": [["hi"]]}}]), "must be a value, a reference or a list of them"),
+    ("send guard of an unknown kind", lambda c: guarded(c, 1).update(
+        send=[{"start": None, "when": {"inn": "calm"}}]), "unknown key 'inn'"),
+    ("keep a list", lambda c: c["signals"]["noted"]["transitions"][0].update(keep=["last"]),
+     "keep must be a mapping"),
+    ("kept value of an unknown kind", lambda c: c["signals"]["noted"]["transitions"][0].update(
+        keep={"last": {"payload": "text"}}), "unknown key 'payload'"),
+    # --- local commands and choices
+    ("local not a boolean", lambda c: c["commands"]["note"].update(local="yes"),
+     "local must be true or false"),
+    ("local without confirm", lambda c: c["commands"]["note"].pop("confirm"),
+     "is local: it needs a 'confirm' signal"),
+    ("no choices", lambda c: choices_arg(c).update(choices=[]), "has no choices"),
+    ("choices a string", lambda c: choices_arg(c).update(choices="hi"), "choices must be a list"),
+    ("a choice a list", lambda c: choices_arg(c).update(choices=[["hi"]]),
+     "must be a single value"),
+    ("a secret with choices", lambda c: choices_arg(c).update(secret=True),
+     "a secret has no choices"),
+]  # fmt: skip
 
 
 def test_base_chart_is_accepted_by_loader_and_schema(chart_schema: dict[str, Any]) -> None:
@@ -352,7 +530,7 @@ def test_shape_mistakes_are_rejected_by_loader_and_schema(
 
 
 def sections_null(c: dict[str, Any]) -> None:
-    c.update(commands=None, defaults=None, notifications={"onStart": None})
+    c.update(commands=None, defaults=None, settings=None, notifications={"onStart": None})
     c.update(signals={"started": c["signals"]["started"]}, states={"away": None, "present": None})
 
 
@@ -367,6 +545,12 @@ def nested_three_deep(c: dict[str, Any]) -> None:
     c["states"]["present"]["states"]["busy"] = busy
     # declared on a child of `busy`, which also has one: an override, not a duplicate
     c["signals"]["done"]["transitions"].append({"from": "a", "to": "b"})
+
+
+def regions_null(c: dict[str, Any]) -> None:
+    c["states"]["present"]["regions"] = None
+    # nothing refers to the region's states any more
+    del c["commands"]["note"], c["signals"]["noted"], c["signals"]["calm_down"]
 
 
 #: Unusual but legal shapes: both must accept them, or the editor nags about good charts.
@@ -384,6 +568,32 @@ ACCEPTED: list[tuple[str, Mutation]] = [
         emit=[{"onWork": None}])),
     ("emit constants of every scalar type", constants_of_every_scalar_type),
     ("nested three deep", nested_three_deep),
+    ("regions null", regions_null),
+    ("regions without children", lambda c: c["states"].update(away={
+        "regions": {"r": {"initial": "x", "states": {"x": None}}}})),
+    ("a region with regions", lambda c: region(c).update(
+        regions={"inner": {"initial": "x", "states": {"x": None}}})),
+    ("a region with history and timers", lambda c: region(c).update(
+        history="shallow", after=[{"seconds": 2, "to": "calm"}])),
+    ("after empty", lambda c: c["states"]["away"].update(after=[])),
+    ("seconds null", lambda c: signal_timer(c).update(seconds=None)),
+    ("seconds a number", lambda c: signal_timer(c).update(seconds=2.5)),
+    ("seconds of every source", lambda c: signal_timer(c).update(
+        seconds=[{"kept": "late"}, {"setting": "limit"}, None, 5])),
+    ("a guard, not a list", lambda c: guarded(c).update(when={"in": "busy"})),
+    ("no guards", lambda c: guarded(c, 1).update(when=[])),
+    ("guard values a list", lambda c: guarded(c).update(
+        when={"setting": "mode", "is": ["fast", 1]})),
+    ("send arguments null", lambda c: guarded(c, 1).update(send=[{"start": None}])),
+    ("keep null", lambda c: timer(c).update(keep=None)),
+    ("local false", lambda c: c["commands"]["start"].update(local=False)),
+    ("extends without states or initial", lambda c: (c.clear(), c.update(
+        chart="mine", extends="agent", settings={"wrap_up_seconds": 30}))),
+    # restated states give only what they change: the base gives `initial` and the rest
+    ("extends with partial states", lambda c: (c.clear(), c.update(
+        chart="mine", extends="agent", states={"checked_in": {
+            "states": {"wrap_up": {"description": "notes"}},
+            "regions": {"next": {"states": {"unchanged": {"description": "as before"}}}}}}))),
 ]  # fmt: skip
 
 

@@ -40,9 +40,15 @@ def test_vendor_map_validates_against_schema(vendor_schema: dict[str, Any], path
 
 def test_example_map_is_a_real_map_for_the_default_chart() -> None:
     # keeps the example honest: the loader accepts it with every name checked
-    vmap = load_vendor_map(EXAMPLE, default_chart())
+    chart = default_chart()
+    vmap = load_vendor_map(EXAMPLE, chart)
     assert vmap.vendor == "example"
-    assert set(vmap.commands) | vmap.unsupported == set(default_chart().commands)
+    assert vmap.local == {"finish_wrap_up"}
+    # every command is mapped, unsupported, done locally for this vendor, or local in the
+    # chart (which no map may mention)
+    in_chart = {name for name, spec in chart.commands.items() if spec.local}
+    assert in_chart and in_chart.isdisjoint(set(vmap.commands) | vmap.unsupported | vmap.local)
+    assert set(vmap.commands) | vmap.unsupported | vmap.local | in_chart == set(chart.commands)
     assert vmap.redact({"password": "pw", "x": [{"token": "t"}]}) == {
         "password": "***",
         "x": [{"token": "***"}],
@@ -57,6 +63,7 @@ def base_map() -> dict[str, Any]:
         "description": "every key once",
         "unsupported": ["listen"],
         "secrets": "password",
+        "local": ["finish_wrap_up"],
         "signals": [
             {
                 "when": {"event": "alerting", "device": "{device}", "code": 1},
@@ -92,6 +99,13 @@ REJECTED: list[tuple[str, Mutation, str]] = [
         "must be a string or a list of strings",
     ),
     ("secrets null", lambda m: m.update(secrets=None), "secrets must be a string"),
+    ("local null", lambda m: m.update(local=None), "local must be a string"),
+    (
+        "local a mapping",
+        lambda m: m.update(local={"finish_wrap_up": True}),
+        "must be a string or a list of strings",
+    ),
+    ("local item a number", lambda m: m.update(local=["hold", 3]), "must be a string"),
     ("signals a mapping", lambda m: m.update(signals={"ringing": {}}), "signals must be a list"),
     ("rule without when", lambda m: m["signals"][0].pop("when"), "missing required key 'when'"),
     (
