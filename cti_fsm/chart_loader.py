@@ -36,6 +36,7 @@ from .chart import (
     ValueRef,
 )
 from .chart_layers import merge_layers
+from .compiler import MAX_CONFIGURATIONS, count_configurations
 from .yaml_nodes import NodeReader, compose_file, compose_text
 
 __all__ = ["default_chart", "default_chart_path", "load_chart", "load_chart_text"]
@@ -331,11 +332,7 @@ class _ChartBuilder:
             owner = f"timer {index + 1} of state {path!r}"
             body = r.mapping(item, owner, allowed=_TIMER_KEYS, required=("seconds",))
             timer_id = f"{path}.after.{index}"
-            seconds = (
-                self._read_value(body["seconds"][1], f"{owner} seconds")
-                if "seconds" in body
-                else None
-            )
+            seconds = self._read_seconds(body["seconds"][1], owner) if "seconds" in body else None
             signal = timer_id
             if "signal" in body:
                 named = r.string(body["signal"][1], f"{owner} signal")
@@ -351,7 +348,8 @@ class _ChartBuilder:
                     self.timer_signals.append((named, body["signal"][1]))
             elif "to" not in body:
                 r.problem(item, f"{owner} has no target: give 'to' (or 'signal' to deliver)")
-            else:
+            elif seconds is not None:
+                # (a timer whose seconds cannot be read has no transition either: reported)
                 raw = self._read_transition_body(body, timer_id, owner, item)
                 raw.sources = [(path, item)]
                 raw.timer = timer_id
@@ -362,6 +360,28 @@ class _ChartBuilder:
             self.timers[timer_id] = spec
             out.append(spec)
         return tuple(out)
+
+    def _read_seconds(self, node: yaml.Node, owner: str) -> ValueRef | None:
+        """A timer's duration: a number, a reference, or a list of them (fallbacks)."""
+        what = f"{owner} seconds"
+        if isinstance(node, yaml.SequenceNode) and not node.value:
+            self.r.problem(node, f"{what} is an empty list")
+            return None
+        known_problems = len(self.r.problems)
+        value = self._read_value(node, what)
+        if value is None or len(self.r.problems) != known_problems:
+            return None
+        for kind, constant in value.sources:
+            if kind == "value" and (
+                not isinstance(constant, (int, float)) or isinstance(constant, bool)
+            ):
+                self.r.problem(
+                    node,
+                    f"{what} must be a number, {{setting|field|kept: name}} or a list of them,"
+                    f" not {constant!r}",
+                )
+                return None
+        return value
 
     def _read_value(self, node: yaml.Node, what: str) -> ValueRef | None:
         """A value: a constant, ``{field|kept|setting: name}``, or a list of those."""
@@ -1005,6 +1025,18 @@ class _ChartBuilder:
                             continue
                         break
 
+        configurations = count_configurations(chart)
+        if configurations > MAX_CONFIGURATIONS:
+            widest = max(
+                (s for s in chart.states.values() if s.regions),
+                key=lambda s: len(s.regions),
+            )
+            r.problem(
+                widest.position,
+                f"the chart's parallel regions make {configurations} configurations (states"
+                f" active at once), more than {MAX_CONFIGURATIONS}: fewer or smaller regions",
+            )
+            return
         reached = _reachable(chart)
         for path, spec in chart.states.items():
             if path not in reached:
@@ -1031,13 +1063,15 @@ def _handled_signals(chart: Chart) -> dict[str, set[str]]:
     for t in chart.transitions():
         by_state.setdefault(t.source, set()).add(t.signal)
     out: dict[str, set[str]] = {}
-    for leaf in chart.leaves():
+    for leaf in chart.all_leaves():
         handled: set[str] = set()
         for state in chart.ancestors(leaf):
             handled |= by_state.get(state, set())
-            for region in chart.states[state].regions:
+            if chart.states[state].regions:
+                # every part of a state with regions is active with it: the main one and
+                # each region answer the same signals
                 for inner in chart.states:
-                    if chart.contains(region, inner):
+                    if chart.contains(state, inner):
                         handled |= by_state.get(inner, set())
         out[leaf] = handled
     return out

@@ -389,3 +389,43 @@ def test_a_jump_keeps_the_regions_beside_its_target() -> None:
     m.jump("down")
     m.jump("busy")
     assert m.states == ("up.busy", "up.mood.calm")
+
+
+def test_a_timer_whose_seconds_cannot_be_read_is_a_problem_not_a_crash() -> None:
+    for seconds, message in (
+        ("[]", "timer 1 of state 'up.busy' seconds is an empty list"),
+        (
+            "5s",
+            "timer 1 of state 'up.busy' seconds must be a number, {setting|field|kept:"
+            " name} or a list of them, not '5s'",
+        ),
+    ):
+        text = DESK.replace("{in: nowhere_x}", "{in: calm}").replace(
+            "[{field: limit}, {setting: work_seconds}]", seconds
+        )
+        assert any(p.endswith(message) for p in problems(text)), problems(text)
+
+
+def test_a_command_sent_from_a_region_state_is_checked_like_any_other() -> None:
+    text = DESK.replace("{in: nowhere_x}", "{in: calm}").replace(
+        "  sulk:\n    from: up\n", "  sulk:\n    from: cross\n"
+    )
+    c = load(text)
+    m = Machine(c, state="up.idle")
+    assert "sulk" not in m.allowed()
+    m.apply("sulked", why="rain")
+    assert "sulk" in m.allowed()
+
+
+def test_regions_that_multiply_past_the_limit_are_refused() -> None:
+    regions = "".join(
+        f"      r{n}:\n        initial: r{n}s0\n"
+        f"        states: {{{', '.join(f'r{n}s{i}: {{}}' for i in range(10))}}}\n"
+        for n in range(5)
+    )
+    text = (
+        "chart: wide\ninitial: x\nstates:\n  x:\n    initial: y\n    states: {y: {}}\n"
+        "    regions:\n" + regions
+    )
+    [problem] = problems(text, "wide.yaml")
+    assert problem.startswith("wide.yaml:4:3: the chart's parallel regions make 100000")
