@@ -265,6 +265,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         self._link: _Link | None = None
         # where the next connection's resync walks from (the state before the drop)
         self._resume_from: str | None = None
+        self._resume_beside: tuple[str, ...] = ()
         # each listener with whether it is async, judged once when added: inspecting it
         # on every notification would cost more than the notification itself
         self._listeners: dict[str, list[tuple[Listener, bool]]] = {}
@@ -659,6 +660,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
             lifecycle=self.lifecycle,
             vendor=self.adapter.name,
             resume_from=self._resume_from,
+            resume_beside=self._resume_beside,
             rights_from_server=self._rights_from_server,
             reconcile_every=self.reconcile_every,
             stats=self._stats,
@@ -694,6 +696,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
             session.connection_lost(reason, expected=self._closing)
             self._dispatch(link)
         self._resume_from = session.resume_from
+        self._resume_beside = session.resume_beside
         if error is None and not session.was_ready:
             error = session.login_error or Disconnected(reason)
         if error is not None:

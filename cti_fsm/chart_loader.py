@@ -372,8 +372,11 @@ class _ChartBuilder:
         if value is None or len(self.r.problems) != known_problems:
             return None
         for kind, constant in value.sources:
-            if kind == "value" and (
-                not isinstance(constant, (int, float)) or isinstance(constant, bool)
+            # null: no duration, the timer is not armed (as 0)
+            if (
+                kind == "value"
+                and constant is not None
+                and (not isinstance(constant, (int, float)) or isinstance(constant, bool))
             ):
                 self.r.problem(
                     node,

@@ -233,6 +233,9 @@ class Session:
         vendor: the vendor's name, for ``Unsupported``.
         resume_from: the state the user last saw before the link dropped (the previous
             session's ``resume_from``): where the resync walks from.
+        resume_beside: the regions' states then (the previous session's
+            ``resume_beside``): a next state the agent chose, taken up again where the
+            server's state allows.
         rights_from_server: ask the chart's rights query after the login and take them.
         reconcile_every: seconds between reconciliation snapshots (None: none).
         stats: counters shared across the agent's sessions (malformed, ignored, ...).
@@ -280,6 +283,7 @@ class Session:
         "protocol",
         "ready",
         "reconcile_every",
+        "resume_beside",
         "resume_from",
         "rights_from_server",
         "stats",
@@ -301,6 +305,7 @@ class Session:
         lifecycle: Lifecycle | None = None,
         vendor: str = "",
         resume_from: str | None = None,
+        resume_beside: tuple[str, ...] = (),
         rights_from_server: bool = False,
         reconcile_every: float | None = None,
         stats: collections.Counter[str] | None = None,
@@ -315,6 +320,7 @@ class Session:
         self.lifecycle = lifecycle or Lifecycle.of(self.chart)
         self.vendor = vendor
         self.resume_from = resume_from
+        self.resume_beside = resume_beside
         if rights_from_server and self.lifecycle.rights is None:
             raise ValueError(
                 f"rights from the server need the chart {self.chart.name!r} to name its"
@@ -470,6 +476,7 @@ class Session:
             return
         if self.resume_from is None:
             self.resume_from = self.machine.state
+            self.resume_beside = self.machine.states[1:]
             self._apply(link_lost, {"reason": reason})
         else:
             # dropped again before the user heard it was back: they already know it is
@@ -917,7 +924,7 @@ class Session:
             # lands on top of it
             self._resync_request = None
             self._resync_deadline = math.inf
-            self._walk_to(self.resume_from, snapshot)
+            self._walk_to(self.resume_from, snapshot, self.resume_beside)
             self._resynced(now)
         elif self._reconcile_request is not None and ask in (None, self._reconcile_request):
             self._reconcile_request = None
@@ -945,6 +952,7 @@ class Session:
 
     def _resynced(self, now: float) -> None:
         self.resume_from = None
+        self.resume_beside = ()
         query = self.lifecycle.rights
         if self.rights_from_server and query is not None:
             ticket = Ticket(query, {})
@@ -1015,7 +1023,9 @@ class Session:
             )
             return None
 
-    def _walk_to(self, origin: str | None, snapshot: Snapshot) -> None:
+    def _walk_to(
+        self, origin: str | None, snapshot: Snapshot, beside: tuple[str, ...] = ()
+    ) -> None:
         """Walk the machine from ``origin`` (default: where it is) to the snapshot's state
         along the chart's shortest signal path, so listeners hear what changed."""
         target = self._target_of(snapshot)
@@ -1026,16 +1036,30 @@ class Session:
         if self.chart.contains(target, start):
             if start != machine.state:
                 machine.jump(start)
+                self._take_up(beside)
             return
         path = self._path_via_availability(start, target, snapshot)
         if path is None:
             machine.jump(target)
+            self._take_up(beside)
             log.info("%s: resynchronised by jump to %s", self.user, machine.state)
             return
         machine.jump(start)
+        # before the walk: its transitions may act on them (a next state, at a call's end)
+        self._take_up(beside)
         for signal in path:
             self._apply(signal, snapshot.payload)
         log.info("%s: resynchronised to %s via %s", self.user, machine.state, ", ".join(path))
+
+    def _take_up(self, beside: tuple[str, ...]) -> None:
+        """Put each region back in the state it had before the link dropped, where its
+        parallel state is active again (a jump keeps the rest as it is)."""
+        machine, chart = self.machine, self.chart
+        for leaf in beside:
+            region = next((p for p in chart.ancestors(leaf) if chart.states[p].is_region), None)
+            outer = chart.states[region].parent if region is not None else None
+            if outer is not None and machine.in_state(outer):
+                machine.jump(leaf)
 
     def _path_via_availability(
         self, start: str, target: str, snapshot: Snapshot

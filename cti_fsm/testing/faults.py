@@ -172,6 +172,7 @@ class VirtualWorld:
         self.stats: dict[str, Counter[str]] = {}
         self._requests: dict[str, Iterable[int]] = {}
         self._resume: dict[str, str | None] = {}
+        self._beside: dict[str, tuple[str, ...]] = {}
         self.links: dict[str, _Link] = {}
         self.settled: list[Ticket] = []
         self.login_errors: list[CtiError] = []
@@ -188,6 +189,7 @@ class VirtualWorld:
             self.stats[role] = Counter()
             self._requests[role] = itertools.count(1)
             self._resume[role] = None
+            self._beside[role] = ()
 
     # --- links ------------------------------------------------------------------------------
     def connect(self, role: str) -> _Link:
@@ -202,6 +204,7 @@ class VirtualWorld:
             url="virtual://",
             vendor=self.adapter.name,
             resume_from=self._resume[role],
+            resume_beside=self._beside[role],
             stats=self.stats[role],
             requests=self._requests[role],
         )
@@ -228,6 +231,7 @@ class VirtualWorld:
         link.session.connection_lost(reason)
         self._take_events(link)
         self._resume[role] = link.session.resume_from
+        self._beside[role] = link.session.resume_beside
         # what the user saw before the drop, and where its notifications stood: the resync
         # must report a change (dropped again before that: the first drop's view stays)
         self.marks.setdefault(role, (len(self.notes[role]), link.session.resume_from))

@@ -253,7 +253,9 @@ def test_a_next_state_chosen_before_a_drop_applies_after_the_resync() -> None:
         user="1001",
         password="pw",
         resume_from=session.resume_from,
+        resume_beside=session.resume_beside,
     )
+    assert session.resume_beside == ("checked_in.next.not_ready_next",)
     nxt.start(clock[0])
     [connect] = sent(nxt)
     feed(nxt, clock, {"answer": connect["id"], "ok": True}, {"signal": "logged_in"})
