@@ -48,19 +48,35 @@ _new = tuple.__new__
 
 @attrs.frozen
 class _Emit:
+    """A notification a transition emits, and ``build``: the function that makes it from a
+    payload (a closure over the name, fields and constants: no attribute look-ups on the
+    payload path)."""
+
     name: str
     fields: tuple[str, ...]
     constants: Mapping[str, Any]
+    build: Callable[[Mapping[str, Any]], Notification] = attrs.field(init=False, eq=False)
 
-    def build(self, payload: Mapping[str, Any]) -> Notification:
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "build", _builder(self.name, self.fields, self.constants))
+
+
+def _builder(
+    name: str, fields: tuple[str, ...], constants: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any]], Notification]:
+    extra = dict(constants)
+
+    def build(payload: Mapping[str, Any]) -> Notification:
         get = payload.get
         # a loop, not a comprehension: on Python 3.11 a comprehension is a function call
         values = {}
-        for field in self.fields:
+        for field in fields:
             values[field] = get(field)
-        if self.constants:
-            values.update(self.constants)
-        return _new(Notification, (self.name, MappingProxyType(values)))
+        if extra:
+            values.update(extra)
+        return _new(Notification, (name, MappingProxyType(values)))
+
+    return build
 
 
 class Row(dict[str, "Edge"]):
@@ -126,9 +142,12 @@ class Edge:
     chains: tuple[tuple[tuple[Guard, ...], ...], ...]
     compute: Callable[[tuple[int, ...], int], tuple[Move | None, bool]]
     memo: dict[Any, Move | None] = attrs.Factory(dict)
-    #: for a plain edge: its move has no timers and no sends, and these are its emits
+    #: for a plain edge: its move has no timers and no sends, and these are its emits,
+    #: its source's and its target's main state
     simple: bool = False
     emits: tuple[_Emit, ...] = ()
+    source_path: str = ""
+    target_path: str = ""
     #: for an edge with no run-time guard whose target history decides: move by history
     by_history: dict[int, Move] | None = None
 
@@ -527,6 +546,7 @@ class _Compiler:
                 edge.plain = move.mark == 0 and not move.dynamic and not move.keeps
                 edge.simple = move.simple
                 edge.emits = move.emits
+                edge.source_path, edge.target_path = move.step.source, move.step.target
         row[signal] = edge
 
     def _move(

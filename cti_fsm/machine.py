@@ -274,14 +274,14 @@ class Machine:
             if edge.simple:
                 # the payload path: only the notifications need it (a Step is a tuple,
                 # made directly: no defaults to fill, no keywords to match)
-                step = edge.step
+                emits = edge.emits
                 return _new(
                     Step,
                     (
-                        step.source,  # type: ignore[union-attr]
-                        step.target,  # type: ignore[union-attr]
+                        edge.source_path,
+                        edge.target_path,
                         signal,
-                        _notes(edge.emits, payload),
+                        (emits[0].build(payload),) if len(emits) == 1 else _notes(emits, payload),
                         MappingProxyType(payload),
                         False,
                         (),
@@ -301,13 +301,14 @@ class Machine:
                 return move.step
             if not move.timers and not move.sends:
                 step = move.step
+                emits = move.emits
                 return _new(
                     Step,
                     (
                         step.source,
                         step.target,
                         signal,
-                        _notes(move.emits, payload),
+                        (emits[0].build(payload),) if len(emits) == 1 else _notes(emits, payload),
                         MappingProxyType(payload),
                         False,
                         (),
