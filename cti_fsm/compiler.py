@@ -248,20 +248,12 @@ class CompiledChart:
                 outer = chart.states[outer].parent
             if outer is not None:
                 domain = self.state_number[outer]
-                part = next((r for r in chart.states[outer].regions if chart.contains(r, path)), "")
+                part = part_of(chart, outer, path)
                 kept = [
                     leaf
                     for leaf in self.configs[config]
                     if not chart.contains(outer, self.paths[leaf])
-                    or next(
-                        (
-                            r
-                            for r in chart.states[outer].regions
-                            if chart.contains(r, self.paths[leaf])
-                        ),
-                        "",
-                    )
-                    != part
+                    or part_of(chart, outer, self.paths[leaf]) != part
                 ]
         leaves, _ = _Entry(self).enter_path(domain, self.state_number[path], hist)
         return self.config_number[tuple(sorted([*kept, *leaves]))]
@@ -281,6 +273,14 @@ class CompiledChart:
 
 def _in_order(c: CompiledChart, paths: frozenset[str]) -> list[str]:
     return sorted(paths, key=c.state_number.__getitem__)
+
+
+def part_of(chart: Chart, state: str, inner: str) -> str:
+    """Which part of ``state`` holds ``inner``: a region's path, or "" for the main one."""
+    for region in chart.states[state].regions:
+        if chart.contains(region, inner):
+            return region
+    return ""
 
 
 def count_configurations(chart: Chart) -> int:
@@ -662,11 +662,7 @@ class _Compiler:
         return self.number[anc], self._part(anc, target)
 
     def _part(self, state: str, inner: str) -> str:
-        """Which part of ``state`` holds ``inner``: a region's path, or "" for the main one."""
-        for region in self.chart.states[state].regions:
-            if self.chart.contains(region, inner):
-                return region
-        return ""
+        return part_of(self.chart, state, inner)
 
     def _exits(self, domain: int | None, part: str, leaf: int) -> bool:
         """True if a transition of this domain and part leaves ``leaf``."""
