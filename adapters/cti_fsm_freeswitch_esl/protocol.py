@@ -111,6 +111,8 @@ _KEEPALIVE = "_keepalive"
 _AFTER = "after"
 #: A leg's call states before it is answered.
 _NOT_UP = frozenset(("RINGING", "EARLY", "DOWN"))
+#: A mod_callcenter contact that is a directory user: ``user/<extension>[@domain]``.
+_USER_CONTACT = re.compile(r"user/([^\s@/{}\[\],'\"]+)(?:@[^\s/{}\[\],'\"]+)?")
 _DIGITS = re.compile(r"[0-9A-Da-d*#]+")
 #: What may be written on a bgapi line: no line breaks, no spaces inside an argument
 #: (FreeSWITCH splits arguments on spaces), nothing that ends a dial string's variables.
@@ -180,6 +182,8 @@ class EslProtocol:
         extension = str(o["extension"] or self.agent.split("@", 1)[0])
         pattern = o["contact_pattern"]
         self.contact = str(o["contact"] or f"user/{extension}")
+        #: no option says where the phone is: the agent list's contact will
+        self._learn_contact = not (o["extension"] or o["contact"] or o["contact_pattern"])
         self.tracker = CallTracker(re.compile(pattern) if pattern else contact_regex(extension))
         max_body = o["max_body"]
         self.codec = EslCodec(max_body=int(max_body) if max_body else DEFAULT_MAX_BODY)
@@ -574,13 +578,16 @@ class EslProtocol:
             channels = {}
         rows = channels.get("rows") if isinstance(channels, dict) else None
         rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+        agents = _table(request.results.get(_AGENT_LIST_PART, ""))
+        if self._learn_contact:
+            self._adopt_contact(agents)
         self.tracker.restore(rows)
         self._status = status if status in AGENT_STATUSES else None
         own = [r for r in rows if self.tracker.is_agent_channel(r.get("name"))]
         key = snapshot_key(status, state, own, rows)
         if key == "eavesdrop":
             self._spied_call = _spied_call(own[-1], rows)
-        self._learn_agent_calls(request.results.get(_AGENT_LIST_PART, ""), rows)
+        self._learn_agent_calls(agents, rows)
         payload: dict[str, Any] = {"vendor_state": key, "status": status, "state": state}
         if status in AGENT_STATUSES and status != "Logged Out":
             # where a finished call returns to (the chart's history inside availability):
@@ -593,12 +600,27 @@ class EslProtocol:
         mapped = self._map.states.get(key) or self._map.states.get("unknown", key)
         return Snapshot(mapped, MappingProxyType(payload), request.request_id)
 
-    def _learn_agent_calls(self, agent_list: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _adopt_contact(self, agents: Sequence[Mapping[str, str]]) -> None:
+        """With no ``extension``, ``contact`` or ``contact_pattern`` option, the agent's
+        phone is its mod_callcenter contact (``user/<extension>[@domain]``), when the agent
+        list has one: its legs are that extension's channels, and ``dial_out`` and
+        ``listen`` ring it."""
+        row = next((a for a in agents if a.get("name") == self.agent), None)
+        found = _USER_CONTACT.fullmatch(str(row.get("contact", ""))) if row else None
+        if found is None or found[0] == self.contact:
+            return
+        self.contact = found[0]
+        self.tracker.pattern = contact_regex(found[1])
+        self._fixed_context.clear()  # it holds the contact
+
+    def _learn_agent_calls(
+        self, agents: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         """The queue calls in progress, from the agent list (mod_callcenter sets an agent's
         ``uuid`` to its leg when it bridges a queue call) and the channels: what
         ``bridge-agent-start`` would have said to a client connected then."""
         by_uuid = {r.get("uuid"): r for r in rows if r.get("uuid")}
-        for agent in _table(agent_list):
+        for agent in agents:
             name, leg = agent.get("name"), agent.get("uuid")
             row = by_uuid.get(leg)
             if not name or row is None or agent.get("state") != "In a queue call":

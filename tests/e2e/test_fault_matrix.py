@@ -64,7 +64,8 @@ ESL_RESYNC_GAPS = (
 ADAPTERS: Mapping[str, Mapping[str, Any]] = {
     "csta-ws": {},
     "asterisk-ami": {"login": ami_login, "gaps": AMI_RESYNC_GAPS},
-    "freeswitch-esl": {"login": esl_login, "gaps": ESL_RESYNC_GAPS},
+    # no login options: the agent's phone is its mod_callcenter contact, from the agent list
+    "freeswitch-esl": {"gaps": ESL_RESYNC_GAPS},
 }
 
 

@@ -388,6 +388,27 @@ def test_a_supervisor_reconnected_while_listening_can_still_take_over() -> None:
     assert bridge["Command"] == f"bgapi uuid_bridge {SUPERVISOR_LEG} {CALLER_LEG}"
 
 
+def test_with_no_extension_the_agents_phone_is_its_mod_callcenter_contact() -> None:
+    protocol = adapter.protocol(user="1001", options={"job_prefix": "t"})
+    head = "name|system|uuid|type|contact|status|state|max_no_answer|wrap_up_time"
+    agent_list = "\n".join(
+        [
+            head,
+            "1001@default|single_box||callback|user/8001@default|Available|Waiting|3|0",
+            "+OK",
+        ]
+    )
+    rows = [{"uuid": AGENT_LEG, "name": AGENT_NAME, "direction": "outbound", "callstate": "ACTIVE"}]
+    assert _snapshot(protocol, rows, agent_list, status="Available").state == "checked_in.talking"
+    assert protocol.tracker.channel == AGENT_LEG
+    (originate,) = sent(protocol, "dial_out", 34, number="5559999")
+    assert "}user/8001@default 5559999 XML default" in originate["Command"]
+    # a contact given as an option is never replaced
+    fixed = adapter.protocol(user="1001", options={"extension": "7001", "job_prefix": "u"})
+    _snapshot(fixed, rows, agent_list, status="Available")
+    assert fixed.contact == "user/7001" and fixed.tracker.channel is None
+
+
 def test_a_supervisor_connected_during_a_queue_call_learns_it_from_the_agent_list() -> None:
     sup = adapter.protocol(user="9001", options={"extension": "8901", "job_prefix": "s"})
     call = {"call_uuid": CALLER_LEG}
