@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "EVENTS",
     "EslProtocol",
+    "consulted_row",
     "parse_agent_list",
     "parse_queue_list",
     "snapshot_key",
@@ -104,8 +105,14 @@ EVENTS = (
 )
 _CHANNEL_EVENTS = frozenset(e for e in EVENTS if e.startswith("CHANNEL_") or e == "DTMF")
 _SNAPSHOT = "_snapshot"
+#: the snapshot's part that lists the agents (``callcenter_config agent list``)
+_AGENT_LIST_PART = 3
 _KEEPALIVE = "_keepalive"
 _AFTER = "after"
+#: A leg's call states before it is answered.
+_NOT_UP = frozenset(("RINGING", "EARLY", "DOWN"))
+#: A mod_callcenter contact that is a directory user: ``user/<extension>[@domain]``.
+_USER_CONTACT = re.compile(r"user/([^\s@/{}\[\],'\"]+)(?:@[^\s/{}\[\],'\"]+)?")
 _DIGITS = re.compile(r"[0-9A-Da-d*#]+")
 #: What may be written on a bgapi line: no line breaks, no spaces inside an argument
 #: (FreeSWITCH splits arguments on spaces), nothing that ends a dial string's variables.
@@ -175,6 +182,8 @@ class EslProtocol:
         extension = str(o["extension"] or self.agent.split("@", 1)[0])
         pattern = o["contact_pattern"]
         self.contact = str(o["contact"] or f"user/{extension}")
+        #: no option says where the phone is: the agent list's contact will
+        self._learn_contact = not (o["extension"] or o["contact"] or o["contact_pattern"])
         self.tracker = CallTracker(re.compile(pattern) if pattern else contact_regex(extension))
         max_body = o["max_body"]
         self.codec = EslCodec(max_body=int(max_body) if max_body else DEFAULT_MAX_BODY)
@@ -195,6 +204,8 @@ class EslProtocol:
         #: agent name -> (agent leg, member leg) of its queue call, from bridge-agent-start
         self._agent_calls: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._spied: str | None = None
+        #: (spied leg, customer leg) of the call the supervisor listens to, as last known
+        self._spied_call: tuple[str, str] | None = None
         #: the member (caller's leg) of the queue call offered to or bridged with the agent
         self._member: str | None = None
         self._fixed_context: dict[str, dict[str, Any]] = {}
@@ -264,11 +275,14 @@ class EslProtocol:
         return messages
 
     def snapshot_request(self, request_id: int) -> Sequence[RawMessage]:
-        """The agent's status and state, and the channels; one ``Snapshot`` answers."""
+        """The agent's status and state, the channels, and the agents (whose ``uuid`` is
+        the leg of each one's queue call, for a supervisor to listen to after a
+        reconnect); one ``Snapshot`` answers."""
         messages: list[RawMessage] = [
             {"Command": f"bgapi callcenter_config agent get status {self.agent}"},
             {"Command": f"bgapi callcenter_config agent get state {self.agent}"},
             {"Command": "bgapi show channels as json"},
+            {"Command": "bgapi callcenter_config agent list"},
         ]
         self._register(_SNAPSHOT, {}, request_id, messages)
         return messages
@@ -360,9 +374,13 @@ class EslProtocol:
                 )
             context["spied_leg"] = target[0]
             self._spied = self._qualified(str(args.get("agent_id")))
-        if command == "disconnect_call" and self._spied is not None:
-            target = self._agent_calls.get(self._spied)
-            if target is not None:
+            self._spied_call = target
+        if command == "disconnect_call":
+            # the spied agent's queue call as mod_callcenter last said it, else as the
+            # snapshot found it (a link dropped since listen: the eavesdrop row names it)
+            spied = self._agent_calls.get(self._spied) if self._spied else None
+            target = spied or self._spied_call
+            if target is not None and target[1]:
                 context["customer"] = target[1]
         return context
 
@@ -500,6 +518,8 @@ class EslProtocol:
             ok = True  # a tier add: one already there (or refused) leaves the status to decide
         if request.command == _SNAPSHOT:
             request.results[part] = text
+            if part == _AGENT_LIST_PART:
+                ok = True  # no agent list (an API the user may not run) is no calls to learn
         else:
             facts = {
                 "command": request.command,
@@ -558,15 +578,65 @@ class EslProtocol:
             channels = {}
         rows = channels.get("rows") if isinstance(channels, dict) else None
         rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+        agents = _table(request.results.get(_AGENT_LIST_PART, ""))
+        if self._learn_contact:
+            self._adopt_contact(agents)
         self.tracker.restore(rows)
         self._status = status if status in AGENT_STATUSES else None
         own = [r for r in rows if self.tracker.is_agent_channel(r.get("name"))]
         key = snapshot_key(status, state, own, rows)
+        if key == "eavesdrop":
+            self._spied_call = _spied_call(own[-1], rows)
+        self._learn_agent_calls(agents, rows)
         payload: dict[str, Any] = {"vendor_state": key, "status": status, "state": state}
+        if status in AGENT_STATUSES and status != "Logged Out":
+            # where a finished call returns to (the chart's history inside availability):
+            # the status says it even while a call is up
+            back = self._map.states.get(status)
+            if back is not None:
+                payload["availability"] = back
         if own:
             payload["call_id"] = own[-1].get("call_uuid") or own[-1].get("uuid")
         mapped = self._map.states.get(key) or self._map.states.get("unknown", key)
         return Snapshot(mapped, MappingProxyType(payload), request.request_id)
+
+    def _adopt_contact(self, agents: Sequence[Mapping[str, str]]) -> None:
+        """With no ``extension``, ``contact`` or ``contact_pattern`` option, the agent's
+        phone is its mod_callcenter contact (``user/<extension>[@domain]``), when the agent
+        list has one: its legs are that extension's channels, and ``dial_out`` and
+        ``listen`` ring it."""
+        row = next((a for a in agents if a.get("name") == self.agent), None)
+        found = _USER_CONTACT.fullmatch(str(row.get("contact", ""))) if row else None
+        if found is None or found[0] == self.contact:
+            return
+        self.contact = found[0]
+        self.tracker.pattern = contact_regex(found[1])
+        self._fixed_context.clear()  # it holds the contact
+
+    def _learn_agent_calls(
+        self, agents: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The queue calls in progress, from the agent list (mod_callcenter sets an agent's
+        ``uuid`` to its leg when it bridges a queue call) and the channels: what
+        ``bridge-agent-start`` would have said to a client connected then."""
+        by_uuid = {r.get("uuid"): r for r in rows if r.get("uuid")}
+        for agent in agents:
+            name, leg = agent.get("name"), agent.get("uuid")
+            row = by_uuid.get(leg)
+            if not name or row is None or agent.get("state") != "In a queue call":
+                continue
+            call = row.get("call_uuid") or leg
+            customer = next(
+                (
+                    str(r["uuid"])
+                    for r in by_uuid.values()
+                    if r is not row and r.get("call_uuid") == call
+                ),
+                "",
+            )
+            self._agent_calls[name] = (str(leg), customer)
+            while len(self._agent_calls) > _MAX_AGENT_CALLS:
+                self._agent_calls.popitem(last=False)
 
 
 def snapshot_key(
@@ -574,8 +644,10 @@ def snapshot_key(
 ) -> str:
     """The name (under ``states:`` in the vendor map) of what a snapshot shows, in this
     order: ``Logged Out``; the agent's leg eavesdropping (``eavesdrop``); its leg's call
-    state (``RINGING``/``EARLY`` ringing, ``HELD``, ``ACTIVE`` with a peer still ringing is
-    ``dialing``, with two peers or more ``conference``, else ``ACTIVE``); then the status
+    state (``RINGING``/``EARLY`` ringing; a held peer beside one not held is a consultation,
+    ``ConsultRinging`` or ``ConsultTalking`` as the consulted party's leg is up or not;
+    ``HELD``; ``ACTIVE`` with a peer still ringing is ``dialing``, with two peers or more
+    ``conference``, else ``ACTIVE``); then the status
     (``On Break``, ``Available``, ``Available (On Demand)``), or ``unknown``."""
     if status == "Logged Out":
         return "Logged Out"
@@ -588,9 +660,13 @@ def snapshot_key(
         callstate = str(leg.get("callstate", ""))
         if callstate in ("RINGING", "EARLY", "DOWN") and leg.get("direction") == "outbound":
             return "RINGING"
+        consulted = consulted_row(leg, peers)
+        if consulted is not None:
+            ringing = consulted.get("callstate") in _NOT_UP
+            return "ConsultRinging" if ringing else "ConsultTalking"
         if callstate == "HELD" or any(p.get("callstate") == "HELD" for p in peers):
             return "HELD"
-        if any(p.get("callstate") in ("RINGING", "EARLY", "DOWN") for p in peers):
+        if any(p.get("callstate") in _NOT_UP for p in peers):
             return "dialing"
         if len(peers) >= 2:
             return "conference"
@@ -598,6 +674,41 @@ def snapshot_key(
     if status in AGENT_STATUSES:
         return status
     return "unknown"
+
+
+def _spied_call(
+    leg: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, str] | None:
+    """(the spied leg, the customer's leg) from an eavesdropping leg's row: eavesdrop's
+    argument is the spied leg; the customer is the other row of the spied leg's call."""
+    spied = str(leg.get("application_data") or "")
+    row = next((r for r in rows if r.get("uuid") == spied), None)
+    if row is None:
+        return None
+    call = row.get("call_uuid") or spied
+    customer = next(
+        (
+            str(r["uuid"])
+            for r in rows
+            if r is not row and r is not leg and r.get("uuid") and r.get("call_uuid") == call
+        ),
+        "",
+    )
+    return spied, customer
+
+
+def consulted_row(
+    leg: Mapping[str, Any], peers: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The consulted party's row in an attended transfer, if one runs: att_xfer holds the
+    customer while the agent's own leg (not held) calls a third party, so a call with a
+    held peer and another that is not is a consultation; its newest peer not held is the
+    consulted one."""
+    if leg.get("callstate") == "HELD":
+        return None
+    held = [p for p in peers if p.get("callstate") == "HELD"]
+    others = [p for p in peers if p.get("callstate") != "HELD"]
+    return others[-1] if held and others else None
 
 
 def parse_queue_list(text: str) -> list[dict[str, Any]]:

@@ -146,6 +146,8 @@ class EslSimulator(SimulatorServer[bytes, _Connection]):
         self._legs: dict[tuple[str, str], _Leg] = {}
         self._queue_call: dict[str, tuple[str, str]] = {}  # call -> (queue, member leg)
         self._expected: dict[str, str] = {}  # agent -> origination uuid of its next leg
+        #: agent -> its leg in its last bridged queue call (mod_callcenter's agents.uuid)
+        self.agent_uuid: dict[str, str] = {}
         self._sequence = itertools.count(1)
         self._core = str(uuidlib.uuid4())
         self._events: list[Event] = []
@@ -609,6 +611,7 @@ def _answered(s: EslSimulator, e: sw.LegAnswered) -> None:
                 "CC-Member-CID-Number": e.calling,
             },
         )
+        s.agent_uuid[e.agent] = leg.uuid  # kept after the call, as mod_callcenter does
         s._state_change(e.agent, "In a queue call")
 
 
@@ -827,7 +830,8 @@ def _callcenter_config(s: EslSimulator, conn: _Connection, w: list[str], line: s
                 "Logged Out" if not info.checked_in else ("Available" if info.ready else "On Break")
             )
             rows.append(
-                f"{agent}@{_DOMAIN}|single_box||callback|user/{info.device}|{status}"
+                f"{agent}@{_DOMAIN}|single_box|{s.agent_uuid.get(agent, '')}|callback"
+                f"|user/{info.device}|{status}"
                 f"|{s.state.get(agent, 'Waiting')}|3|{s.wrap_up_time}"
             )
         return "\n".join([*rows, "+OK", ""])

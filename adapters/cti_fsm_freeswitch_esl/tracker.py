@@ -200,7 +200,9 @@ class CallTracker:
 
     def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Rebuild the tables from ``show channels as json`` rows (after a reconnect): the
-        agent's legs by name, and the rows sharing their ``call_uuid`` as peers."""
+        agent's legs by name, and the rows sharing their ``call_uuid`` as peers; with one
+        peer held and another not (att_xfer), that other is the consulted party; with two
+        peers or more otherwise, a conference."""
         self._own.clear()
         self._peers.clear()
         self.consulting = self.conference = False
@@ -216,10 +218,21 @@ class CallTracker:
                 )
                 self._own[row["uuid"]] = [purpose, row.get("callstate") in ("ACTIVE", "HELD")]
                 calls.add(row.get("call_uuid") or row["uuid"])
+        peers = []
         for row in rows:
             uuid = str(row.get("uuid") or "")
             if uuid and uuid not in self._own and (row.get("call_uuid") or uuid) in calls:
                 self._peers[uuid] = [PEER, row.get("callstate") in ("ACTIVE", "HELD")]
+                peers.append(row)
+        # an attended transfer under way: the customer held, the consulted party not
+        own = [r for r in rows if r.get("uuid") in self._own]
+        held = any(r.get("callstate") == "HELD" for r in peers)
+        others = [r for r in peers if r.get("callstate") != "HELD"]
+        if own and held and others and own[-1].get("callstate") != "HELD":
+            self._peers[str(others[-1]["uuid"])][0] = CONSULT
+            self.consulting = True
+        elif len(self._peers) >= 2:
+            self.conference = True
 
     def end_consultation(self) -> None:
         """The consultation is over: its peer, if still up, is an ordinary peer again."""

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trio
 from e2etools import AMI_GAPS, ami_login, fast_chart
+from esltools import ESL_GAPS, esl_login
 
 from cti_fsm.adapter import load_adapter
 from cti_fsm.errors import Disconnected
@@ -44,10 +45,27 @@ AMI_RESYNC_GAPS = (
     ),
 )
 
+#: FreeSWITCH cannot tell a supervisor resynchronised after barging in that it barged in.
+ESL_RESYNC_GAPS = (
+    *ESL_GAPS,
+    Gap(
+        "barge-in unseen after a reconnect",
+        "eavesdrop's three-way key is a DTMF inside the supervisor's eavesdrop: show channels"
+        " lists the supervisor's leg running eavesdrop on the agent's leg alike in either"
+        " mode, so a supervisor whose link dropped after barging in resynchronises to"
+        " listening",
+        agent_state="checked_in.listening",
+        switch_state="checked_in.three_party",
+        role="supervisor",
+    ),
+)
+
 #: Every adapter the matrix runs on, with how its agents log in and its declared gaps.
 ADAPTERS: Mapping[str, Mapping[str, Any]] = {
     "csta-ws": {},
     "asterisk-ami": {"login": ami_login, "gaps": AMI_RESYNC_GAPS},
+    # no login options: the agent's phone is its mod_callcenter contact, from the agent list
+    "freeswitch-esl": {"gaps": ESL_RESYNC_GAPS},
 }
 
 
@@ -121,6 +139,22 @@ def test_a_command_cut_in_flight_raises_disconnected_saying_it_was_sent() -> Non
 def test_ami_resynchronises_to_the_switch(scenario: str, step: int, fault: str) -> None:
     case = FaultCase(scenario, step, fault)
     assert run_fault_case("asterisk-ami", case, login=ami_login, gaps=AMI_GAPS) == []
+
+
+@pytest.mark.parametrize(
+    ("scenario", "step", "fault"),
+    [
+        # the ways FreeSWITCH resynchronised to the wrong state, or could not go on (issue 12)
+        ("consultation, then transfer", 3, "between"),  # held, not consulting
+        ("consulted party hangs up", 4, "twice"),  # consult_talking
+        ("pause and restore with a reason", 3, "response_lost"),  # back to paused after it
+        ("supervisor listens, barges in and takes over", 4, "between"),  # no take-over
+        ("supervisor listens, barges in and takes over", 4, "request_lost"),  # no listen
+    ],
+)
+def test_freeswitch_resynchronises_to_the_switch(scenario: str, step: int, fault: str) -> None:
+    case = FaultCase(scenario, step, fault)
+    assert run_fault_case("freeswitch-esl", case, login=esl_login, gaps=ESL_GAPS) == []
 
 
 def test_fault_cases_cover_every_fault_where_it_applies() -> None:

@@ -262,10 +262,11 @@ def test_listen_needs_the_agents_queue_call_and_eavesdrops_on_its_leg() -> None:
 
 
 def test_a_snapshot_reads_status_state_and_the_agents_channels(protocol: EslProtocol) -> None:
-    status, state, channels = protocol.snapshot_request(20)
+    status, state, channels, agents = protocol.snapshot_request(20)
     assert status["Command"] == "bgapi callcenter_config agent get status 1001@default"
     assert state["Command"] == "bgapi callcenter_config agent get state 1001@default"
     assert channels["Command"] == "bgapi show channels as json"
+    assert agents["Command"] == "bgapi callcenter_config agent list"
     rows = [
         {
             "uuid": AGENT_LEG,
@@ -287,6 +288,8 @@ def test_a_snapshot_reads_status_state_and_the_agents_channels(protocol: EslProt
         job(status, "Available"),
         job(state, "In a queue call"),
         job(channels, json.dumps({"row_count": 2, "rows": rows})),
+        # an agent list the user may not run leaves the snapshot whole
+        job(agents, "-ERR permission denied\n"),
     )
     assert isinstance(out, Snapshot)
     assert (out.state, out.request_id) == ("checked_in.held", 20)
@@ -295,8 +298,139 @@ def test_a_snapshot_reads_status_state_and_the_agents_channels(protocol: EslProt
         "status": "Available",
         "state": "In a queue call",
         "call_id": CALLER_LEG,
+        # the call ends where the status says (not where the chart last was)
+        "availability": "checked_in.available.idle",
     }
     assert protocol.tracker.channel == AGENT_LEG and protocol.tracker.peer == CALLER_LEG
+
+
+def _snapshot(
+    protocol: EslProtocol,
+    rows: list[dict[str, str]],
+    agent_list: str = "",
+    status: str = "On Break",
+) -> Snapshot:
+    parts = protocol.snapshot_request(30)
+    results = [status, "In a queue call", json.dumps({"rows": rows}), agent_list]
+    (out,) = feed(protocol, *(job(p, r) for p, r in zip(parts, results, strict=True)))
+    assert isinstance(out, Snapshot)
+    return out
+
+
+CONSULTED = "d1d2d3d4-0000-4000-8000-000000000003"
+
+
+@pytest.mark.parametrize(
+    ("consulted", "state"), [("RINGING", "consult_ringing"), ("ACTIVE", "consult_talking")]
+)
+def test_a_snapshot_during_an_attended_transfer_finds_the_consultation(
+    protocol: EslProtocol, consulted: str, state: str
+) -> None:
+    call = {"call_uuid": CALLER_LEG}
+    rows = [
+        {"uuid": CALLER_LEG, "name": CALLER_NAME, "callstate": "HELD", **call},
+        {
+            "uuid": AGENT_LEG,
+            "name": AGENT_NAME,
+            "direction": "outbound",
+            "callstate": "ACTIVE",
+            **call,
+        },
+        {"uuid": CONSULTED, "name": "loopback/5550199-a", "callstate": consulted, **call},
+    ]
+    out = _snapshot(protocol, rows)
+    assert out.state == f"checked_in.consulting.{state}"
+    assert out.payload["availability"] == "checked_in.available.paused"
+    # the tracker knows the consulted party again: its answer and hangup mean what they did
+    t = protocol.tracker
+    assert (t.consulting, t.consult_peer, t.peer) == (True, CONSULTED, CALLER_LEG)
+    answer = channel("CHANNEL_ANSWER", CONSULTED, "loopback/5550199-a")
+    hangup = channel("CHANNEL_HANGUP", CONSULTED, "loopback/5550199-a")
+    assert names(feed(protocol, answer, hangup)) == ["consult_answered", "consult_failed"]
+
+
+def test_a_held_call_with_one_party_is_no_consultation(protocol: EslProtocol) -> None:
+    call = {"call_uuid": CALLER_LEG}
+    rows = [
+        {"uuid": CALLER_LEG, "name": CALLER_NAME, "callstate": "HELD", **call},
+        {
+            "uuid": AGENT_LEG,
+            "name": AGENT_NAME,
+            "direction": "outbound",
+            "callstate": "ACTIVE",
+            **call,
+        },
+    ]
+    assert _snapshot(protocol, rows).state == "checked_in.held"
+    assert not protocol.tracker.consulting
+
+
+SUPERVISOR_LEG = "e1e2e3e4-0000-4000-8000-000000000004"
+
+
+def test_a_supervisor_reconnected_while_listening_can_still_take_over() -> None:
+    sup = adapter.protocol(user="9001", options={"extension": "8901", "job_prefix": "s"})
+    call = {"call_uuid": CALLER_LEG}
+    rows = [
+        {"uuid": CALLER_LEG, "name": CALLER_NAME, "callstate": "ACTIVE", **call},
+        {"uuid": AGENT_LEG, "name": AGENT_NAME, "callstate": "ACTIVE", **call},
+        {
+            "uuid": SUPERVISOR_LEG,
+            "name": "sofia/internal/8901@10.0.0.9",
+            "callstate": "ACTIVE",
+            "application": "eavesdrop",
+            "application_data": AGENT_LEG,
+            "call_uuid": SUPERVISOR_LEG,
+        },
+    ]
+    assert _snapshot(sup, rows).state == "checked_in.listening"
+    (bridge,) = sent(sup, "disconnect_call", 31, agent_id="1001")
+    assert bridge["Command"] == f"bgapi uuid_bridge {SUPERVISOR_LEG} {CALLER_LEG}"
+
+
+def test_with_no_extension_the_agents_phone_is_its_mod_callcenter_contact() -> None:
+    protocol = adapter.protocol(user="1001", options={"job_prefix": "t"})
+    head = "name|system|uuid|type|contact|status|state|max_no_answer|wrap_up_time"
+    agent_list = "\n".join(
+        [
+            head,
+            "1001@default|single_box||callback|user/8001@default|Available|Waiting|3|0",
+            "+OK",
+        ]
+    )
+    rows = [{"uuid": AGENT_LEG, "name": AGENT_NAME, "direction": "outbound", "callstate": "ACTIVE"}]
+    assert _snapshot(protocol, rows, agent_list, status="Available").state == "checked_in.talking"
+    assert protocol.tracker.channel == AGENT_LEG
+    (originate,) = sent(protocol, "dial_out", 34, number="5559999")
+    assert "}user/8001@default 5559999 XML default" in originate["Command"]
+    # a contact given as an option is never replaced
+    fixed = adapter.protocol(user="1001", options={"extension": "7001", "job_prefix": "u"})
+    _snapshot(fixed, rows, agent_list, status="Available")
+    assert fixed.contact == "user/7001" and fixed.tracker.channel is None
+
+
+def test_a_supervisor_connected_during_a_queue_call_learns_it_from_the_agent_list() -> None:
+    sup = adapter.protocol(user="9001", options={"extension": "8901", "job_prefix": "s"})
+    call = {"call_uuid": CALLER_LEG}
+    rows = [
+        {"uuid": CALLER_LEG, "name": CALLER_NAME, "callstate": "ACTIVE", **call},
+        {"uuid": AGENT_LEG, "name": AGENT_NAME, "callstate": "ACTIVE", **call},
+    ]
+    head = "name|system|uuid|type|contact|status|state|max_no_answer|wrap_up_time"
+    agent_list = "\n".join(
+        [
+            head,
+            f"1001@default|single_box|{AGENT_LEG}|callback|user/8001|Available|In a queue call|3|0",
+            # a uuid mod_callcenter kept from a call that ended is no call to listen to
+            "1002@default|single_box|gone-leg|callback|user/8002|Available|Waiting|3|0",
+            "+OK",
+        ]
+    )
+    _snapshot(sup, rows, agent_list, status="Available")
+    (originate,) = sent(sup, "listen", 32, agent_id="1001")
+    assert originate["Command"].endswith(f"&eavesdrop({AGENT_LEG})")
+    with pytest.raises(InvalidArguments, match="no queue call"):
+        sup.encode_command("listen", {"agent_id": "1002"}, 33)
 
 
 @pytest.mark.parametrize(
@@ -318,6 +452,33 @@ def test_a_snapshot_reads_status_state_and_the_agents_channels(protocol: EslProt
                 {"callstate": "EARLY", "uuid": "b", "call_uuid": "c"},
             ],
             "dialing",
+        ),
+        (
+            "Available",
+            [
+                {"name": "x", "callstate": "ACTIVE", "uuid": "a", "call_uuid": "c"},
+                {"callstate": "HELD", "uuid": "b", "call_uuid": "c"},
+                {"callstate": "EARLY", "uuid": "d", "call_uuid": "c"},
+            ],
+            "ConsultRinging",
+        ),
+        (
+            "Available",
+            [
+                {"name": "x", "callstate": "ACTIVE", "uuid": "a", "call_uuid": "c"},
+                {"callstate": "HELD", "uuid": "b", "call_uuid": "c"},
+                {"callstate": "ACTIVE", "uuid": "d", "call_uuid": "c"},
+            ],
+            "ConsultTalking",
+        ),
+        (
+            "Available",
+            [
+                {"name": "x", "callstate": "ACTIVE", "uuid": "a", "call_uuid": "c"},
+                {"callstate": "ACTIVE", "uuid": "b", "call_uuid": "c"},
+                {"callstate": "ACTIVE", "uuid": "d", "call_uuid": "c"},
+            ],
+            "conference",
         ),
         ("Garbage", [], "unknown"),
     ],
