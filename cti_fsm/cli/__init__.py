@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "check",
     "demo",
     "diagram",
+    "gateway",
     "replay",
     "simulate",
     "stubs",
