@@ -43,9 +43,7 @@ def matrix() -> tuple[list[str], list[list[str]], list[str]]:
         local = frozenset(getattr(vendor_map, "local", ()))
         by_library[name] = local | {c for c, s in adapter.chart.commands.items() if s.local}
         commands.extend(c for c in chart_commands if c not in commands)
-    rows = [
-        [c, *(_cell(c in supported[v], c in by_library[v]) for v in vendors)] for c in commands
-    ]
+    rows = [[c, *(_cell(c in supported[v], c in by_library[v]) for v in vendors)] for c in commands]
     return ["command", *vendors], rows, failed
 
 

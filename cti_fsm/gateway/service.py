@@ -238,6 +238,13 @@ class Gateway:
     # --- one agent ------------------------------------------------------------------------------
     async def _host(self, agent_id: str, revision: int, last: Event | None) -> None:
         config = self.config.agents[agent_id]
+        chart = self.adapter.chart
+        known = last is not None and last.snapshot.state in chart.states
+        # an agent the last holder left connected: its link to the vendor dropped with
+        # that holder, so subscribers hear the drop, then (after the resync, which walks
+        # from the state they last saw) the link back, as a local agent's listeners hear a
+        # reconnect
+        dropped = known and last is not None and last.snapshot.connected
         agent = Agent(
             self.adapter,
             self.config.url,
@@ -246,14 +253,18 @@ class Gateway:
             rights=config.rights,
             options=self.config.options,
             reconnect=self.reconnect,
+            resume_from=last.snapshot.state if dropped and last is not None else None,
         )
-        if last is not None and last.snapshot.state in agent.chart.states:
-            # the machine starts where subscribers last saw it: the resync walks on from
-            # there to the vendor's state, announcing only what changed
-            agent.machine.jump(last.snapshot.state)
         holder = _Held(config, agent, revision, last.seq if last is not None else 0)
         self.held[agent_id] = holder
         self._claiming.discard(agent_id)
+        if known and last is not None:
+            agent.machine.jump(last.snapshot.state)
+            link_lost = agent.lifecycle.link_lost
+            if dropped and agent.machine.handles(link_lost):
+                why = f"{last.gateway or 'its gateway'} stopped holding the agent"
+                for note in agent.machine.apply(link_lost, reason=why).notifications:
+                    self._published(holder, note)
         agent.on("*", lambda note: self._published(holder, note))
         subject = command_subject(self.config.tenant, agent_id)
         await self.thread.run(self.broker.serve_commands(agent_id, subject, self._command_arrived))
