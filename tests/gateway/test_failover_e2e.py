@@ -5,7 +5,6 @@ agent's stream has every notification once, in order."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
