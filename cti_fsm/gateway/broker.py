@@ -273,8 +273,11 @@ class Broker:
         assert kv is not None
 
         async def one(key: str, revision: int) -> None:
-            with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
+            try:
                 await kv.delete(key, last=revision)
+            except (nats.errors.Error, nats.js.errors.Error) as exc:
+                # renewed meanwhile by another, or the broker is gone: it lapses instead
+                log.info("gateway %s: %s not handed back: %r", self.name, key, exc)
 
         await asyncio.gather(
             *(one(lease_key(a), r) for a, r in held.items()),

@@ -134,6 +134,9 @@ class Gateway:
         self._nursery: trio.Nursery | None = None
         self._to_trio: Batch | None = None
         self._claiming: set[str] = set()
+        #: the leases held, by agent: their revisions (kept apart from ``held``, whose
+        #: entries go when an agent's task ends, so a stop hands back every lease)
+        self._leases: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Gateway {self.name!r} tenant={self.config.tenant!r} holds={len(self.held)}>"
@@ -188,7 +191,8 @@ class Gateway:
             self.thread.release()
 
     async def _shutdown(self) -> None:
-        revisions = {a: h.revision for a, h in self.held.items()}
+        # every lease this gateway holds, though its agent's task has ended already
+        revisions = dict(self._leases)
         for agent_id in list(self.held):
             self._drop(agent_id)
         with trio.move_on_after(10):
@@ -210,14 +214,16 @@ class Gateway:
             if holder is None:
                 continue
             if revision is None:
+                self._leases.pop(agent_id, None)
                 log.warning("gateway %s: lost the lease of %s; dropping it", self.name, agent_id)
                 self._drop(agent_id)
             else:
-                holder.revision = revision
+                holder.revision = self._leases[agent_id] = revision
         busy = {*self.held, *self._claiming}
         won = await self.thread.run(self._claim_all(busy, expires))
         assert self._nursery is not None
         for agent_id, (revision, last) in won.items():
+            self._leases[agent_id] = revision
             self._claiming.add(agent_id)
             self._nursery.start_soon(self._host, agent_id, revision, last)
 

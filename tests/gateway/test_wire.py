@@ -12,7 +12,9 @@ from cti_fsm.gateway import wire
 from cti_fsm.gateway.wire import Event, Snapshot, WireError
 from cti_fsm.secrets import Secret
 
-SNAP = Snapshot("checked_in.talking", ("checked_in.talking", "checked_in.next.unchanged"), ("hold",))
+SNAP = Snapshot(
+    "checked_in.talking", ("checked_in.talking", "checked_in.next.unchanged"), ("hold",)
+)
 
 
 def test_an_event_round_trips_with_its_snapshot_and_number() -> None:
