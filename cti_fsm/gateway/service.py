@@ -165,7 +165,8 @@ class Gateway:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect to the broker and serve until ``stop`` or cancellation; a clean stop
-        either way. ``task_status.started()`` once connected and through its first round.
+        either way. ``task_status.started()`` once connected and announced (it claims agents
+        from its next lease round on).
 
         Raises:
             nats.errors.Error: the broker cannot be reached.
@@ -178,7 +179,9 @@ class Gateway:
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    await self._round()
+                    # announce first, claim from the next round on: gateways started
+                    # together see each other before they count their fair shares
+                    await self._round(claim=False)
                     nursery.start_soon(self._rounds)
                     nursery.start_soon(self._health)
                     task_status.started()
@@ -205,7 +208,7 @@ class Gateway:
             await trio.sleep(self.lease_seconds / 3)
             await self._round()
 
-    async def _round(self) -> None:
+    async def _round(self, *, claim: bool = True) -> None:
         expires = time.time() + self.lease_seconds
         held = {a: h.revision for a, h in self.held.items()}
         renewed = await self.thread.run(self.broker.renew(held, expires))
@@ -219,6 +222,8 @@ class Gateway:
                 self._drop(agent_id)
             else:
                 holder.revision = self._leases[agent_id] = revision
+        if not claim:
+            return
         busy = {*self.held, *self._claiming}
         won = await self.thread.run(self._claim_all(busy, expires))
         assert self._nursery is not None

@@ -179,6 +179,8 @@ def test_spec_load_builds_the_chart_it_says_and_prints_its_figures() -> None:
     assert (int(states), int(transitions)) == (100, 100)
     assert float(load_s) > 0 and float(compose_s) > 0 and float(growth) > 0
     assert abs(float(ratio) - float(load_s) / float(compose_s)) <= 0.05 * float(ratio)
+
+
 def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
     lines = run_benchmark("bridge.py", "--round-trips", "20", "--rounds", "1")
     found = BRIDGE_LINE.fullmatch(lines[-1])
@@ -187,3 +189,30 @@ def test_bridge_prints_its_ratios_of_the_three_clients() -> None:
     assert all(x > 0 for x in (trio_rate, asyncio_rate, sync_rate))
     assert asyncio_ratio == pytest.approx(asyncio_rate / trio_rate, rel=0.02)
     assert sync_ratio == pytest.approx(sync_rate / trio_rate, rel=0.02)
+
+
+GATEWAY_LINE = re.compile(
+    rf"agents=([0-9]+) gateways=([0-9]+) p99_offer_to_subscriber_ms={NUMBER}"
+    rf" failover_s={NUMBER} lost=([0-9]+) doubled=([0-9]+) baseline_p99_ms={NUMBER}"
+    rf" p99_per_baseline={NUMBER}"
+)
+
+
+def test_gateway_benchmark_runs_tiny() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gateway.py"), "--agents", "6", "--gateways", "2"]
+        + ["--lease", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    found = GATEWAY_LINE.fullmatch(last)
+    assert found, last
+    agents, gateways, p99, failover, lost, doubled, base, ratio = found.groups()
+    assert (agents, gateways, lost, doubled) == ("6", "2", "0", "0")
+    assert float(p99) > 0 and float(base) > 0
+    assert abs(float(ratio) - float(p99) / float(base)) < 0.01 + 0.01 * float(ratio)
+    # a lease of 1.5 s lapses, a round (every 0.5 s) claims it, the agent logs back in
+    assert 0 < float(failover) < 10
