@@ -294,7 +294,8 @@ async def run(args: argparse.Namespace) -> str:
             sim.wait()
     return (
         f"agents={n} gateways={g} p99_offer_to_subscriber_ms={p99:.2f} failover_s={failover:.2f}"
-        f" lost={lost} doubled={doubled} baseline_p99_ms={base:.2f} p99_per_baseline={p99 / base:.2f}"
+        f" lost={lost} doubled={doubled} baseline_p99_ms={base:.2f}"
+        f" p99_per_baseline={p99 / base:.2f}"
     )
 
 

@@ -200,8 +200,11 @@ GATEWAY_LINE = re.compile(
 
 def test_gateway_benchmark_runs_tiny() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "gateway.py"), "--agents", "6", "--gateways", "2"]
-        + ["--lease", "1.5"],
+        [
+            sys.executable,
+            str(BENCHMARKS / "gateway.py"),
+            *"--agents 6 --gateways 2 --lease 1.5".split(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
