@@ -90,6 +90,9 @@ class Broker:
         self._idle.set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._subs: dict[str, Any] = {}
+        #: each agent's newest acknowledged event whose state entry is still to write
+        self._states: dict[str, Event] = {}
+        self._states_due = asyncio.Event()
         #: events sent and not yet acknowledged, and the oldest one's time
         self.unacked = 0
         self.oldest_unacked: float | None = None
@@ -116,6 +119,7 @@ class Broker:
             watcher = await self.kv.watch(keys)
             self._tasks.append(loop.create_task(self._watch(watcher, saw)))
         self._tasks.append(loop.create_task(self._publisher()))
+        self._tasks.append(loop.create_task(self._state_writer()))
 
     async def _watch(self, watcher: Any, saw: Callable[[str, Lease], None]) -> None:
         async for entry in watcher:
@@ -145,8 +149,11 @@ class Broker:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Wait until everything queued has been acknowledged by the stream."""
+        """Wait until everything queued has been acknowledged by the stream, and write the
+        state entries still due."""
         await self._idle.wait()
+        events, self._states = self._states, {}
+        await self._put_states(events.values())
 
     async def _publisher(self) -> None:
         queue = self._queue
@@ -187,10 +194,19 @@ class Broker:
                 delay = min(delay * 2, 2.0)
         self.published += len(batch)
         self.batches += 1
-        newest: dict[str, Event] = {}
+        states = self._states
         for item, ack in zip(batch, acks, strict=True):
-            newest[item.event.agent] = attrs.evolve(item.event, stream_seq=ack.seq)
-        await self._put_states(newest.values())
+            states[item.event.agent] = attrs.evolve(item.event, stream_seq=ack.seq)
+        self._states_due.set()
+
+    async def _state_writer(self) -> None:
+        # apart from the publisher, so the next batch of events never waits on the state
+        # entries of the last: each agent's newest state is written, the older ones skipped
+        while True:
+            await self._states_due.wait()
+            self._states_due.clear()
+            events, self._states = self._states, {}
+            await self._put_states(events.values())
 
     async def _put_states(self, events: Iterable[Event]) -> None:
         kv = self.kv

@@ -203,7 +203,7 @@ def test_gateway_benchmark_runs_tiny() -> None:
         [
             sys.executable,
             str(BENCHMARKS / "gateway.py"),
-            *"--agents 6 --gateways 2 --lease 1.5".split(),
+            *["--agents", "6", "--gateways", "2", "--lease", "1.5"],
         ],
         capture_output=True,
         text=True,
