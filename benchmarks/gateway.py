@@ -192,7 +192,10 @@ async def run(args: argparse.Namespace) -> str:
                 "secrets_file: secrets.yaml\nagents:\n"
                 + "".join(f'  - id: "{agent_id(i)}"\n' for i in range(n))
             )
-            reader, writer = await asyncio.open_connection("127.0.0.1", int(ready["control_port"]))
+            # the offer times come back as one JSON line of every agent's stamp
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", int(ready["control_port"]), limit=64 * 1024 * 1024
+            )
             control = Control(reader, writer)
 
             nc = await nats.connect(url)

@@ -115,7 +115,12 @@ class Broker:
         await ensure_stream(self.js, self.tenant)
         self.kv = await ensure_bucket(self.js, self.tenant)
         loop = asyncio.get_running_loop()
-        for keys, saw in (("lease.*", self.table.saw_lease), ("gw.*", self.table.saw_gateway)):
+        table = self.table
+        watched: tuple[tuple[str, Callable[[str, Lease], None]], ...] = (
+            ("lease.*", lambda key, lease: table.saw_lease(key, lease, time.time())),
+            ("gw.*", table.saw_gateway),
+        )
+        for keys, saw in watched:
             watcher = await self.kv.watch(keys)
             self._tasks.append(loop.create_task(self._watch(watcher, saw)))
         self._tasks.append(loop.create_task(self._publisher()))
@@ -244,12 +249,12 @@ class Broker:
             pass
         return max(found, key=lambda e: e.seq) if found else None
 
-    async def claim(self, agent: str, revision: int, expires: float) -> int | None:
-        """Take agent ``agent``'s lease (``revision`` 0: create it); its new revision, or
-        None if another gateway was quicker."""
+    async def claim(self, agent: str, revision: int) -> int | None:
+        """Take agent ``agent``'s lease (``revision`` 0: create its key); the key's new
+        revision, or None if another gateway was quicker."""
         kv = self.kv
         assert kv is not None
-        value = encode_lease(self.name, expires)
+        value = encode_lease(self.name)
         try:
             if revision == 0:
                 new = await kv.create(lease_key(agent), value)
@@ -257,30 +262,26 @@ class Broker:
                 new = await kv.update(lease_key(agent), value, last=revision)
         except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError):
             return None
-        self.table.saw_lease(agent, Lease(self.name, expires, new))
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("gateway %s: claiming %s: %r", self.name, agent, exc)
+            return None
+        self.table.saw_lease(agent, Lease(self.name, 0.0, new), time.time())
         return new
 
-    async def renew(self, held: dict[str, int], expires: float) -> dict[str, int | None]:
-        """Renew the leases ``held`` (agent: revision) and this gateway's announcement;
-        each agent's new revision, or None where the lease is someone else's now."""
+    async def announce(self, expires: float) -> bool:
+        """Renew this gateway's announcement (and so the leases of all its agents) until
+        ``expires``; False if the broker did not take it."""
         kv = self.kv
         assert kv is not None
-        value = encode_lease(self.name, expires)
-
-        async def one(agent: str, revision: int) -> int | None:
-            try:
-                new = await kv.update(lease_key(agent), value, last=revision)
-            except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError):
-                return None
-            self.table.saw_lease(agent, Lease(self.name, expires, new))
-            return new
-
         try:
-            self.gw_revision = await kv.put(gateway_key(self.name), value)
-        except nats.errors.Error as exc:
+            self.gw_revision = await kv.put(
+                gateway_key(self.name), encode_lease(self.name, expires)
+            )
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
             log.warning("gateway %s: announcement not renewed: %r", self.name, exc)
-        news = await asyncio.gather(*(one(a, r) for a, r in held.items()))
-        return dict(zip(held, news, strict=True))
+            return False
+        self.table.saw_gateway(self.name, Lease(self.name, expires, self.gw_revision))
+        return True
 
     async def release(self, held: dict[str, int]) -> None:
         """Delete the leases ``held`` and this gateway's announcement (a clean stop): the

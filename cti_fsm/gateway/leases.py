@@ -1,24 +1,26 @@
 """Who holds which agent, sans-IO: the leases in the key-value bucket as one gateway sees
-them, and what that gateway should claim, renew or give up.
+them, and what that gateway should claim or give up.
 
-A lease is the key ``lease.<agent>`` holding ``{"owner": gateway, "expires": unix time}``.
-It is taken with a create (no such key), or an update checked against the revision the
-gateway last saw (a deleted or expired lease): two gateways racing for one agent cannot
-both win. The holder renews it every third of its life with an update checked against its
-own last revision; a renewal refused means someone else holds it now, and the agent is
-given up at once. A gateway that stops deletes its leases (the others take them at their
-next round); one that dies leaves them to expire.
+Each agent has a key, ``lease.<agent>``, naming the gateway that holds it; each gateway has
+one, ``gw.<name>``, saying until when it is alive (unix seconds), renewed every third of
+``lease_seconds``. An agent's lease lasts while its holder's announcement does: renewing
+one key per gateway renews all its agents (twenty thousand keys renewed every two seconds
+would be the broker's main load). An agent is free when its key is missing or deleted (a
+gateway that stopped handed it back), or its holder's announcement has lapsed or was never
+seen within ``lease_seconds`` of the key. It is taken with a create (no key) or an update
+checked against the revision this gateway saw: two gateways racing for one agent cannot
+both win; the holder sees the key change hands (the watcher) and drops the agent.
 
-Gateways announce themselves the same way (``gw.<name>``, renewed with their leases), so
-each claims only its fair share of the agents (all of them divided by the gateways alive,
-rounded up): started together, gateways split the agents instead of the first taking all.
+Each claims only its fair share of the agents (all of them divided by the gateways alive,
+rounded up), so gateways started together split the agents instead of the first taking
+all. Nothing rebalances later: a gateway started after the others takes only what is free.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -38,25 +40,27 @@ def gateway_key(gateway: str) -> str:
 
 @attrs.frozen
 class Lease:
-    """One lease as last seen.
+    """One key as last seen: an agent's lease, or a gateway's announcement.
 
     Attributes:
-        owner: the gateway holding it ("" for a deleted one).
-        expires: when it lapses unrenewed (unix seconds).
+        owner: the gateway holding the agent, or announcing itself ("": deleted).
+        expires: until when the announcement lasts (unix seconds; not used for agents).
         revision: the key's revision, which the next update is checked against.
+        seen: when this gateway first saw the key with this owner (unix seconds).
     """
 
     owner: str
     expires: float
     revision: int
+    seen: float = 0.0
 
     def live(self, now: float) -> bool:
         """True while someone holds it."""
         return bool(self.owner) and self.expires > now
 
 
-def encode_lease(owner: str, expires: float) -> bytes:
-    """A lease's value."""
+def encode_lease(owner: str, expires: float = 0.0) -> bytes:
+    """A key's value: the agent's holder, or the gateway and until when it is alive."""
     return json.dumps({"owner": owner, "expires": expires}).encode()
 
 
@@ -82,17 +86,19 @@ class LeaseTable:
         agents: every agent the configuration lists.
     """
 
-    def __init__(self, me: str, agents: Iterable[str]) -> None:
+    def __init__(self, me: str, agents: Iterable[str], lease_seconds: float = 6.0) -> None:
         self.me = me
         self.agents = tuple(agents)
+        self.lease_seconds = lease_seconds
         self.leases: dict[str, Lease] = {}
         self.gateways: dict[str, Lease] = {}
 
-    def saw_lease(self, agent: str, lease: Lease) -> None:
-        """A lease's value (or deletion, as owner "") was read or watched."""
+    def saw_lease(self, agent: str, lease: Lease, now: float) -> None:
+        """An agent's lease (or its deletion, as owner "") was read or watched at ``now``."""
         known = self.leases.get(agent)
         if known is None or lease.revision >= known.revision:
-            self.leases[agent] = lease
+            same = known is not None and known.owner == lease.owner
+            self.leases[agent] = attrs.evolve(lease, seen=known.seen if same and known else now)
 
     def saw_gateway(self, name: str, lease: Lease) -> None:
         """A gateway's announcement was read or watched."""
@@ -100,9 +106,28 @@ class LeaseTable:
         if known is None or lease.revision >= known.revision:
             self.gateways[name] = lease
 
-    def held(self, now: float) -> list[str]:
-        """The agents this gateway holds by the leases seen."""
-        return [a for a, lease in self.leases.items() if lease.owner == self.me and lease.live(now)]
+    def alive(self, gateway: str, now: float) -> bool:
+        """True while ``gateway``'s announcement lasts."""
+        seen = self.gateways.get(gateway)
+        return seen is not None and seen.live(now)
+
+    def owner(self, agent: str) -> str:
+        """The gateway the agent's key names ("" if none)."""
+        lease = self.leases.get(agent)
+        return lease.owner if lease is not None else ""
+
+    def free(self, agent: str, now: float) -> bool:
+        """True if the agent may be claimed: no key, a deleted one, or a holder whose
+        announcement has lapsed (or has not been seen within ``lease_seconds`` of the key:
+        the two are watched apart, so a new holder's announcement may come a little later)."""
+        lease = self.leases.get(agent)
+        if lease is None or not lease.owner or lease.owner == self.me:
+            # this gateway's own key for an agent it does not hold (``to_claim`` leaves
+            # out the held): left by an earlier run under the same name
+            return True
+        if lease.owner in self.gateways:
+            return not self.alive(lease.owner, now)
+        return now - lease.seen > self.lease_seconds
 
     def fair_share(self, now: float) -> int:
         """How many agents this gateway should hold: all, divided by the gateways alive
@@ -110,19 +135,19 @@ class LeaseTable:
         alive = {n for n, g in self.gateways.items() if g.live(now)} | {self.me}
         return math.ceil(len(self.agents) / len(alive))
 
-    def to_claim(self, now: float, holding: int) -> list[tuple[str, int]]:
+    def to_claim(self, now: float, busy: Collection[str]) -> list[tuple[str, int]]:
         """The free agents to claim now, with the revision each claim is checked against
-        (0: create the key), up to the fair share less ``holding``."""
-        room = self.fair_share(now) - holding
+        (0: create the key), up to the fair share less the ``busy`` ones (held or being
+        claimed), which are left out."""
+        room = self.fair_share(now) - len(busy)
         if room <= 0:
             return []
         free: list[tuple[str, int]] = []
         for agent in self.agents:
+            if agent in busy or not self.free(agent, now):
+                continue
             lease = self.leases.get(agent)
-            if lease is None:
-                free.append((agent, 0))
-            elif not lease.live(now):
-                free.append((agent, lease.revision))
+            free.append((agent, lease.revision if lease is not None else 0))
             if len(free) >= room:
                 break
         return free

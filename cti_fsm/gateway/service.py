@@ -4,8 +4,8 @@ shared with the other gateways by leases.
 ``Gateway(config, name).run()`` connects to the broker (``Broker``, on the asyncio thread),
 then every lease round (a third of the lease's life):
 
-1. renews the leases it holds; an agent whose renewal is refused is someone else's now and
-   is dropped at once (no more events from here);
+1. renews its announcement, which keeps the leases of all its agents (``leases``); an agent
+   whose key another gateway has taken is dropped at once (no more events from here);
 2. claims free agents (no lease, deleted, expired) up to its fair share, and for each one
    it wins reads the agent's newest event (state entry or stream), starts a trio agent
    whose machine begins where that event left it, and numbers its events on from there;
@@ -127,7 +127,7 @@ class Gateway:
         self.adapter = adapter or load_adapter(config.vendor)
         self.reconnect = reconnect
         self.thread = thread or asyncio_thread()
-        self.table = LeaseTable(name, config.agents)
+        self.table = LeaseTable(name, config.agents, config.lease_seconds)
         self.broker = Broker(config.nats, config.tenant, name, self.table)
         self.held: dict[str, _Held] = {}
         self._stopping = trio.Event()
@@ -209,39 +209,37 @@ class Gateway:
             await self._round()
 
     async def _round(self, *, claim: bool = True) -> None:
-        expires = time.time() + self.lease_seconds
-        held = {a: h.revision for a, h in self.held.items()}
-        renewed = await self.thread.run(self.broker.renew(held, expires))
-        for agent_id, revision in renewed.items():
-            holder = self.held.get(agent_id)
-            if holder is None:
-                continue
-            if revision is None:
-                self._leases.pop(agent_id, None)
-                log.warning("gateway %s: lost the lease of %s; dropping it", self.name, agent_id)
-                self._drop(agent_id)
-            else:
-                holder.revision = self._leases[agent_id] = revision
+        await self.thread.run(self.broker.announce(time.time() + self.lease_seconds))
+        taken = [a for a in self.held if self.table.owner(a) not in (self.name, "")]
+        if taken:
+            # this gateway was too late to renew (stalled, cut off): the others took them
+            log.warning(
+                "gateway %s: %d agents taken by other gateways (%s...); dropping them",
+                self.name,
+                len(taken),
+                ", ".join(taken[:3]),
+            )
+        for agent_id in taken:
+            self._leases.pop(agent_id, None)
+            self._drop(agent_id)
         if not claim:
             return
         busy = {*self.held, *self._claiming}
-        won = await self.thread.run(self._claim_all(busy, expires))
+        won = await self.thread.run(self._claim_all(busy))
         assert self._nursery is not None
         for agent_id, (revision, last) in won.items():
             self._leases[agent_id] = revision
             self._claiming.add(agent_id)
             self._nursery.start_soon(self._host, agent_id, revision, last)
 
-    async def _claim_all(
-        self, busy: set[str], expires: float
-    ) -> dict[str, tuple[int, Event | None]]:
+    async def _claim_all(self, busy: set[str]) -> dict[str, tuple[int, Event | None]]:
         # on the loop, where the watchers fill the lease table: the free agents up to the
         # fair share, every claim at once, then the newest event of each agent won
         broker = self.broker
-        claims = [(a, r) for a, r in self.table.to_claim(time.time(), len(busy)) if a not in busy]
+        claims = self.table.to_claim(time.time(), busy)
         if not claims:
             return {}
-        revisions = await asyncio.gather(*(broker.claim(a, r, expires) for a, r in claims))
+        revisions = await asyncio.gather(*(broker.claim(a, r) for a, r in claims))
         won = [(a, rev) for (a, _), rev in zip(claims, revisions, strict=True) if rev is not None]
         lasts = await asyncio.gather(*(broker.last_event(a) for a, _ in won))
         return {a: (rev, last) for (a, rev), last in zip(won, lasts, strict=True)}
