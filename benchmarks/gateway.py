@@ -278,7 +278,7 @@ async def run(args: argparse.Namespace) -> str:
             await asyncio.sleep(1.0)  # the last events of the takeover arrive
             lost, doubled = sub.lost_and_doubled()
             print(f"subscriber: {sub.events} events", flush=True)
-            await follow.unsubscribe()
+            del follow  # closed with the connection
             await nc.close()
             await control.ask("quit")
             writer.close()

@@ -99,6 +99,8 @@ class Broker:
         self.published = 0
         self.batches = 0
         self.gw_revision = 0
+        #: claims the broker did not answer in time (a loaded broker), for the log
+        self.claims_unanswered = 0
 
     # --- connecting -----------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -283,7 +285,7 @@ class Broker:
         self.table.saw_gateway(self.name, Lease(self.name, expires, self.gw_revision))
         return True
 
-    async def release(self, held: dict[str, int]) -> None:
+    async def release(self, held: dict[str, int], *, announcement: bool = True) -> None:
         """Delete the leases ``held`` and this gateway's announcement (a clean stop): the
         other gateways take the agents at their next round."""
         kv = self.kv
@@ -292,14 +294,14 @@ class Broker:
         async def one(key: str, revision: int) -> None:
             try:
                 await kv.delete(key, last=revision)
-            except (nats.errors.Error, nats.js.errors.Error) as exc:
+            except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
                 # renewed meanwhile by another, or the broker is gone: it lapses instead
                 log.info("gateway %s: %s not handed back: %r", self.name, key, exc)
 
-        await asyncio.gather(
-            *(one(lease_key(a), r) for a, r in held.items()),
-            one(gateway_key(self.name), self.gw_revision),
-        )
+        keys = [(lease_key(a), r) for a, r in held.items()]
+        if announcement:
+            keys.append((gateway_key(self.name), self.gw_revision))
+        await asyncio.gather(*(one(k, r) for k, r in keys))
 
     # --- commands -------------------------------------------------------------------------------
     async def serve_commands(

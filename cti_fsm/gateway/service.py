@@ -62,6 +62,10 @@ __all__ = ["Gateway", "GatewayHealth"]
 log = logging.getLogger("cti_fsm.gateway")
 
 
+#: how many agents one lease round claims at most: a gateway starting beside thousands of
+#: free agents takes them in steps instead of sending the broker thousands of claims and
+#: the vendor thousands of logins at once
+MAX_CLAIMS_PER_ROUND = 500
 #: the agents' reconnect policy: quick, since a takeover waits on it
 _RECONNECT = Backoff(base=0.1, cap=2.0)
 
@@ -236,13 +240,41 @@ class Gateway:
         # on the loop, where the watchers fill the lease table: the free agents up to the
         # fair share, every claim at once, then the newest event of each agent won
         broker = self.broker
-        claims = self.table.to_claim(time.time(), busy)
+        claims = self.table.to_claim(time.time(), busy)[:MAX_CLAIMS_PER_ROUND]
         if not claims:
             return {}
+        unanswered = broker.claims_unanswered
         revisions = await asyncio.gather(*(broker.claim(a, r) for a, r in claims))
+        if broker.claims_unanswered > unanswered:
+            log.warning(
+                "gateway %s: %d of %d claims unanswered in time; retried next round",
+                self.name,
+                broker.claims_unanswered - unanswered,
+                len(claims),
+            )
         won = [(a, rev) for (a, _), rev in zip(claims, revisions, strict=True) if rev is not None]
-        lasts = await asyncio.gather(*(broker.last_event(a) for a, _ in won))
-        return {a: (rev, last) for (a, rev), last in zip(won, lasts, strict=True)}
+        lasts = await asyncio.gather(
+            *(broker.last_event(a) for a, _ in won), return_exceptions=True
+        )
+        unread = {
+            a: rev
+            for (a, rev), last in zip(won, lasts, strict=True)
+            if isinstance(last, BaseException)
+        }
+        if unread:
+            # numbering on without knowing the last number would reuse message ids, which
+            # the stream drops as duplicates: hand these back and claim them again later
+            log.warning(
+                "gateway %s: the last events of %d agents unread; handed back",
+                self.name,
+                len(unread),
+            )
+            await broker.release(unread, announcement=False)
+        return {
+            a: (rev, last)
+            for (a, rev), last in zip(won, lasts, strict=True)
+            if not isinstance(last, BaseException)
+        }
 
     # --- one agent ------------------------------------------------------------------------------
     async def _host(self, agent_id: str, revision: int, last: Event | None) -> None:
