@@ -50,6 +50,8 @@ log = logging.getLogger("cti_fsm.gateway")
 
 #: how long the stream keeps events (a day): the stream never grows without bound
 STREAM_MAX_AGE = 24 * 3600.0
+#: how many leases the trio side may stall for before the announcements stop
+STALLED_LEASES = 3
 #: how many events one batch publishes before it waits for acknowledgements
 MAX_BATCH = 4096
 
@@ -75,8 +77,14 @@ class Broker:
         table: the lease table the watchers fill.
     """
 
-    def __init__(self, url: str, tenant: str, name: str, table: LeaseTable) -> None:
+    def __init__(
+        self, url: str, tenant: str, name: str, table: LeaseTable, lease_seconds: float = 6.0
+    ) -> None:
         self.url = url
+        self.lease_seconds = lease_seconds
+        #: when the trio side last said it is alive (``time.monotonic()``): renewals stop
+        #: when it has not said so for ``STALLED_LEASES`` leases
+        self.trio_alive_at = time.monotonic()
         self.tenant = tenant
         self.name = name
         self.table = table
@@ -126,6 +134,8 @@ class Broker:
             watcher = await self.kv.watch(keys)
             self._tasks.append(loop.create_task(self._watch(watcher, saw)))
         self._tasks.append(loop.create_task(self._publisher()))
+        await self.announce(time.time() + self.lease_seconds)
+        self._tasks.append(loop.create_task(self._announcer()))
         self._tasks.append(loop.create_task(self._state_writer()))
 
     async def _watch(self, watcher: Any, saw: Callable[[str, Lease], None]) -> None:
@@ -284,6 +294,21 @@ class Broker:
             return False
         self.table.saw_gateway(self.name, Lease(self.name, expires, self.gw_revision))
         return True
+
+    async def _announcer(self) -> None:
+        # here on the loop, not in trio: a trio side busy with thousands of logins must not
+        # make the gateway look dead; a trio side that has stopped altogether must
+        warned = False
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if time.monotonic() - self.trio_alive_at <= STALLED_LEASES * self.lease_seconds:
+                await self.announce(time.time() + self.lease_seconds)
+                warned = False
+            elif not warned:
+                warned = True
+                log.error(
+                    "gateway %s: its agents have stalled; letting its leases lapse", self.name
+                )
 
     async def release(self, held: dict[str, int], *, announcement: bool = True) -> None:
         """Delete the leases ``held`` and this gateway's announcement (a clean stop): the

@@ -4,8 +4,9 @@ shared with the other gateways by leases.
 ``Gateway(config, name).run()`` connects to the broker (``Broker``, on the asyncio thread),
 then every lease round (a third of the lease's life):
 
-1. renews its announcement, which keeps the leases of all its agents (``leases``); an agent
-   whose key another gateway has taken is dropped at once (no more events from here);
+1. says it is alive to the broker side, which renews its announcement on the asyncio loop
+   (keeping the leases of all its agents, ``leases``) as long as this side keeps saying so;
+   an agent whose key another gateway has taken is dropped at once (no more events);
 2. claims free agents (no lease, deleted, expired) up to its fair share, and for each one
    it wins reads the agent's newest event (state entry or stream), starts a trio agent
    whose machine begins where that event left it, and numbers its events on from there;
@@ -65,7 +66,7 @@ log = logging.getLogger("cti_fsm.gateway")
 #: how many agents one lease round claims at most: a gateway starting beside thousands of
 #: free agents takes them in steps instead of sending the broker thousands of claims and
 #: the vendor thousands of logins at once
-MAX_CLAIMS_PER_ROUND = 500
+MAX_CLAIMS_PER_ROUND = 1000
 #: the agents' reconnect policy: quick, since a takeover waits on it
 _RECONNECT = Backoff(base=0.1, cap=2.0)
 
@@ -132,7 +133,7 @@ class Gateway:
         self.reconnect = reconnect
         self.thread = thread or asyncio_thread()
         self.table = LeaseTable(name, config.agents, config.lease_seconds)
-        self.broker = Broker(config.nats, config.tenant, name, self.table)
+        self.broker = Broker(config.nats, config.tenant, name, self.table, config.lease_seconds)
         self.held: dict[str, _Held] = {}
         self._stopping = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -213,7 +214,9 @@ class Gateway:
             await self._round()
 
     async def _round(self, *, claim: bool = True) -> None:
-        await self.thread.run(self.broker.announce(time.time() + self.lease_seconds))
+        # the announcement itself is renewed on the loop (``Broker``); this says the agents'
+        # side is alive, which the renewals wait on
+        self.broker.trio_alive_at = time.monotonic()
         taken = [a for a in self.held if self.table.owner(a) not in (self.name, "")]
         if taken:
             # this gateway was too late to renew (stalled, cut off): the others took them
