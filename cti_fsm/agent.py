@@ -199,6 +199,9 @@ class Agent(DefaultCommands, AsyncCommandLookup):
             as a resync does, listeners hear what changed, a warning is logged and
             ``statistics().drift_corrections`` counts it. This heals events a server lost
             or sent out of order.
+        resume_from: the state the agent was last seen in, elsewhere (a gateway taking
+            over an agent another process held): the first login's resync walks from
+            there to the server's state, so listeners hear only what changed since.
 
     Raises:
         ValueError: ``reconcile_every`` is not a positive number of seconds, or
@@ -223,6 +226,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         rng: random.Random | None = None,
         notification_buffer: int = 10_000,
         reconcile_every: float | None = None,
+        resume_from: str | None = None,
     ) -> None:
         self.adapter: Adapter = load_adapter(adapter) if isinstance(adapter, str) else adapter
         if chart is not None and chart is not self.adapter.chart:
@@ -264,7 +268,7 @@ class Agent(DefaultCommands, AsyncCommandLookup):
         self._requests = itertools.count(1)
         self._link: _Link | None = None
         # where the next connection's resync walks from (the state before the drop)
-        self._resume_from: str | None = None
+        self._resume_from: str | None = resume_from
         self._resume_beside: tuple[str, ...] = ()
         # each listener with whether it is async, judged once when added: inspecting it
         # on every notification would cost more than the notification itself

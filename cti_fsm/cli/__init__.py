@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "demo",
     "diagram",
     "phonebar",
+    "gateway",
     "replay",
     "simulate",
     "stubs",

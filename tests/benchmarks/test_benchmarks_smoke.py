@@ -219,3 +219,33 @@ def test_a_small_fuzz_run_of_every_adapter_finds_nothing() -> None:
     assert found.groups() == ("1500", "0", "0", "0", "0"), "\n".join(lines)
     # every adapter in the table ran
     assert sum("inputs=1500 " in line for line in lines[:-1]) >= 2
+
+
+GATEWAY_LINE = re.compile(
+    rf"agents=([0-9]+) gateways=([0-9]+) p99_offer_to_subscriber_ms={NUMBER}"
+    rf" failover_s={NUMBER} lost=([0-9]+) doubled=([0-9]+) baseline_p99_ms={NUMBER}"
+    rf" p99_per_baseline={NUMBER}"
+)
+
+
+def test_gateway_benchmark_runs_tiny() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "gateway.py"),
+            *["--agents", "6", "--gateways", "2", "--lease", "1.5"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    found = GATEWAY_LINE.fullmatch(last)
+    assert found, last
+    agents, gateways, p99, failover, lost, doubled, base, ratio = found.groups()
+    assert (agents, gateways, lost, doubled) == ("6", "2", "0", "0")
+    assert float(p99) > 0 and float(base) > 0
+    assert abs(float(ratio) - float(p99) / float(base)) < 0.01 + 0.01 * float(ratio)
+    # a lease of 1.5 s lapses, a round (every 0.5 s) claims it, the agent logs back in
+    assert 0 < float(failover) < 10
