@@ -121,6 +121,9 @@ _TOKEN = re.compile(r"[^\s{},'\"]+")
 _RECENT = 64
 _MAX_TARGETS = 8
 _MAX_AGENT_CALLS = 1024
+#: Requests waiting for their answers; beyond, the oldest is forgotten (a server that never
+#: answers must not grow the protocol: its session has long timed them out).
+MAX_OUTSTANDING = 10_000
 
 
 @attrs.define(eq=False)
@@ -133,6 +136,8 @@ class _Request:
     answered: int = 0
     failed: int = 0
     reasons: list[str] = attrs.field(factory=list)
+    #: when it was registered, in the protocol's count of requests (see ``_confirmed_at``)
+    serial: int = 0
     confirmed: bool = False
     #: snapshot: the result of each part
     results: dict[int, str] = attrs.field(factory=dict)
@@ -197,6 +202,14 @@ class EslProtocol:
         self._recent: OrderedDict[int, _Request] = OrderedDict()
         #: one entry per command sent, in order: what its command/reply or api/response answers
         self._replies: deque[tuple[_Request | None, int]] = deque()
+        # replies owed to command lines dropped from ``_replies`` (the cap): skipped, so
+        # every later reply still meets its own command
+        self._skip_replies = 0
+        # per confirming signal, the serial of the newest request registered before it was
+        # last seen: a request is confirmed if its serial is not newer (one look-up per
+        # event, however many requests wait)
+        self._serial = 0
+        self._confirmed_at: dict[str, int] = {}
         self._status: str | None = None
         self._reason: str | None = None
         self._groups: list[str] = []
@@ -301,13 +314,29 @@ class EslProtocol:
         spec = self._chart.commands.get(command)
         if spec is not None:
             confirm = spec.rule_for({k: v for k, v in args.items() if v is not None}).confirm
-        request = _Request(request_id, command, MappingProxyType(public), len(messages), confirm)
+        self._serial += 1
+        request = _Request(
+            request_id,
+            command,
+            MappingProxyType(public),
+            len(messages),
+            confirm,
+            serial=self._serial,
+        )
         for part, message in enumerate(messages):
             assert isinstance(message, dict)
             if str(message.get("Command", "")).startswith("bgapi "):
                 message["Job-UUID"] = f"{self._prefix}-{request_id}-{part}"
             self._replies.append((request, part))
-        self._pending[request_id] = request
+        while len(self._replies) > MAX_OUTSTANDING:
+            self._replies.popleft()
+            self._skip_replies += 1
+        pending = self._pending
+        pending[request_id] = request
+        if len(pending) > MAX_OUTSTANDING:
+            # the oldest never answered: forgotten, so memory stays bounded (its command
+            # has timed out in the session long ago; a late answer is then ignored)
+            del pending[next(iter(pending))]
         return request
 
     def _context(self, command: str, args: Mapping[str, Any], request_id: int) -> dict[str, Any]:
@@ -470,9 +499,8 @@ class EslProtocol:
 
     def _confirm(self, out: Sequence[Inbound]) -> None:
         for each in out:
-            for request in self._pending.values():
-                if isinstance(each, Signal) and each.name == request.confirm:
-                    request.confirmed = True
+            if isinstance(each, Signal):
+                self._confirmed_at[each.name] = self._serial
 
     def _signals(self, message: RawMessage, facts: Mapping[str, Any]) -> list[Inbound]:
         # the map reads the facts as the message's ``cti`` field; rules naming
@@ -481,6 +509,9 @@ class EslProtocol:
 
     # --- replies and jobs -------------------------------------------------------------------
     def _reply(self, message: RawMessage) -> list[Inbound]:
+        if self._skip_replies:
+            self._skip_replies -= 1
+            return []  # owed to a command line forgotten at the cap
         if not self._replies:
             return []  # a reply to no command of ours (a recorded stream's)
         request, part = self._replies.popleft()
@@ -555,7 +586,11 @@ class EslProtocol:
 
     def _close(self, request: _Request) -> list[Inbound]:
         self._finish(request)
-        failed = request.failed > 0 and not request.confirmed
+        confirmed = request.confirmed or (
+            request.confirm is not None
+            and self._confirmed_at.get(request.confirm, 0) >= request.serial
+        )
+        failed = request.failed > 0 and not confirmed
         reason = "; ".join(dict.fromkeys(request.reasons)) if failed else ""
         if request.command == _SNAPSHOT:
             if failed:

@@ -655,3 +655,25 @@ def test_a_rude_rejection_fails_the_login_with_the_servers_words(protocol: EslPr
     out = feed(protocol, rude)
     assert names(out) == ["login_failed"]
     assert out[0].payload == {"message": "Access Denied, go away.\n"}
+
+
+def test_unanswered_commands_are_capped_and_late_replies_still_meet_their_own() -> None:
+    from cti_fsm_freeswitch_esl.protocol import MAX_OUTSTANDING
+
+    p = adapter.protocol(user="1001", options={"extension": "8001", "job_prefix": "t"})
+    sent_by = {}
+    for request_id in range(1, MAX_OUTSTANDING + 2001):
+        (sent_by[request_id],) = p.encode_command("pause", {"reason": "x"}, request_id)
+    assert len(p._pending) == MAX_OUTSTANDING
+    assert len(p._replies) == MAX_OUTSTANDING
+    # the replies owed to the forgotten command lines are skipped: the next reply is read
+    # as the oldest remembered command's, not as a forgotten one's
+    for _ in range(2000):
+        assert p.receive(reply("+OK Job-UUID: t-1-0")) == []
+    request, part = p._replies[0]
+    assert request is not None and (request.request_id, part) == (2001, 0)
+    # a job result for a forgotten request is ignored; one still waiting is answered
+    assert p.receive(job(sent_by[1], "-ERR gone")) == []
+    last = MAX_OUTSTANDING + 2000
+    out = p.receive(job(sent_by[last], "-ERR no such agent"))
+    assert [a for a in out if isinstance(a, Answer)] == [Answer(last, False, "no such agent")]
